@@ -1,0 +1,362 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ENTITIES, MATCH_KEYS, type Entity, type MatchKey } from './domain/records.js';
+import type { Mapping } from './domain/mapping.js';
+import { PeopleSyncError, ErrorCode } from './errors.js';
+import { registerSecret, type LogLevel } from './log.js';
+import { providers } from '../providers/index.js';
+
+/**
+ * The only reader of process.env and integrations.yml. Pure: pass your own
+ * `env` in tests. The result is deeply frozen.
+ */
+
+const intFrom = (name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a whole number between ${min} and ${max} (got "${v}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const EnvSchema = z.object({
+  DATABASE_URL: optionalString.pipe(
+    z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// or postgresql:// URL').optional(),
+  ),
+  DATA_DIR: optionalString,
+  EMBEDDED_PG_PORT: intFrom('EMBEDDED_PG_PORT', 54329, 1, 65535),
+  PORT: intFrom('PORT', 3000, 0, 65535),
+  HOST: optionalString,
+  ADMIN_API_TOKEN: optionalString.pipe(z.string().min(16, 'ADMIN_API_TOKEN must be at least 16 characters').optional()),
+  INTEGRATIONS_FILE: optionalString,
+  LOG_LEVEL: optionalString.pipe(z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional()),
+  ROLE: optionalString.pipe(z.enum(['all', 'web', 'worker']).optional()),
+  WORKER_CONCURRENCY: intFrom('WORKER_CONCURRENCY', 2, 1, 64),
+  RUN_HEARTBEAT_SECONDS: intFrom('RUN_HEARTBEAT_SECONDS', 10, 1, 3600),
+  RUN_STALE_AFTER_SECONDS: intFrom('RUN_STALE_AFTER_SECONDS', 120, 5, 86400),
+  RUN_RETENTION_DAYS: intFrom('RUN_RETENTION_DAYS', 90, 1, 3650),
+  IMPORT_MAX_BYTES: intFrom('IMPORT_MAX_BYTES', 50 * 1024 * 1024, 1024),
+  PUBLIC_URL: optionalString.pipe(z.url('PUBLIC_URL must be a URL such as https://people-sync.example.com').optional()),
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_APP_TOKEN: optionalString,
+  SLACK_ALERT_CHANNEL: optionalString,
+  SLACK_ADMIN_USER_IDS: optionalString,
+  SLACK_ADMIN_USERGROUP_ID: optionalString,
+  SLACK_API_URL: optionalString.pipe(z.url('SLACK_API_URL must be a URL such as https://slack.com/api/').optional()),
+});
+
+export type Env = Record<string, string | undefined>;
+
+export const WRITE_MODES = ['create_update', 'create_only', 'update_only'] as const;
+export type WriteMode = (typeof WRITE_MODES)[number];
+export const SYNC_MODES = ['full', 'recent', 'user'] as const;
+export type SyncMode = (typeof SYNC_MODES)[number];
+export const EVERY_HOURS = [3, 6, 12, 24] as const;
+
+export type MaxTerminations = { kind: 'count'; value: number } | { kind: 'percent'; value: number };
+
+export interface ScheduleConfig {
+  mode: 'full' | 'recent';
+  every_hours: number | null;
+  cron: string | null;
+  timezone: string;
+  enabled: boolean;
+}
+
+export interface IntegrationConfig {
+  id: string;
+  name: string;
+  kind: 'push' | 'pull';
+  provider: string | null;
+  options: unknown;
+  enabled: boolean;
+  match_key: MatchKey;
+  write: WriteMode;
+  max_terminations: MaxTerminations;
+  mapping: Partial<Record<Entity, Mapping>>;
+  schedules: ScheduleConfig[];
+  webhook: { secrets: string[]; tokens: string[] };
+}
+
+export interface Config {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  embeddedPgPort: number;
+  port: number;
+  host: string;
+  adminApiToken: string | undefined;
+  integrationsFile: string;
+  integrations: readonly IntegrationConfig[];
+  logLevel: LogLevel;
+  role: 'all' | 'web' | 'worker';
+  workerConcurrency: number;
+  runHeartbeatSeconds: number;
+  runStaleAfterSeconds: number;
+  runRetentionDays: number;
+  importMaxBytes: number;
+  publicUrl: string | undefined;
+  slack: {
+    botToken: string | undefined;
+    signingSecret: string | undefined;
+    appToken: string | undefined;
+    alertChannel: string | undefined;
+    adminUserIds: string[];
+    adminUsergroupId: string | undefined;
+    apiUrl: string | undefined;
+  };
+}
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `5`, `"5"` → 5 people; `"10%"` → 10 % of the integration's active people. */
+export const MaxTerminationsSchema = z.union([z.number(), z.string()]).transform((v, ctx): MaxTerminations => {
+  const s = String(v).trim();
+  const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(s);
+  if (pct) {
+    const value = Number(pct[1]);
+    if (value > 100) ctx.addIssue({ code: 'custom', message: 'a percentage must be between 0% and 100%' });
+    return { kind: 'percent', value };
+  }
+  if (/^\d+$/.test(s)) return { kind: 'count', value: Number(s) };
+  ctx.addIssue({ code: 'custom', message: 'must be a number of people (e.g. 25) or a percentage (e.g. "10%")' });
+  return z.NEVER;
+});
+
+export const CRON_FIELDS = /^(\S+\s+){4}\S+$/;
+
+export const ScheduleSchema = z
+  .object({
+    mode: z.enum(['full', 'recent'], { error: 'must be "full" or "recent"' }).default('recent'),
+    every: z
+      .union([z.number(), z.string()])
+      .transform((v, ctx) => {
+        const n = Number(String(v).trim().replace(/\s*(h|hours?)$/i, ''));
+        if (!(EVERY_HOURS as readonly number[]).includes(n)) {
+          ctx.addIssue({ code: 'custom', message: 'must be one of 3h, 6h, 12h, 24h (or use cron)' });
+          return z.NEVER;
+        }
+        return n;
+      })
+      .optional(),
+    cron: z.string().trim().regex(CRON_FIELDS, 'must be a 5-field cron expression such as "0 2 * * *"').optional(),
+    timezone: z.string().default('UTC').refine(isValidTimeZone, 'is not a known IANA time zone (e.g. Europe/Amsterdam)'),
+    enabled: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if ((s.every === undefined) === (s.cron === undefined)) ctx.addIssue({ code: 'custom', message: 'set exactly one of every or cron', path: ['every'] });
+  })
+  .transform((s): ScheduleConfig => ({ mode: s.mode, every_hours: s.every ?? null, cron: s.cron ?? null, timezone: s.timezone, enabled: s.enabled }));
+
+const templateMap = z.record(z.string(), z.string({ error: 'must be a template string such as "{{path.to.field}}"' }));
+
+const MappingSchema = z
+  .record(z.string(), z.unknown())
+  .optional()
+  .transform((m, ctx): Partial<Record<Entity, Mapping>> => {
+    if (!m) return {};
+    const keys = Object.keys(m);
+    const perEntity = keys.length > 0 && keys.every((k) => (ENTITIES as readonly string[]).includes(k));
+    const sections: [Entity, unknown][] = perEntity ? (Object.entries(m) as [Entity, unknown][]) : [['employees', m]];
+    const out: Partial<Record<Entity, Mapping>> = {};
+    for (const [entity, section] of sections) {
+      const parsed = templateMap.safeParse(section);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: perEntity ? [entity, ...issue.path] : issue.path });
+        continue;
+      }
+      out[entity] = parsed.data;
+    }
+    return out;
+  });
+
+const IntegrationSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "-" or "_" (max 63), e.g. "bamboohr"'),
+    name: z.string().min(1).optional(),
+    kind: z.enum(['push', 'pull'], { error: 'must be "push" or "pull"' }),
+    provider: z.string().optional(),
+    options: z.unknown().optional(),
+    enabled: z.boolean().default(true),
+    match_key: z.enum(MATCH_KEYS, { error: 'must be one of external_id, email, employee_number' }).default('external_id'),
+    write: z.enum(WRITE_MODES, { error: 'must be one of create_update, create_only, update_only' }).default('create_update'),
+    max_terminations: MaxTerminationsSchema.default({ kind: 'percent', value: 10 }),
+    mapping: MappingSchema,
+    schedules: z.array(ScheduleSchema).default([]),
+    webhook: z
+      .object({
+        secrets: z.array(z.string().regex(/^whsec_[A-Za-z0-9+/=]{8,}$/, 'must be a Standard Webhooks secret: "whsec_" followed by base64')).default([]),
+        tokens: z.array(z.string().min(16, 'must be at least 16 characters')).default([]),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const FileSchema = z.object({ integrations: z.array(z.unknown()).default([]) }).strict();
+
+function fileError(file: string, where: string, message: string): PeopleSyncError {
+  return new PeopleSyncError(ErrorCode.IntegrationsFileInvalid, `${file}: ${where}${message}`);
+}
+
+/** Replaces `${VAR}` in every string; names the integration key on a missing variable. */
+function interpolate(value: unknown, env: Env, path: string[], onMissing: (name: string, path: string[]) => never): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+      const v = env[name];
+      if (v === undefined || v === '') return onMissing(name, path);
+      registerSecret(v);
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, String(i)], onMissing));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], onMissing)]));
+  }
+  return value;
+}
+
+export function loadIntegrations(file: string, env: Env): IntegrationConfig[] {
+  if (!existsSync(file)) {
+    throw fileError(file, '', 'file not found. Set INTEGRATIONS_FILE or copy the example integrations.yml from the repository.');
+  }
+  const doc = parseDocument(readFileSync(file, 'utf8'), { prettyErrors: true });
+  if (doc.errors.length) throw fileError(file, '', `not valid YAML: ${doc.errors[0]!.message}`);
+  const top = FileSchema.safeParse(doc.toJS() ?? {});
+  if (!top.success) throw fileError(file, '', `top level: ${top.error.issues.map((i) => `${i.path.join('.') || 'document'}: ${i.message}`).join('; ')}`);
+
+  const seen = new Set<string>();
+  const baseDir = dirname(resolve(file));
+  return top.data.integrations.map((raw, index) => {
+    const label =
+      raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string'
+        ? `integration "${(raw as { id: string }).id}" (#${index + 1})`
+        : `integration #${index + 1}`;
+    const expanded = interpolate(raw, env, [], (name, path) => {
+      throw fileError(file, `${label}: ${path.join('.')}: `, `environment variable ${name} is not set`);
+    });
+    const parsed = IntegrationSchema.safeParse(expanded);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      const key = i.path.join('.') || '(integration)';
+      const msg = i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message;
+      throw fileError(file, `${label}: ${key}: `, msg);
+    }
+    const it = parsed.data;
+    if (seen.has(it.id)) throw fileError(file, `${label}: id: `, `"${it.id}" is used by more than one integration`);
+    seen.add(it.id);
+
+    let options: unknown = it.options ?? {};
+    if (it.kind === 'pull') {
+      if (!it.provider) throw fileError(file, `${label}: provider: `, `is required for a pull integration (one of ${Object.keys(providers).join(', ')})`);
+      const def = providers[it.provider];
+      if (!def) throw fileError(file, `${label}: provider: `, `unknown provider "${it.provider}" (one of ${Object.keys(providers).join(', ')})`);
+      const opts = def.options.safeParse(options);
+      if (!opts.success) {
+        const oi = opts.error.issues[0]!;
+        const msg = oi.code === 'unrecognized_keys' ? `unknown key(s) ${oi.keys.join(', ')}` : oi.message;
+        throw fileError(file, `${label}: options.${oi.path.join('.') || ''}`.replace(/\.$/, '') + ': ', msg);
+      }
+      options = opts.data;
+      if (def.id === 'file') options = { ...(options as object), path: resolve(baseDir, (options as { path: string }).path) };
+    } else if (it.provider) {
+      throw fileError(file, `${label}: provider: `, 'a push integration has no provider (HR systems post to its webhook)');
+    }
+    if (it.kind === 'push' && it.schedules.length) throw fileError(file, `${label}: schedules: `, 'only pull integrations can be scheduled');
+    const webhook = { secrets: it.webhook?.secrets ?? [], tokens: it.webhook?.tokens ?? [] };
+    for (const s of [...webhook.secrets, ...webhook.tokens]) registerSecret(s);
+
+    return {
+      id: it.id,
+      name: it.name ?? it.id,
+      kind: it.kind,
+      provider: it.provider ?? null,
+      options,
+      enabled: it.enabled,
+      match_key: it.match_key,
+      write: it.write,
+      max_terminations: it.max_terminations,
+      mapping: it.mapping,
+      schedules: it.schedules,
+      webhook,
+    };
+  });
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+export function loadConfig(env: Env = process.env, overrides: { role?: Config['role'] } = {}): Readonly<Config> {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '');
+      return i.message.startsWith(name) ? i.message : `${name}: ${i.message}`;
+    });
+    throw new PeopleSyncError(ErrorCode.ConfigInvalid, `Invalid environment: ${lines.join('; ')}`, {
+      details: parsed.error.issues.map((i) => ({ path: String(i.path[0] ?? ''), message: i.message })),
+    });
+  }
+  const e = parsed.data;
+  for (const s of [e.ADMIN_API_TOKEN, e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.DATABASE_URL]) registerSecret(s);
+  const integrationsFile = resolve(e.INTEGRATIONS_FILE ?? 'integrations.yml');
+  const config: Config = {
+    databaseUrl: e.DATABASE_URL,
+    dataDir: resolve(e.DATA_DIR ?? '.data'),
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+    port: e.PORT,
+    host: e.HOST ?? '0.0.0.0',
+    adminApiToken: e.ADMIN_API_TOKEN,
+    integrationsFile,
+    integrations: loadIntegrations(integrationsFile, env),
+    logLevel: e.LOG_LEVEL ?? 'info',
+    role: overrides.role ?? e.ROLE ?? 'all',
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    runHeartbeatSeconds: e.RUN_HEARTBEAT_SECONDS,
+    runStaleAfterSeconds: e.RUN_STALE_AFTER_SECONDS,
+    runRetentionDays: e.RUN_RETENTION_DAYS,
+    importMaxBytes: e.IMPORT_MAX_BYTES,
+    publicUrl: e.PUBLIC_URL,
+    slack: {
+      botToken: e.SLACK_BOT_TOKEN,
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      appToken: e.SLACK_APP_TOKEN,
+      alertChannel: e.SLACK_ALERT_CHANNEL,
+      adminUserIds: (e.SLACK_ADMIN_USER_IDS ?? '').split(/[\s,]+/).filter(Boolean),
+      adminUsergroupId: e.SLACK_ADMIN_USERGROUP_ID,
+      apiUrl: e.SLACK_API_URL,
+    },
+  };
+  return deepFreeze(config);
+}
+
+/** Per-entity mapping of an integration, for the engine. */
+export function mappingFor(integration: IntegrationConfig, entity: Entity): Mapping | undefined {
+  return integration.mapping[entity];
+}

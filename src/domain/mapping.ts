@@ -1,0 +1,93 @@
+import { FIELDS, type Entity } from './records.js';
+
+/**
+ * Field mapping: `{ canonical_field: template }` where a template is either
+ * exactly `{{path.to.field}}` (the source value, type kept), a string with
+ * several `{{…}}` parts (interpolated as text), or a constant.
+ * Targets may be dotted (`attributes.cost_center`). Paths accept `a.b.0.c`
+ * and `a.b[0].c`.
+ */
+export type Mapping = Record<string, string>;
+
+const WHOLE = /^\{\{\s*([^{}]+?)\s*\}\}$/;
+const PART = /\{\{\s*([^{}]+?)\s*\}\}/g;
+
+export function readPath(source: unknown, path: string): unknown {
+  let cur: unknown = source;
+  for (const key of path.replace(/\[(\d+)\]/g, '.$1').split('.')) {
+    if (key === '') continue;
+    if (cur === null || cur === undefined || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+export function renderTemplate(template: string, source: unknown): unknown {
+  const whole = WHOLE.exec(template);
+  if (whole) return readPath(source, whole[1]!);
+  if (!template.includes('{{')) return template;
+  let anyValue = false;
+  const out = template.replace(PART, (_m, path: string) => {
+    const v = readPath(source, path);
+    if (v === undefined || v === null) return '';
+    anyValue = true;
+    return typeof v === 'object' ? JSON.stringify(v) : String(v);
+  });
+  return anyValue ? out.trim() : null;
+}
+
+/** The source's top-level keys a template reads. */
+export function templateRoots(template: string): string[] {
+  return [...template.matchAll(PART)].map((m) => m[1]!.replace(/\[(\d+)\]/g, '.$1').split('.')[0]!);
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let cur = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = cur[key];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[key] = {};
+    cur = cur[key] as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1]!] = value;
+}
+
+/**
+ * Turns one source record into the input of the canonical schema.
+ * Canonical fields come from the mapping when it names them, else from a source
+ * field of the same name. Source fields that are neither canonical nor read by
+ * the mapping are kept under `attributes` so nothing the source sent is lost.
+ */
+export function applyMapping(entity: Entity, source: unknown, mapping: Mapping | undefined): unknown {
+  if (source === null || typeof source !== 'object' || Array.isArray(source)) return source;
+  const raw = source as Record<string, unknown>;
+  const fields = FIELDS[entity];
+  const out: Record<string, unknown> = {};
+  const consumed = new Set<string>();
+  const extra: Record<string, unknown> = {};
+
+  for (const field of fields) {
+    if (field in raw) {
+      out[field] = raw[field];
+      consumed.add(field);
+    }
+  }
+  if (mapping) {
+    for (const [target, template] of Object.entries(mapping)) {
+      for (const root of templateRoots(template)) consumed.add(root);
+      const value = renderTemplate(template, raw);
+      if (value !== undefined) setPath(out, target, value);
+    }
+  }
+  if (entity === 'employees') {
+    for (const [key, value] of Object.entries(raw)) {
+      if (!consumed.has(key) && key !== 'entity') extra[key] = value;
+    }
+    if (Object.keys(extra).length) {
+      const attrs = out.attributes;
+      out.attributes =
+        attrs && typeof attrs === 'object' && !Array.isArray(attrs) ? { ...extra, ...(attrs as object) } : attrs === undefined ? extra : attrs;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,52 @@
+import { emptyCounts, type Counts, type Run } from './run.js';
+
+/** The public shape of a run (API, CLI JSON, Slack). */
+export interface RunView {
+  id: number;
+  integration: string | null;
+  mode: Run['mode'];
+  dry_run: boolean;
+  status: Run['status'];
+  reason: string | null;
+  error: string | null;
+  trigger: Run['trigger'];
+  requested_by: string | null;
+  user: string | null;
+  applied_from: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+  results: Counts;
+  guard: Run['guard'];
+  notes: string[];
+  children: RunView[];
+}
+
+const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+
+export function toRunView(run: Run, children: Run[] = []): RunView {
+  const counts = emptyCounts();
+  for (const e of Object.keys(counts) as (keyof Counts)[]) Object.assign(counts[e], run.counts?.[e] ?? {});
+  return {
+    id: run.id,
+    integration: run.integration_id,
+    mode: run.mode,
+    dry_run: run.dry_run,
+    status: run.status,
+    reason: run.reason,
+    error: run.error,
+    trigger: run.trigger,
+    requested_by: run.requested_by,
+    user: run.user_key,
+    applied_from: run.source_run_id,
+    created_at: iso(run.created_at)!,
+    started_at: iso(run.started_at),
+    finished_at: iso(run.finished_at),
+    duration_ms: run.started_at && run.finished_at ? new Date(run.finished_at).getTime() - new Date(run.started_at).getTime() : null,
+    results: counts,
+    guard: run.guard,
+    notes: run.notes ?? [],
+    children: children.map((c) => toRunView(c)),
+  };
+}

@@ -1,0 +1,83 @@
+import type { Entity } from './records.js';
+
+export const RUN_STATUSES = ['pending', 'running', 'completed', 'warning', 'failed', 'skipped', 'held', 'discarded'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'warning', 'failed', 'skipped', 'held', 'discarded'];
+
+export const RECORD_STATUSES = ['created', 'updated', 'unchanged', 'skipped', 'terminated', 'restored', 'failed'] as const;
+export type RecordStatus = (typeof RECORD_STATUSES)[number];
+
+export const TRIGGERS = ['schedule', 'slack', 'api', 'push', 'cli'] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+
+export type Counts = Record<Entity, Record<RecordStatus, number>>;
+
+export function emptyCounts(): Counts {
+  const zero = () => Object.fromEntries(RECORD_STATUSES.map((s) => [s, 0])) as Record<RecordStatus, number>;
+  return { employees: zero(), employments: zero(), org_units: zero() };
+}
+
+export function addCounts(a: Counts, b: Partial<Counts>): Counts {
+  const out = emptyCounts();
+  for (const e of Object.keys(out) as Entity[]) {
+    for (const s of RECORD_STATUSES) out[e][s] = (a[e]?.[s] ?? 0) + (b[e]?.[s] ?? 0);
+  }
+  return out;
+}
+
+/** Totals per record status across entities. */
+export function totalsByStatus(c: Partial<Counts>): Record<RecordStatus, number> {
+  const out = Object.fromEntries(RECORD_STATUSES.map((s) => [s, 0])) as Record<RecordStatus, number>;
+  for (const e of Object.values(c)) for (const s of RECORD_STATUSES) out[s] += e?.[s] ?? 0;
+  return out;
+}
+
+export interface Run {
+  id: number;
+  parent_id: number | null;
+  integration_id: string | null;
+  mode: 'full' | 'recent' | 'user';
+  dry_run: boolean;
+  status: RunStatus;
+  reason: string | null;
+  error: string | null;
+  trigger: Trigger;
+  requested_by: string | null;
+  user_key: string | null;
+  source_run_id: number | null;
+  snapshot_id: number | null;
+  source: Record<string, unknown> | null;
+  counts: Partial<Counts>;
+  guard: GuardInfo | null;
+  notes: string[];
+  confirmed_by: string | null;
+  worker: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  heartbeat_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface GuardInfo {
+  terminations: number;
+  limit: number;
+  active: number;
+  max_terminations: string;
+}
+
+export interface FieldChange {
+  before: unknown;
+  after: unknown;
+}
+
+export interface RunRecord {
+  id: number;
+  entity: Entity;
+  external_id: string;
+  status: RecordStatus;
+  reason: string | null;
+  errors: { field: string; message: string }[] | null;
+  changes: Record<string, FieldChange> | null;
+  diff: string | null;
+  payload: unknown;
+}

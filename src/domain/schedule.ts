@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { CRON_FIELDS, EVERY_HOURS, isValidTimeZone } from '../config.js';
+
+/** A schedule as stored and shown. */
+export interface Schedule {
+  id: number;
+  integration_id: string;
+  mode: 'full' | 'recent';
+  every_hours: number | null;
+  cron: string | null;
+  at_time: string | null;
+  timezone: string;
+  enabled: boolean;
+  source: 'config' | 'slack' | 'api' | 'cli';
+  config_key: string | null;
+  created_by: string | null;
+  last_run_at: Date | null;
+  last_run_id: number | null;
+}
+
+export const ScheduleInputSchema = z
+  .object({
+    integration: z.string().min(1, 'is required'),
+    mode: z.enum(['full', 'recent'], { error: 'must be "full" or "recent"' }).default('recent'),
+    every_hours: z.coerce
+      .number()
+      .refine((n) => (EVERY_HOURS as readonly number[]).includes(n), 'must be 3, 6, 12 or 24')
+      .optional(),
+    cron: z.string().trim().regex(CRON_FIELDS, 'must be a 5-field cron expression such as "0 2 * * *"').optional(),
+    at_time: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time such as 02:00')
+      .optional(),
+    timezone: z.string().default('UTC').refine(isValidTimeZone, 'is not a known IANA time zone (e.g. Europe/Amsterdam)'),
+    enabled: z.boolean().default(true),
+  })
+  .superRefine((s, ctx) => {
+    if ((s.every_hours === undefined) === (s.cron === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['every_hours'], message: 'set exactly one of every_hours or cron' });
+    }
+  });
+export type ScheduleInput = z.output<typeof ScheduleInputSchema>;
+
+/**
+ * The cron expression Agenda runs: every N hours starting at `at_time`
+ * (default 02:00), or the cron given.
+ */
+export function cronOf(s: Pick<Schedule, 'every_hours' | 'cron' | 'at_time'>): string {
+  if (s.cron) return s.cron;
+  const [h, m] = (s.at_time ?? '02:00').split(':').map(Number) as [number, number];
+  const n = s.every_hours ?? 24;
+  if (n === 24) return `${m} ${h} * * *`;
+  return `${m} ${h % n}-23/${n} * * *`;
+}
+
+export function describeSchedule(s: Pick<Schedule, 'every_hours' | 'cron' | 'at_time' | 'timezone' | 'mode'>): string {
+  const when = s.cron ? `cron "${s.cron}"` : s.every_hours === 24 ? `daily at ${s.at_time ?? '02:00'}` : `every ${s.every_hours}h from ${s.at_time ?? '02:00'}`;
+  return `${s.mode} ${when} (${s.timezone})`;
+}
+
+/**
+ * Hours (0–23, local to the schedule's zone) at which a schedule starts runs,
+ * for the working-hours warning. Cron hours are read from the hour field;
+ * `*` means every hour.
+ */
+export function startHours(s: Pick<Schedule, 'every_hours' | 'cron' | 'at_time'>): number[] {
+  const hourField = cronOf(s).split(/\s+/)[1]!;
+  const hours = new Set<number>();
+  for (const part of hourField.split(',')) {
+    const m = /^(\*|\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(part);
+    if (!m) continue;
+    const start = m[1] === '*' ? 0 : Number(m[1]);
+    const end = m[2] !== undefined ? Number(m[2]) : m[1] === '*' || m[3] ? 23 : start;
+    const step = m[3] ? Number(m[3]) : 1;
+    for (let h = start; h <= end; h += step) hours.add(h);
+  }
+  return [...hours].sort((a, b) => a - b);
+}
+
+/** Working hours: 08:00–18:59 local time. */
+export function inWorkingHours(s: Pick<Schedule, 'every_hours' | 'cron' | 'at_time'>): boolean {
+  return startHours(s).some((h) => h >= 8 && h <= 18);
+}

@@ -1,0 +1,192 @@
+import type { Sql } from '../store/db.js';
+import type { IntegrationConfig, MaxTerminations } from '../config.js';
+import type { Logger } from '../log.js';
+import { redactText } from '../log.js';
+import { describeError } from '../errors.js';
+import { totalsByStatus, type Counts, type GuardInfo, type Run, type RunStatus } from '../domain/run.js';
+import type { ProviderPage } from '../../providers/types.js';
+import { createRunsRepo } from '../store/runs-repo.js';
+import { createStateRepo } from '../store/state-repo.js';
+import { createSnapshotsRepo } from '../store/snapshots-repo.js';
+import { stageSnapshot } from './stage.js';
+import { applyPlan, buildPlan, recordPlan } from './plan.js';
+
+/**
+ * Runs one sync run to its end: fetch (or reuse a stored snapshot), stage,
+ * plan, guard, apply. Knows nothing of HTTP, Slack or Agenda: whoever calls it
+ * passes the run id and a way to read the integration's source.
+ */
+
+export interface SourceRequest {
+  run: Run;
+  integration: IntegrationConfig;
+  since: Date | null;
+  cursor: unknown;
+  signal: AbortSignal;
+}
+
+/** Where a run's records come from: a provider (pull) or a stored delivery (push). */
+export type SourceResolver = (req: SourceRequest) => AsyncIterable<ProviderPage>;
+
+export interface EngineDeps {
+  sql: Sql;
+  log: Logger;
+  integrations: () => readonly IntegrationConfig[];
+  /** Resolves the source of a run that needs fetching. */
+  source: SourceResolver;
+  heartbeatSeconds: number;
+  /** Called after a run reaches a final state (alerts, live messages). */
+  onFinished?: (run: Run) => void | Promise<void>;
+}
+
+export function terminationLimit(max: MaxTerminations, active: number): number {
+  return max.kind === 'count' ? max.value : Math.ceil((active * max.value) / 100);
+}
+
+export function formatMax(max: MaxTerminations): string {
+  return max.kind === 'count' ? String(max.value) : `${max.value}%`;
+}
+
+export function createEngine(deps: EngineDeps) {
+  const { sql, log } = deps;
+  const runs = createRunsRepo(sql);
+  const state = createStateRepo(sql);
+  const snapshots = createSnapshotsRepo(sql);
+
+  async function isEnabled(integration: IntegrationConfig): Promise<boolean> {
+    const s = await state.get(integration.id);
+    return s?.enabled ?? integration.enabled;
+  }
+
+  async function finish(run: Run, end: Parameters<typeof runs.finish>[1]): Promise<Run> {
+    const done = await runs.finish(run.id, end);
+    log.info('run finished', { run_id: run.id, integration: run.integration_id, status: done.status, reason: done.reason ?? undefined });
+    if (deps.onFinished) {
+      try {
+        await deps.onFinished(done);
+      } catch (err) {
+        log.error('run follow-up failed', { run_id: run.id, error: describeError(err) });
+      }
+    }
+    return done;
+  }
+
+  /**
+   * Executes a pending run. Returns the final run, or null when the run was not
+   * pending (another worker has it, or it already ended).
+   */
+  async function execute(runId: number, worker: string, signal: AbortSignal = new AbortController().signal): Promise<Run | null> {
+    const run = await runs.claim(runId, worker);
+    if (!run) return null;
+    const rlog = log.child({ run_id: run.id, integration: run.integration_id });
+    const integration = deps.integrations().find((i) => i.id === run.integration_id);
+    if (!integration) {
+      return finish(run, { status: 'skipped', reason: `not_configured: integration "${run.integration_id}" is not in integrations.yml` });
+    }
+    if (!(await isEnabled(integration))) {
+      return finish(run, { status: 'skipped', reason: 'disabled' });
+    }
+    const beat = setInterval(() => {
+      runs.heartbeat(run.id).catch((err) => rlog.warn('heartbeat failed', { error: describeError(err) }));
+    }, deps.heartbeatSeconds * 1000);
+    beat.unref();
+    try {
+      rlog.info('run started', { mode: run.mode, dry_run: run.dry_run });
+      let snapshotId = run.snapshot_id;
+      if (snapshotId === null) {
+        const st = await state.get(integration.id);
+        const snap = await snapshots.create(integration.id, run.mode === 'full' ? 'full' : 'delta', run.started_at ?? new Date());
+        snapshotId = snap.id;
+        await runs.setSnapshot(run.id, snap.id);
+        try {
+          const pages = deps.source({ run, integration, since: st?.last_sync_at ?? null, cursor: st?.cursor ?? null, signal });
+          const staged = await stageSnapshot(sql, pages, { snapshotId: snap.id, mapping: integration.mapping, userKey: run.mode === 'user' ? run.user_key : null });
+          await snapshots.complete(snap.id, staged.rows, staged.hasCursor ? { value: staged.cursor } : null);
+          rlog.info('snapshot staged', { rows: staged.rows });
+        } catch (err) {
+          const message = redactText(describeError(err));
+          if (!run.dry_run) await state.markError(integration.id, message, run.id);
+          return await finish(run, { status: 'failed', error: `Fetching from ${integration.name} failed: ${message}` });
+        }
+      }
+      const snap = await snapshots.get(snapshotId);
+      if (!snap || !snap.complete) {
+        return await finish(run, { status: 'failed', error: 'The stored data set of this run is no longer available (it was pruned or never completed); start a new sync.' });
+      }
+      const approved = run.confirmed_by !== null ? await runs.approvedTerminations(run.id) : null;
+      const outcome = await sql.begin(async (tx) => {
+        if (approved) await tx`DELETE FROM run_records WHERE run_id = ${run.id}`;
+        const plan = await buildPlan(tx, {
+          integrationId: integration.id,
+          snapshotId: snap.id,
+          runId: run.id,
+          matchKey: integration.match_key,
+          write: integration.write,
+          terminateAbsent: run.mode === 'full' && snap.kind === 'full',
+          approvedTerminations: approved,
+          userKey: run.mode === 'user' ? run.user_key : null,
+        });
+        const limit = terminationLimit(integration.max_terminations, plan.activeLinked);
+        const guard: GuardInfo = { terminations: plan.terminations, limit, active: plan.activeLinked, max_terminations: formatMax(integration.max_terminations) };
+        const tripped = plan.terminations > limit && approved === null;
+        if (!run.dry_run && !tripped) await applyPlan(tx, integration.id);
+        await recordPlan(tx, run.id);
+        return { plan, guard, tripped };
+      });
+
+      const { plan, guard, tripped } = outcome;
+      const notes = [...run.notes, ...plan.notes];
+      const guardReason = `would terminate ${guard.terminations} of ${guard.active} active people, above max_terminations ${guard.max_terminations} (${guard.limit})`;
+      if (run.dry_run && tripped) notes.push(`A real run would be held: it ${guardReason}.`);
+      if (run.source_run_id) notes.push(`Applied from dry run #${run.source_run_id}.`);
+      const totals = totalsByStatus(plan.counts);
+      const status: RunStatus = tripped && !run.dry_run ? 'held' : totals.failed + totals.skipped > 0 ? 'warning' : 'completed';
+      if (!run.dry_run && (status === 'completed' || status === 'warning')) {
+        await state.markSynced(integration.id, snap.fetch_started_at, run.id, snap.cursor !== null ? { value: snap.cursor } : null);
+      }
+      return await finish(run, {
+        status,
+        reason: status === 'held' ? `held: ${guardReason}. Confirm to apply exactly this plan, or discard.` : null,
+        counts: plan.counts as Counts,
+        guard,
+        notes,
+      });
+    } catch (err) {
+      const message = redactText(describeError(err));
+      rlog.error('run failed', { error: message });
+      if (!run.dry_run) await state.markError(integration.id, message, run.id).catch(() => undefined);
+      return await finish(run, { status: 'failed', error: message });
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  /**
+   * Ends runs whose worker stopped (process killed, machine lost): they stay
+   * `running` with no heartbeat. Their writes were in one transaction, so
+   * nothing half-applied remains; the run ends `failed` and can be run again.
+   */
+  async function failStale(staleSeconds: number): Promise<Run[]> {
+    const out: Run[] = [];
+    for (const run of await runs.stale(staleSeconds)) {
+      const last = run.heartbeat_at ?? run.started_at;
+      const [row] = await sql`
+        UPDATE sync_runs SET status = 'failed', finished_at = now(),
+          error = ${`The worker running this sync stopped (no sign of life since ${last?.toISOString() ?? 'start'}; worker ${run.worker ?? 'unknown'}). Nothing was half-applied; start the sync again.`}
+        WHERE id = ${run.id} AND status = 'running' RETURNING id`;
+      if (!row) continue;
+      log.warn('stale run failed', { run_id: run.id, worker: run.worker ?? undefined });
+      const done = await runs.get(run.id);
+      if (done?.parent_id) await runs.settleParent(done.parent_id);
+      if (done) {
+        out.push(done);
+        if (deps.onFinished) await Promise.resolve(deps.onFinished(done)).catch(() => undefined);
+      }
+    }
+    return out;
+  }
+
+  return { execute, failStale, runs, state, snapshots };
+}
+
+export type Engine = ReturnType<typeof createEngine>;

@@ -1,0 +1,168 @@
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { Sql } from '../store/db.js';
+import { applyMapping, type Mapping } from '../domain/mapping.js';
+import { ENTITIES, validateRecord, type Entity, type Employee, type Employment, type OrgUnit } from '../domain/records.js';
+import type { ProviderPage } from '../../providers/types.js';
+
+/**
+ * Staging: source pages → mapped, validated rows → one COPY into
+ * `snapshot_rows`. Validation happens here, in the stream, so a bad row becomes
+ * a row with `errors` instead of failing the delivery.
+ */
+
+const COLUMNS = [
+  'snapshot_id', 'entity', 'seq', 'external_id', 'removed', 'errors', 'payload',
+  'email', 'first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref',
+  'location', 'employee_number', 'status', 'start_date', 'end_date', 'attributes',
+  'employee_ref', 'title', 'fte', 'is_primary', 'name', 'parent_ref',
+] as const;
+
+const WIDTH = COLUMNS.length;
+
+/** COPY text-format escaping. */
+function esc(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const s = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return s.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
+}
+
+/** A JSON value as COPY text; `\u0000` is rejected by jsonb, so it is dropped. */
+function json(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  return esc(JSON.stringify(value).replace(/\\u0000/g, ''));
+}
+
+function externalIdOf(raw: unknown, mapped: unknown): string | null {
+  for (const src of [mapped, raw]) {
+    if (src && typeof src === 'object') {
+      const v = (src as Record<string, unknown>).external_id;
+      if (typeof v === 'string' && v.trim()) return v.trim().slice(0, 255);
+      if (typeof v === 'number') return String(v);
+    }
+  }
+  return null;
+}
+
+export interface StageOptions {
+  snapshotId: number;
+  mapping: Partial<Record<Entity, Mapping>>;
+  /** For `user` mode: keep only the employee whose email or external id matches. */
+  userKey?: string | null;
+}
+
+export interface StageResult {
+  rows: number;
+  byEntity: Record<Entity, number>;
+  /** Employee rows without a readable external id: absence-based terminations are unsafe then. */
+  unidentified: Record<Entity, number>;
+  cursor: unknown;
+  hasCursor: boolean;
+}
+
+export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>, options: StageOptions): Promise<StageResult> {
+  const result: StageResult = {
+    rows: 0,
+    byEntity: { employees: 0, employments: 0, org_units: 0 },
+    unidentified: { employees: 0, employments: 0, org_units: 0 },
+    cursor: null,
+    hasCursor: false,
+  };
+  const seq: Record<Entity, number> = { employees: 0, employments: 0, org_units: 0 };
+  const sid = String(options.snapshotId);
+  const userKey = options.userKey?.trim().toLowerCase() || null;
+
+  const line = (cols: string[]) => cols.join('\t') + '\n';
+  const base = (entity: Entity, externalId: string | null, removed: boolean, errors: unknown, payload: unknown) => {
+    seq[entity]++;
+    result.rows++;
+    result.byEntity[entity]++;
+    if (!externalId) result.unidentified[entity]++;
+    const cols = new Array<string>(WIDTH).fill('\\N');
+    cols[0] = sid;
+    cols[1] = entity;
+    cols[2] = String(seq[entity]);
+    cols[3] = esc(externalId);
+    cols[4] = removed ? 't' : 'f';
+    cols[5] = json(errors);
+    cols[6] = json(payload);
+    return cols;
+  };
+
+  function rowFor(entity: Entity, raw: unknown): string | null {
+    const mapped = applyMapping(entity, raw, options.mapping[entity]);
+    const checked = validateRecord(entity, mapped);
+    if (userKey) {
+      if (entity !== 'employees') return null;
+      const rec = (checked.ok ? checked.record : mapped) as Record<string, unknown> | null;
+      const email = typeof rec?.email === 'string' ? rec.email.trim().toLowerCase() : null;
+      const ext = externalIdOf(raw, mapped)?.toLowerCase() ?? null;
+      if (email !== userKey && ext !== userKey) return null;
+    }
+    if (!checked.ok) return line(base(entity, externalIdOf(raw, mapped), false, checked.errors, raw));
+    const cols = base(entity, checked.record.external_id, false, null, raw);
+    if (entity === 'employees') {
+      const r = checked.record as Employee;
+      cols[7] = esc(r.email);
+      cols[8] = esc(r.first_name);
+      cols[9] = esc(r.last_name);
+      cols[10] = esc(r.display_name);
+      cols[11] = esc(r.job_title);
+      cols[12] = esc(r.department);
+      cols[13] = esc(r.org_unit_id);
+      cols[14] = esc(r.manager_id);
+      cols[15] = esc(r.location);
+      cols[16] = esc(r.employee_number);
+      cols[17] = r.status;
+      cols[18] = esc(r.start_date);
+      cols[19] = esc(r.end_date);
+      cols[20] = json(r.attributes);
+    } else if (entity === 'employments') {
+      const r = checked.record as Employment;
+      cols[13] = esc(r.org_unit_id);
+      cols[17] = r.status;
+      cols[18] = esc(r.start_date);
+      cols[19] = esc(r.end_date);
+      cols[21] = esc(r.employee_id);
+      cols[22] = esc(r.title);
+      cols[23] = esc(r.fte);
+      cols[24] = r.primary ? 't' : 'f';
+    } else {
+      const r = checked.record as OrgUnit;
+      cols[14] = esc(r.manager_id);
+      cols[17] = r.status;
+      cols[25] = esc(r.name);
+      cols[26] = esc(r.parent_id);
+    }
+    return line(cols);
+  }
+
+  async function* lines(): AsyncGenerator<string> {
+    for await (const page of pages) {
+      let chunk = '';
+      for (const entity of ENTITIES) {
+        for (const raw of page[entity] ?? []) {
+          const l = rowFor(entity, raw);
+          if (l) chunk += l;
+        }
+      }
+      for (const u of page.unreadable ?? []) {
+        if (userKey) continue;
+        chunk += line(base(u.entity, null, false, [{ field: '(row)', message: u.error }], u.text === undefined ? { line: u.line } : { line: u.line, text: u.text }));
+      }
+      for (const r of page.removed ?? []) {
+        if (userKey && r.external_id.toLowerCase() !== userKey) continue;
+        chunk += line(base(r.entity, r.external_id, true, null, { removed: true, external_id: r.external_id }));
+      }
+      if (page.cursor !== undefined) {
+        result.cursor = page.cursor;
+        result.hasCursor = true;
+      }
+      if (chunk) yield chunk;
+    }
+  }
+
+  const writable = await sql`COPY snapshot_rows (${sql(COLUMNS as unknown as string[])}) FROM STDIN`.writable();
+  await pipeline(Readable.from(lines()), writable);
+  return result;
+}

@@ -1,0 +1,145 @@
+import { createCsvObjectReader } from './csv.js';
+import { ENTITIES, type Entity } from '../domain/records.js';
+import { PeopleSyncError, ErrorCode } from '../errors.js';
+
+/**
+ * Streaming readers for the three import formats, shared by the file provider
+ * and push imports. Each turns a stream of text chunks into pages of raw
+ * records per entity, so a large export is never parsed into one giant array.
+ */
+export type Format = 'csv' | 'ndjson' | 'json';
+
+export interface RawPage {
+  employees: unknown[];
+  employments: unknown[];
+  org_units: unknown[];
+  /** Rows that could not even be read as records (bad NDJSON line, ragged CSV row). */
+  unreadable: { entity: Entity; line: number; error: string; text?: string }[];
+}
+
+export const emptyPage = (): RawPage => ({ employees: [], employments: [], org_units: [], unreadable: [] });
+
+const PAGE_SIZE = 5000;
+
+const pageSize = (p: RawPage) => p.employees.length + p.employments.length + p.org_units.length + p.unreadable.length;
+
+export function parseEntity(value: unknown): Entity | null {
+  if (typeof value !== 'string') return null;
+  const v = value.trim().toLowerCase();
+  const singular: Record<string, Entity> = { employee: 'employees', employment: 'employments', org_unit: 'org_units', orgunit: 'org_units' };
+  if ((ENTITIES as readonly string[]).includes(v)) return v as Entity;
+  return singular[v] ?? null;
+}
+
+export async function* readCsv(chunks: AsyncIterable<string>, entity: Entity = 'employees'): AsyncGenerator<RawPage> {
+  const reader = createCsvObjectReader();
+  let page = emptyPage();
+  const take = (rows: ReturnType<typeof reader.push>) => {
+    for (const r of rows) {
+      if (r.record) page[entity].push(r.record);
+      else page.unreadable.push({ entity, line: r.line, error: r.error ?? 'unreadable row' });
+    }
+  };
+  for await (const chunk of chunks) {
+    take(reader.push(chunk));
+    if (pageSize(page) >= PAGE_SIZE) {
+      yield page;
+      page = emptyPage();
+    }
+  }
+  take(reader.end());
+  if (pageSize(page) > 0) yield page;
+}
+
+export async function* readNdjson(chunks: AsyncIterable<string>, defaultEntity: Entity | null): AsyncGenerator<RawPage> {
+  let page = emptyPage();
+  let rest = '';
+  let line = 0;
+  const takeLine = (text: string) => {
+    line++;
+    const trimmed = (line === 1 ? text.replace(/^\uFEFF/, '') : text).trim();
+    if (!trimmed) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(trimmed);
+    } catch (err) {
+      page.unreadable.push({ entity: defaultEntity ?? 'employees', line, error: `line ${line} is not valid JSON: ${(err as Error).message}`, text: trimmed.slice(0, 500) });
+      return;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      page.unreadable.push({ entity: defaultEntity ?? 'employees', line, error: `line ${line} must be a JSON object`, text: trimmed.slice(0, 500) });
+      return;
+    }
+    const rec = value as Record<string, unknown>;
+    const entity = rec.entity === undefined ? defaultEntity : parseEntity(rec.entity);
+    if (!entity) {
+      page.unreadable.push({
+        entity: 'employees',
+        line,
+        error: `line ${line}: "entity" must be one of employee, employment, org_unit (or pass ?entity=)`,
+        text: trimmed.slice(0, 500),
+      });
+      return;
+    }
+    const { entity: _drop, ...record } = rec;
+    page[entity].push(record);
+  };
+  for await (const chunk of chunks) {
+    rest += chunk;
+    let nl: number;
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      takeLine(rest.slice(0, nl));
+      rest = rest.slice(nl + 1);
+    }
+    if (pageSize(page) >= PAGE_SIZE) {
+      yield page;
+      page = emptyPage();
+    }
+  }
+  if (rest) takeLine(rest);
+  if (pageSize(page) > 0) yield page;
+}
+
+/**
+ * A JSON document: an array of records of `entity`, or an object with
+ * `employees` / `employments` / `org_units` arrays. JSON is parsed whole
+ * (the format has no line boundaries); use NDJSON or batches for very large data.
+ */
+export function readJsonDocument(text: string, entity: Entity = 'employees'): RawPage {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    throw new PeopleSyncError(ErrorCode.Invalid, `The JSON is malformed: ${jsonErrorPosition(text, err as Error)}`);
+  }
+  const page = emptyPage();
+  if (Array.isArray(doc)) {
+    page[entity] = doc;
+    return page;
+  }
+  if (doc && typeof doc === 'object') {
+    const obj = doc as Record<string, unknown>;
+    for (const e of ENTITIES) {
+      if (obj[e] === undefined) continue;
+      if (!Array.isArray(obj[e])) throw new PeopleSyncError(ErrorCode.Invalid, `"${e}" must be an array`, { details: [{ path: e, message: 'must be an array' }] });
+      page[e] = obj[e] as unknown[];
+    }
+    return page;
+  }
+  throw new PeopleSyncError(ErrorCode.Invalid, 'The JSON must be an array of records or an object with employees, employments and org_units arrays');
+}
+
+/** "Unexpected token } in JSON at position 12" → "line 2, column 3: Unexpected token …". */
+export function jsonErrorPosition(text: string, err: Error): string {
+  const m = /position (\d+)/.exec(err.message);
+  if (!m) return err.message;
+  const pos = Number(m[1]);
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const column = pos - before.lastIndexOf('\n');
+  return `line ${line}, column ${column}: ${err.message.replace(/ in JSON at position \d+.*$/, '').replace(/,? ?"[^"]*"? is not valid JSON$/, '')}`;
+}
+
+export async function* chunksOf(text: string, size = 1 << 16): AsyncGenerator<string> {
+  for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+}

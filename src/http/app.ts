@@ -1,0 +1,71 @@
+import { Hono } from 'hono';
+import type { Sql } from '../store/db.js';
+import type { Logger } from '../log.js';
+import type { SyncService } from '../engine/service.js';
+import { createErrorHandler, HttpProblem, problemResponse } from './problem.js';
+import { requireBearer } from './middleware/auth.js';
+import { createRunsApi } from './runs-api.js';
+
+/**
+ * The Hono app: health, the runs API, and whatever other surfaces register
+ * (push imports, Slack events). Each registrar mounts its own routes.
+ */
+export type RouteRegistrar = (app: Hono, api: Hono) => void;
+
+export interface HttpDeps {
+  sql: Sql;
+  log: Logger;
+  service: SyncService;
+  adminApiToken: string | undefined;
+  /** Checks the job queue answers (readiness). */
+  pingJobs: () => Promise<void>;
+  registrars?: RouteRegistrar[];
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createHttpApp(deps: HttpDeps): Hono {
+  const app = new Hono();
+  app.onError(createErrorHandler(deps.log));
+  app.notFound((c) => problemResponse(c, new HttpProblem(404, 'Not found', `No route for ${c.req.method} ${c.req.path}.`)));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const checks: Record<string, string> = {};
+    let ok = true;
+    try {
+      await withTimeout(deps.sql`SELECT 1`, 2000, 'the database');
+      checks.database = 'ok';
+    } catch (err) {
+      ok = false;
+      checks.database = (err as Error).message;
+    }
+    try {
+      await withTimeout(deps.pingJobs(), 2000, 'the job queue');
+      checks.jobs = 'ok';
+    } catch (err) {
+      ok = false;
+      checks.jobs = (err as Error).message;
+    }
+    return c.json({ status: ok ? 'ready' : 'not ready', checks }, ok ? 200 : 503);
+  });
+
+  const api = new Hono();
+  api.use('*', requireBearer({ token: deps.adminApiToken }));
+  api.route('/', createRunsApi({ service: deps.service }));
+  for (const register of deps.registrars ?? []) register(app, api);
+  app.route('/api', api);
+  return app;
+}

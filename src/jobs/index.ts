@@ -1,0 +1,185 @@
+import { hostname } from 'node:os';
+import { Agenda, type Job } from 'agenda';
+import { PostgresBackend } from '@agendajs/postgres-backend';
+import pg from 'pg';
+import type { Logger } from '../log.js';
+import { describeError } from '../errors.js';
+import type { Engine } from '../engine/execute.js';
+import type { SyncService } from '../engine/service.js';
+import type { SchedulesRepo } from '../store/schedules-repo.js';
+import { cronOf, type Schedule } from '../domain/schedule.js';
+
+/**
+ * Agenda on the same PostgreSQL. Every sync is a `sync-run` job whose data is
+ * the run id (never the payload); schedules are repeating `scheduled-sync`
+ * jobs, one per stored schedule; `maintenance` ends runs whose worker died,
+ * re-enqueues lost pending runs and prunes old snapshots.
+ */
+
+export const JOB_RUN = 'sync-run';
+export const JOB_SCHEDULED = 'scheduled-sync';
+export const JOB_MAINTENANCE = 'maintenance';
+
+export interface JobsDeps {
+  databaseUrl: string;
+  log: Logger;
+  engine: Engine;
+  service: SyncService;
+  schedules: SchedulesRepo;
+  /** Process jobs here (role all/worker); web-only processes just enqueue. */
+  work: boolean;
+  concurrency: number;
+  staleSeconds: number;
+  retentionDays: number;
+  /** How often workers poll (the LISTEN/NOTIFY channel usually wakes them sooner). */
+  processEvery?: string;
+}
+
+export interface ScheduleTiming {
+  next_run_at: Date | null;
+  last_run_at: Date | null;
+}
+
+export function createJobs(deps: JobsDeps) {
+  const { log } = deps;
+  const worker = `${hostname()}:${process.pid}`;
+  // Our own pool, so a dropped connection is logged instead of crashing the process.
+  const pool = new pg.Pool({ connectionString: deps.databaseUrl, max: deps.concurrency + 4, application_name: 'people-sync-jobs' });
+  pool.on('error', (err) => log.warn('job queue connection lost', { error: err.message }));
+  const agenda = new Agenda({
+    backend: new PostgresBackend({ pool, tableName: 'agenda_jobs', logTableName: 'agenda_logs' }),
+    name: worker,
+    processEvery: deps.processEvery ?? '5 seconds',
+    maxConcurrency: deps.concurrency + 2,
+    defaultLockLifetime: 5 * 60_000,
+  });
+  agenda.on('error', (err: Error) => log.error('job queue error', { error: err.message }));
+  const aborts = new AbortController();
+
+  agenda.define<{ runId: number }>(
+    JOB_RUN,
+    async (job: Job<{ runId: number }>) => {
+      const runId = Number(job.attrs.data?.runId);
+      if (!Number.isInteger(runId)) return;
+      const touch = setInterval(() => job.touch().catch(() => undefined), 60_000);
+      try {
+        await deps.engine.execute(runId, worker, aborts.signal);
+      } catch (err) {
+        log.error('sync job failed', { run_id: runId, error: describeError(err) });
+      } finally {
+        clearInterval(touch);
+      }
+    },
+    { concurrency: deps.concurrency, lockLifetime: 5 * 60_000, removeOnComplete: true },
+  );
+
+  agenda.define<{ scheduleId: number }>(JOB_SCHEDULED, async (job: Job<{ scheduleId: number }>) => {
+    const schedule = await deps.schedules.get(Number(job.attrs.data?.scheduleId));
+    if (!schedule || !schedule.enabled) return;
+    try {
+      const { run } = await deps.service.requestSync({
+        integration: schedule.integration_id,
+        mode: schedule.mode,
+        dryRun: false,
+        trigger: 'schedule',
+        requestedBy: `schedule #${schedule.id}`,
+      });
+      await deps.schedules.markRan(schedule.id, run.id);
+    } catch (err) {
+      log.error('scheduled sync could not start', { schedule_id: schedule.id, error: describeError(err) });
+    }
+  });
+
+  agenda.define(JOB_MAINTENANCE, async () => {
+    await maintenance();
+  });
+
+  async function maintenance(): Promise<void> {
+    try {
+      await deps.engine.failStale(deps.staleSeconds);
+      for (const run of await deps.engine.runs.pendingOlderThan(Math.max(60, deps.staleSeconds))) {
+        const queued = await agenda.queryJobs({ name: JOB_RUN, data: { runId: run.id } } as never);
+        if (!queued.jobs?.length) await enqueue(run.id);
+      }
+      const pruned = await deps.engine.snapshots.prune(deps.retentionDays);
+      if (pruned) log.info('old snapshots pruned', { count: pruned });
+    } catch (err) {
+      log.error('maintenance failed', { error: describeError(err) });
+    }
+  }
+
+  async function enqueue(runId: number): Promise<void> {
+    await agenda.create(JOB_RUN, { runId }).unique({ 'data.runId': runId }, { insertOnly: true }).schedule(new Date()).save();
+  }
+
+  async function registerSchedule(s: Schedule): Promise<void> {
+    await agenda.cancel({ name: JOB_SCHEDULED, data: { scheduleId: s.id } } as never);
+    const job = agenda
+      .create(JOB_SCHEDULED, { scheduleId: s.id })
+      .repeatEvery(cronOf(s), { timezone: s.timezone, skipImmediate: true })
+      .unique({ 'data.scheduleId': s.id });
+    if (!s.enabled) job.disable();
+    await job.save();
+  }
+
+  async function unregisterSchedule(id: number): Promise<void> {
+    await agenda.cancel({ name: JOB_SCHEDULED, data: { scheduleId: id } } as never);
+  }
+
+  return {
+    agenda,
+    worker,
+    enqueue,
+    registerSchedule,
+    unregisterSchedule,
+    maintenance,
+
+    /** Registers every stored schedule and drops jobs of schedules that no longer exist. */
+    async syncSchedules(): Promise<void> {
+      const all = await deps.schedules.list();
+      for (const s of all) await registerSchedule(s);
+      const ids = new Set(all.map((s) => s.id));
+      const jobs = await agenda.queryJobs({ name: JOB_SCHEDULED, limit: 10_000 } as never);
+      for (const j of jobs.jobs ?? []) {
+        const id = Number((j as { data?: { scheduleId?: number } }).data?.scheduleId);
+        if (!ids.has(id)) await unregisterSchedule(id);
+      }
+    },
+
+    async timings(): Promise<Map<number, ScheduleTiming>> {
+      const out = new Map<number, ScheduleTiming>();
+      const jobs = await agenda.queryJobs({ name: JOB_SCHEDULED, limit: 10_000 } as never);
+      for (const j of (jobs.jobs ?? []) as { data?: { scheduleId?: number }; nextRunAt?: Date | null; lastRunAt?: Date | null; disabled?: boolean }[]) {
+        out.set(Number(j.data?.scheduleId), { next_run_at: j.disabled ? null : (j.nextRunAt ?? null), last_run_at: j.lastRunAt ?? null });
+      }
+      return out;
+    },
+
+    async start(): Promise<void> {
+      await agenda.ready;
+      if (!deps.work) return;
+      await agenda.start();
+      await agenda.create(JOB_MAINTENANCE, {}).repeatEvery('1 minute', { skipImmediate: false }).unique({ name: JOB_MAINTENANCE }).save();
+      log.info('worker started', { worker, concurrency: deps.concurrency });
+    },
+
+    async ping(): Promise<void> {
+      await agenda.queryJobs({ name: JOB_MAINTENANCE, limit: 1 } as never);
+    },
+
+    /** Lets running syncs finish (up to `timeoutMs`), then stops and closes the queue's pool. */
+    async stop(timeoutMs = 30_000): Promise<void> {
+      if (deps.work) {
+        const result = await agenda.drain({ timeout: timeoutMs }).catch(() => null);
+        if (result?.running) {
+          aborts.abort();
+          log.warn('stopping with syncs still running; they will be failed by the next worker', { running: result.running });
+        }
+      }
+      await agenda.stop(false).catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    },
+  };
+}
+
+export type Jobs = ReturnType<typeof createJobs>;

@@ -1,0 +1,111 @@
+import type { Hono } from 'hono';
+import type { Config, IntegrationConfig } from './config.js';
+import type { Logger } from './log.js';
+import { connect, migrate, type Sql } from './store/db.js';
+import { createEngine, type Engine, type SourceResolver } from './engine/execute.js';
+import { createSyncService, type SyncService } from './engine/service.js';
+import { createSourceResolver } from './engine/sources.js';
+import { createSchedulesRepo, type SchedulesRepo } from './store/schedules-repo.js';
+import { createJobs, type Jobs } from './jobs/index.js';
+import { createHttpApp, type RouteRegistrar } from './http/app.js';
+import type { Run } from './domain/run.js';
+
+/**
+ * Everything but the process: store, engine, jobs and the HTTP app, wired
+ * from a config and a database URL. `main.ts` adds the embedded database, the
+ * listener and signals; tests build it directly.
+ */
+export interface Runtime {
+  config: Readonly<Config>;
+  sql: Sql;
+  engine: Engine;
+  service: SyncService;
+  schedules: SchedulesRepo;
+  jobs: Jobs;
+  http: Hono;
+  sources: ReturnType<typeof createSourceResolver>;
+  /** Run-finished listeners (Slack alerts, live messages); add before start. */
+  onRunFinished: ((run: Run) => void | Promise<void>)[];
+  integrations: () => readonly IntegrationConfig[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  config: Readonly<Config>;
+  databaseUrl: string;
+  log: Logger;
+  /** Process jobs in this process (role all / worker). */
+  work: boolean;
+  registrars?: RouteRegistrar[];
+  storedSources?: Record<string, SourceResolver>;
+  processEvery?: string;
+}
+
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config, log } = options;
+  const sql = connect(options.databaseUrl, { max: Math.max(10, config.workerConcurrency * 3) });
+  await migrate(sql, log);
+  const integrations = () => config.integrations;
+  const sources = createSourceResolver({ log, integrationsFile: config.integrationsFile, stored: options.storedSources });
+  const onRunFinished: Runtime['onRunFinished'] = [];
+  const engine = createEngine({
+    sql,
+    log,
+    integrations,
+    source: sources.resolve,
+    heartbeatSeconds: config.runHeartbeatSeconds,
+    onFinished: async (run) => {
+      for (const listener of onRunFinished) await listener(run);
+    },
+  });
+  const schedules = createSchedulesRepo(sql);
+  // The service and the jobs need each other (enqueue / scheduled syncs): late-bound.
+  let jobs: Jobs | undefined;
+  const service = createSyncService({ sql, log, integrations, enqueue: (runId) => jobs!.enqueue(runId) });
+  jobs = createJobs({
+    databaseUrl: options.databaseUrl,
+    log,
+    engine,
+    service,
+    schedules,
+    work: options.work,
+    concurrency: config.workerConcurrency,
+    staleSeconds: config.runStaleAfterSeconds,
+    retentionDays: config.runRetentionDays,
+    processEvery: options.processEvery,
+  });
+  const http = createHttpApp({
+    sql,
+    log,
+    service,
+    adminApiToken: config.adminApiToken,
+    pingJobs: () => jobs!.ping(),
+    registrars: options.registrars,
+  });
+
+  return {
+    config,
+    sql,
+    engine,
+    service,
+    schedules,
+    jobs,
+    http,
+    sources,
+    onRunFinished,
+    integrations,
+    async start() {
+      await schedules.syncFromConfig(config.integrations);
+      await jobs!.start();
+      if (options.work) {
+        await jobs!.syncSchedules();
+        await jobs!.maintenance();
+      }
+    },
+    async stop() {
+      await jobs!.stop();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

@@ -1,0 +1,279 @@
+import type { Sql } from './db.js';
+import { isPgError } from './db.js';
+import type { Entity } from '../domain/records.js';
+import { addCounts, emptyCounts, type Counts, type RecordStatus, type Run, type RunRecord, type RunStatus, type Trigger } from '../domain/run.js';
+import { renderDiff } from '../engine/diff.js';
+
+/** Sync runs and their per-record results. */
+
+export interface NewRun {
+  integration_id: string | null;
+  parent_id?: number | null;
+  mode: Run['mode'];
+  dry_run: boolean;
+  trigger: Trigger;
+  requested_by?: string | null;
+  user_key?: string | null;
+  source_run_id?: number | null;
+  snapshot_id?: number | null;
+  source?: Record<string, unknown> | null;
+  status?: RunStatus;
+  reason?: string | null;
+}
+
+export interface RunFilter {
+  integration?: string;
+  status?: RunStatus;
+  dry_run?: boolean;
+  trigger?: Trigger;
+  requested_by?: string;
+  limit: number;
+  /** Runs with an id below this one (the `next_cursor` of the previous page). */
+  before?: number;
+}
+
+export interface RecordFilter {
+  status?: RecordStatus;
+  entity?: Entity;
+  q?: string;
+  limit: number;
+  /** Opaque position from the previous page. */
+  after?: { phase: 0 | 1; id: number };
+}
+
+const RUN_COLUMNS = `id, parent_id, integration_id, mode, dry_run, status, reason, error, trigger, requested_by, user_key,
+  source_run_id, snapshot_id, source, counts, guard, notes, confirmed_by, worker, created_at, started_at, heartbeat_at, finished_at`;
+
+export function createRunsRepo(sql: Sql) {
+  return {
+    /**
+     * Inserts a run. For a writing run while another writing run of the same
+     * integration is pending or running, returns that one instead (`existing: true`).
+     */
+    async create(run: NewRun): Promise<{ run: Run; existing: boolean }> {
+      try {
+        const [row] = await sql.unsafe<Run[]>(
+          `INSERT INTO sync_runs (integration_id, parent_id, mode, dry_run, trigger, requested_by, user_key, source_run_id, snapshot_id, source, status, reason, finished_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 IN ('pending', 'running') THEN NULL ELSE now() END)
+           RETURNING ${RUN_COLUMNS}`,
+          [
+            run.integration_id, run.parent_id ?? null, run.mode, run.dry_run, run.trigger, run.requested_by ?? null, run.user_key ?? null,
+            run.source_run_id ?? null, run.snapshot_id ?? null, (run.source ?? null) as never, run.status ?? 'pending', run.reason ?? null,
+          ],
+        );
+        return { run: row!, existing: false };
+      } catch (err) {
+        if (isPgError(err, '23505') && run.integration_id) {
+          const active = await this.activeWriter(run.integration_id);
+          if (active) return { run: active, existing: true };
+        }
+        throw err;
+      }
+    },
+
+    async activeWriter(integrationId: string): Promise<Run | null> {
+      const [row] = await sql.unsafe<Run[]>(
+        `SELECT ${RUN_COLUMNS} FROM sync_runs WHERE integration_id = $1 AND NOT dry_run AND status IN ('pending', 'running') LIMIT 1`,
+        [integrationId],
+      );
+      return row ?? null;
+    },
+
+    async get(id: number): Promise<Run | null> {
+      const [row] = await sql.unsafe<Run[]>(`SELECT ${RUN_COLUMNS} FROM sync_runs WHERE id = $1`, [id]);
+      return row ?? null;
+    },
+
+    async children(id: number): Promise<Run[]> {
+      return sql.unsafe<Run[]>(`SELECT ${RUN_COLUMNS} FROM sync_runs WHERE parent_id = $1 ORDER BY id`, [id]);
+    },
+
+    async list(f: RunFilter): Promise<{ items: Run[]; next_cursor: string | null }> {
+      const where: string[] = ['(parent_id IS NULL OR $1::text IS NOT NULL)'];
+      const params: unknown[] = [f.integration ?? null];
+      if (f.integration) where.push(`integration_id = $1`);
+      const add = (clause: string, value: unknown) => {
+        params.push(value);
+        where.push(clause.replace('?', `$${params.length}`));
+      };
+      if (f.status) add('status = ?', f.status);
+      if (f.dry_run !== undefined) add('dry_run = ?', f.dry_run);
+      if (f.trigger) add('trigger = ?', f.trigger);
+      if (f.requested_by) add('requested_by = ?', f.requested_by);
+      if (f.before) add('id < ?', f.before);
+      params.push(f.limit + 1);
+      const rows = await sql.unsafe<Run[]>(
+        `SELECT ${RUN_COLUMNS} FROM sync_runs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
+        params as never[],
+      );
+      const items = rows.slice(0, f.limit);
+      return { items, next_cursor: rows.length > f.limit ? String(items[items.length - 1]!.id) : null };
+    },
+
+    /** Moves a pending run to running for this worker; null when another worker has it or it is no longer pending. */
+    async claim(id: number, worker: string): Promise<Run | null> {
+      const [row] = await sql.unsafe<Run[]>(
+        `UPDATE sync_runs SET status = 'running', started_at = now(), heartbeat_at = now(), worker = $2
+         WHERE id = $1 AND status = 'pending' RETURNING ${RUN_COLUMNS}`,
+        [id, worker],
+      );
+      if (row?.parent_id) {
+        await sql`UPDATE sync_runs SET status = 'running', started_at = coalesce(started_at, now()) WHERE id = ${row.parent_id} AND status = 'pending'`;
+      }
+      return row ?? null;
+    },
+
+    async heartbeat(id: number): Promise<void> {
+      await sql`UPDATE sync_runs SET heartbeat_at = now() WHERE id = ${id} AND status = 'running'`;
+    },
+
+    async setSnapshot(id: number, snapshotId: number): Promise<void> {
+      await sql`UPDATE sync_runs SET snapshot_id = ${snapshotId} WHERE id = ${id}`;
+    },
+
+    /** Ends a run (and its parent, when this was the last child to end). */
+    async finish(
+      id: number,
+      end: { status: RunStatus; reason?: string | null; error?: string | null; counts?: Counts; guard?: unknown; notes?: string[] },
+    ): Promise<Run> {
+      const [row] = await sql.unsafe<Run[]>(
+        `UPDATE sync_runs SET status = $2, reason = $3, error = $4, counts = coalesce($5, counts), guard = coalesce($6, guard),
+                notes = coalesce($7, notes), finished_at = now(), heartbeat_at = NULL
+         WHERE id = $1 RETURNING ${RUN_COLUMNS}`,
+        [id, end.status, end.reason ?? null, end.error ?? null, (end.counts ?? null) as never, (end.guard ?? null) as never, (end.notes ?? null) as never],
+      );
+      if (row?.parent_id) await this.settleParent(row.parent_id);
+      return row!;
+    },
+
+    /** A parent "all" run ends when its last child does: worst status wins, counts add up. */
+    async settleParent(parentId: number): Promise<void> {
+      await sql.begin(async (tx) => {
+        await tx`SELECT id FROM sync_runs WHERE id = ${parentId} FOR UPDATE`;
+        const kids = await tx<{ status: RunStatus; counts: Partial<Counts> }[]>`SELECT status, counts FROM sync_runs WHERE parent_id = ${parentId}`;
+        if (kids.some((k) => k.status === 'pending' || k.status === 'running')) return;
+        const has = (s: RunStatus) => kids.some((k) => k.status === s);
+        const status: RunStatus = has('failed')
+          ? 'failed'
+          : has('held')
+            ? 'held'
+            : has('warning')
+              ? 'warning'
+              : has('completed')
+                ? 'completed'
+                : kids.length && kids.every((k) => k.status === 'discarded')
+                  ? 'discarded'
+                  : 'skipped';
+        const counts = kids.reduce<Counts>((acc, k) => addCounts(acc, k.counts), emptyCounts());
+        const reason = status === 'skipped' ? 'every integration was skipped' : null;
+        await tx`UPDATE sync_runs SET status = ${status}, counts = ${counts as never}, reason = coalesce(reason, ${reason}),
+                   finished_at = now(), started_at = coalesce(started_at, now()) WHERE id = ${parentId}`;
+      });
+    },
+
+    /** Held → pending again, with who confirmed; null when the run is not held. */
+    async reopenHeld(id: number, by: string | null): Promise<Run | null> {
+      try {
+        const [row] = await sql.unsafe<Run[]>(
+          `UPDATE sync_runs SET status = 'pending', confirmed_by = $2, finished_at = NULL, reason = NULL WHERE id = $1 AND status = 'held' RETURNING ${RUN_COLUMNS}`,
+          [id, by],
+        );
+        if (row?.parent_id) await sql`UPDATE sync_runs SET status = 'running', finished_at = NULL WHERE id = ${row.parent_id}`;
+        return row ?? null;
+      } catch (err) {
+        if (isPgError(err, '23505')) return null;
+        throw err;
+      }
+    },
+
+    async discardHeld(id: number, by: string | null): Promise<Run | null> {
+      const [row] = await sql.unsafe<Run[]>(
+        `UPDATE sync_runs SET status = 'discarded', reason = $2, finished_at = now() WHERE id = $1 AND status = 'held' RETURNING ${RUN_COLUMNS}`,
+        [id, by ? `discarded by ${by}` : 'discarded'],
+      );
+      if (row?.parent_id) await this.settleParent(row.parent_id);
+      return row ?? null;
+    },
+
+    async approvedTerminations(runId: number): Promise<number[]> {
+      const rows = await sql<{ record_id: number }[]>`
+        SELECT record_id FROM run_records WHERE run_id = ${runId} AND entity = 'employees' AND status = 'terminated' AND record_id IS NOT NULL`;
+      return rows.map((r) => r.record_id);
+    },
+
+    /** Runs stuck `running` without a heartbeat since `staleSeconds`. */
+    async stale(staleSeconds: number): Promise<Run[]> {
+      return sql.unsafe<Run[]>(
+        `SELECT ${RUN_COLUMNS} FROM sync_runs WHERE status = 'running' AND integration_id IS NOT NULL
+           AND coalesce(heartbeat_at, started_at, created_at) < now() - make_interval(secs => $1)`,
+        [staleSeconds],
+      );
+    },
+
+    /** Pending runs older than `seconds` (their job may have been lost). */
+    async pendingOlderThan(seconds: number): Promise<Run[]> {
+      return sql.unsafe<Run[]>(
+        `SELECT ${RUN_COLUMNS} FROM sync_runs WHERE status = 'pending' AND integration_id IS NOT NULL AND created_at < now() - make_interval(secs => $1)`,
+        [seconds],
+      );
+    },
+
+    /**
+     * Per-record results. A run's `unchanged` records are its snapshot rows that
+     * have no result row; they are listed after the others (phase 1).
+     */
+    async records(run: Run, f: RecordFilter): Promise<{ items: RunRecord[]; next_cursor: string | null }> {
+      const runIds = run.integration_id ? [run.id] : (await this.children(run.id)).map((c) => c.id);
+      const items: RunRecord[] = [];
+      const q = f.q ? `%${f.q.replace(/[\\%_]/g, (c) => '\\' + c)}%` : null;
+      let phase = f.after?.phase ?? 0;
+      let afterId = f.after?.id ?? 0;
+      if (phase === 0 && f.status !== 'unchanged') {
+        const rows = await sql<(RunRecord & { changes: RunRecord['changes'] })[]>`
+          SELECT rr.id, rr.entity, rr.external_id, rr.status, rr.reason, rr.errors, rr.changes, sr.payload
+          FROM run_records rr
+          JOIN sync_runs r ON r.id = rr.run_id
+          LEFT JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq
+          WHERE rr.run_id = ANY(${runIds}::bigint[]) AND rr.id > ${afterId}
+            ${f.status ? sql`AND rr.status = ${f.status}` : sql``}
+            ${f.entity ? sql`AND rr.entity = ${f.entity}` : sql``}
+            ${q ? sql`AND (rr.external_id ILIKE ${q} OR sr.email ILIKE ${q} OR sr.payload::text ILIKE ${q})` : sql``}
+          ORDER BY rr.id LIMIT ${f.limit + 1}`;
+        for (const r of rows.slice(0, f.limit)) items.push({ ...r, diff: renderDiff(r.external_id, r.changes) });
+        if (rows.length > f.limit) return { items, next_cursor: encodeCursor(0, items[items.length - 1]!.id) };
+        phase = 1;
+        afterId = 0;
+      }
+      if (f.status && f.status !== 'unchanged') return { items, next_cursor: null };
+      const want = f.limit - items.length;
+      if (want <= 0) return { items, next_cursor: encodeCursor(1, 0) };
+      // Unchanged rows carry a synthetic, stable id: the snapshot row's position.
+      const rows = await sql<{ pos: number; entity: Entity; external_id: string; payload: unknown }[]>`
+        SELECT (CASE sr.entity WHEN 'employees' THEN 0 WHEN 'employments' THEN 1 ELSE 2 END)::bigint * 1000000000 + sr.seq AS pos,
+               sr.entity, sr.external_id, sr.payload
+        FROM sync_runs r JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id
+        WHERE r.id = ANY(${runIds}::bigint[]) AND r.status IN ('completed', 'warning', 'held')
+          AND sr.errors IS NULL AND NOT sr.removed
+          AND NOT EXISTS (SELECT 1 FROM run_records rr WHERE rr.run_id = r.id AND rr.entity = sr.entity AND rr.seq = sr.seq)
+          AND (CASE sr.entity WHEN 'employees' THEN 0 WHEN 'employments' THEN 1 ELSE 2 END)::bigint * 1000000000 + sr.seq > ${afterId}
+          ${f.entity ? sql`AND sr.entity = ${f.entity}` : sql``}
+          ${q ? sql`AND (sr.external_id ILIKE ${q} OR sr.email ILIKE ${q} OR sr.payload::text ILIKE ${q})` : sql``}
+        ORDER BY pos LIMIT ${want + 1}`;
+      for (const r of rows.slice(0, want)) {
+        items.push({ id: r.pos, entity: r.entity, external_id: r.external_id, status: 'unchanged', reason: null, errors: null, changes: null, diff: null, payload: r.payload });
+      }
+      return { items, next_cursor: rows.length > want ? encodeCursor(1, rows[want - 1]!.pos) : null };
+    },
+  };
+}
+
+export type RunsRepo = ReturnType<typeof createRunsRepo>;
+
+export function encodeCursor(phase: 0 | 1, id: number): string {
+  return Buffer.from(`${phase}:${id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { phase: 0 | 1; id: number } | null {
+  const m = /^([01]):(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
+  return m ? { phase: Number(m[1]) as 0 | 1, id: Number(m[2]) } : null;
+}

@@ -1,0 +1,51 @@
+import type { Sql } from './db.js';
+
+export interface Snapshot {
+  id: number;
+  integration_id: string;
+  kind: 'full' | 'delta';
+  fetch_started_at: Date;
+  fetched_at: Date | null;
+  complete: boolean;
+  row_count: number;
+  cursor: unknown;
+}
+
+export function createSnapshotsRepo(sql: Sql) {
+  return {
+    async create(integrationId: string, kind: Snapshot['kind'], fetchStartedAt: Date): Promise<Snapshot> {
+      const [row] = await sql<Snapshot[]>`
+        INSERT INTO snapshots (integration_id, kind, fetch_started_at) VALUES (${integrationId}, ${kind}, ${fetchStartedAt}) RETURNING *`;
+      return row!;
+    },
+
+    async complete(id: number, rowCount: number, cursor: { value: unknown } | null): Promise<void> {
+      await sql`
+        UPDATE snapshots SET complete = true, fetched_at = now(), row_count = ${rowCount},
+               cursor = ${cursor ? (cursor.value as never) : null}
+        WHERE id = ${id}`;
+    },
+
+    async get(id: number): Promise<Snapshot | null> {
+      const [row] = await sql<Snapshot[]>`SELECT * FROM snapshots WHERE id = ${id}`;
+      return row ?? null;
+    },
+
+    /**
+     * Deletes snapshots no run needs any more: older than the retention period,
+     * or incomplete (a fetch that failed) and older than a day. Held runs and
+     * unapplied dry runs inside the retention period keep theirs.
+     */
+    async prune(retentionDays: number): Promise<number> {
+      const rows = await sql`
+        DELETE FROM snapshots s
+        WHERE (s.created_at < now() - make_interval(days => ${retentionDays}))
+           OR (NOT s.complete AND s.created_at < now() - interval '1 day'
+               AND NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.snapshot_id = s.id AND r.status IN ('pending', 'running')))
+        RETURNING s.id`;
+      return rows.length;
+    },
+  };
+}
+
+export type SnapshotsRepo = ReturnType<typeof createSnapshotsRepo>;
