@@ -9,6 +9,7 @@ import { createSchedulesRepo, type SchedulesRepo } from './store/schedules-repo.
 import { createJobs, type Jobs } from './jobs/index.js';
 import { createHttpApp, type RouteRegistrar } from './http/app.js';
 import type { Run } from './domain/run.js';
+import { surfaces as defaultSurfaces, type Surface, type SurfaceContext } from './surfaces.js';
 
 /**
  * Everything but the process: store, engine, jobs and the HTTP app, wired
@@ -37,8 +38,8 @@ export interface RuntimeOptions {
   log: Logger;
   /** Process jobs in this process (role all / worker). */
   work: boolean;
-  registrars?: RouteRegistrar[];
-  storedSources?: Record<string, SourceResolver>;
+  /** Surfaces to mount (default: every one in surfaces.ts). */
+  surfaces?: Surface[];
   processEvery?: string;
 }
 
@@ -47,7 +48,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const sql = connect(options.databaseUrl, { max: Math.max(10, config.workerConcurrency * 3) });
   await migrate(sql, log);
   const integrations = () => config.integrations;
-  const sources = createSourceResolver({ log, integrationsFile: config.integrationsFile, stored: options.storedSources });
+  const storedSources: Record<string, SourceResolver> = {};
+  const sources = createSourceResolver({ log, integrationsFile: config.integrationsFile, stored: storedSources });
   const onRunFinished: Runtime['onRunFinished'] = [];
   const engine = createEngine({
     sql,
@@ -75,13 +77,21 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     retentionDays: config.runRetentionDays,
     processEvery: options.processEvery,
   });
+  const ctx: SurfaceContext = { config, sql, log, service, engine, schedules, jobs, sources };
+  const mounted = await Promise.all((options.surfaces ?? defaultSurfaces).map((surface) => surface(ctx)));
+  const registrars: RouteRegistrar[] = [];
+  for (const m of mounted) {
+    if (m.routes) registrars.push(m.routes);
+    Object.assign(storedSources, m.sources ?? {});
+    if (m.onRunFinished) onRunFinished.push(m.onRunFinished);
+  }
   const http = createHttpApp({
     sql,
     log,
     service,
     adminApiToken: config.adminApiToken,
     pingJobs: () => jobs!.ping(),
-    registrars: options.registrars,
+    registrars,
   });
 
   return {
@@ -98,12 +108,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     async start() {
       await schedules.syncFromConfig(config.integrations);
       await jobs!.start();
+      for (const m of mounted) await m.start?.();
       if (options.work) {
         await jobs!.syncSchedules();
         await jobs!.maintenance();
       }
     },
     async stop() {
+      for (const m of mounted) await m.stop?.();
       await jobs!.stop();
       await sql.end({ timeout: 5 });
     },

@@ -80,8 +80,8 @@ describe('reconciliation', () => {
     const held = await t.sync({ integration: 'hr', mode: 'full' });
     expect(held.status).toBe('held');
     expect(held.guard).toMatchObject({ terminations: 4, limit: 2 });
-    const [{ n }] = await t.rt.sql`SELECT count(*)::int AS n FROM employees WHERE status = 'active'`;
-    expect(n).toBe(5);
+    const [active] = await t.rt.sql`SELECT count(*)::int AS n FROM employees WHERE status = 'active'`;
+    expect(active!.n).toBe(5);
     await t.rt.service.confirm(held.id, 'admin');
     const done = await t.drain(held.id);
     expect(done.status).toBe('completed');

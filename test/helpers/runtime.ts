@@ -28,8 +28,7 @@ export async function createTestRuntime(options: {
   env?: Record<string, string>;
   log?: Logger;
   work?: boolean;
-  registrars?: RuntimeOptions['registrars'];
-  storedSources?: RuntimeOptions['storedSources'];
+  surfaces?: RuntimeOptions['surfaces'];
 }): Promise<TestRuntime> {
   const dir = mkdtempSync(join(tmpdir(), 'people-sync-rt-'));
   const write = (name: string, content: string) => {
@@ -53,8 +52,7 @@ export async function createTestRuntime(options: {
     databaseUrl: db.url,
     log: options.log ?? silentLogger,
     work: options.work ?? false,
-    registrars: options.registrars,
-    storedSources: options.storedSources,
+    surfaces: options.surfaces,
     processEvery: '200 milliseconds',
   });
   await rt.start();
