@@ -40,6 +40,8 @@ export function createSchedulesRepo(sql: Sql) {
     /**
      * Makes the stored schedules declared in integrations.yml match the file:
      * adds new ones, updates changed ones, removes ones no longer declared.
+     * `enabled` is only taken from the file when a schedule is first added, so an
+     * admin's enable/disable survives restarts.
      * Schedules added from Slack or the API are left alone.
      */
     async syncFromConfig(integrations: readonly IntegrationConfig[]): Promise<void> {
@@ -52,9 +54,9 @@ export function createSchedulesRepo(sql: Sql) {
             INSERT INTO schedules (integration_id, mode, every_hours, cron, timezone, enabled, source, config_key)
             VALUES (${w.integration_id}, ${w.mode}, ${w.every_hours}, ${w.cron}, ${w.timezone}, ${w.enabled}, 'config', ${w.key})
             ON CONFLICT (config_key) DO UPDATE SET mode = EXCLUDED.mode, every_hours = EXCLUDED.every_hours, cron = EXCLUDED.cron,
-              timezone = EXCLUDED.timezone, enabled = EXCLUDED.enabled, updated_at = now()
-            WHERE (schedules.mode, schedules.every_hours, schedules.cron, schedules.timezone, schedules.enabled)
-                  IS DISTINCT FROM (EXCLUDED.mode, EXCLUDED.every_hours, EXCLUDED.cron, EXCLUDED.timezone, EXCLUDED.enabled)`;
+              timezone = EXCLUDED.timezone, updated_at = now()
+            WHERE (schedules.mode, schedules.every_hours, schedules.cron, schedules.timezone)
+                  IS DISTINCT FROM (EXCLUDED.mode, EXCLUDED.every_hours, EXCLUDED.cron, EXCLUDED.timezone)`;
         }
         await tx`DELETE FROM schedules WHERE source = 'config' AND NOT (config_key = ANY(${wanted.map((w) => w.key)}::text[]))`;
       });

@@ -1,0 +1,88 @@
+import { ErrorCode, PeopleSyncError } from '../src/errors.js';
+import { parseArgs, tokenize, unwrapSlack } from './parse.js';
+import type { Actor, Answer, CommandDefinition, CommandDeps } from './types.js';
+import { syncAll, syncRecent, syncUser } from './sync.js';
+import { applyCommand, confirmCommand, discardCommand, runCommand, runsCommand } from './runs.js';
+import { disableCommand, enableCommand, statusCommand } from './status.js';
+import { scheduleAdd, scheduleDisable, scheduleEnable, scheduleList, scheduleRemove } from './schedule.js';
+
+/** Every command, in help order. Adding one: one module, one line here. */
+export const commands: CommandDefinition<any>[] = [
+  syncAll(),
+  syncRecent(),
+  syncUser(),
+  statusCommand(),
+  runsCommand(),
+  runCommand(),
+  applyCommand(),
+  confirmCommand(),
+  discardCommand(),
+  scheduleList(),
+  scheduleAdd(),
+  scheduleRemove(),
+  scheduleEnable(),
+  scheduleDisable(),
+  enableCommand(),
+  disableCommand(),
+];
+
+export function helpAnswer(): Answer {
+  return { kind: 'help', commands: commands.map((c) => ({ usage: c.usage, summary: c.summary, admin: c.admin })) };
+}
+
+export type Resolved =
+  | { ok: true; command: CommandDefinition<any>; input: unknown }
+  | { ok: false; answer: Answer };
+
+/** Finds the command for a line of text and parses its arguments. */
+export function resolve(text: string): Resolved {
+  const words = tokenize(text).map(unwrapSlack);
+  if (words.length === 0 || ['help', '-h', '--help'].includes(words[0]!.toLowerCase())) return { ok: false, answer: helpAnswer() };
+  const head = words[0]!.toLowerCase();
+  const two = `${head} ${(words[1] ?? '').toLowerCase()}`;
+  const command = commands.find((c) => c.name === two) ?? commands.find((c) => c.name === head);
+  if (!command) {
+    const hint = head === 'schedule' ? 'schedule list|add|remove|enable|disable' : `"${head}" is not a command`;
+    return { ok: false, answer: { kind: 'message', tone: 'error', text: `${hint}. Usage:\n${usageText()}` } };
+  }
+  const rest = words.slice(command.name.split(' ').length);
+  const parsed = command.parse(parseArgs(rest));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const where = i.path.filter((p) => p !== 'flags' && p !== 'positional' && typeof p !== 'number').join('.');
+      return where ? `--${where}: ${i.message}` : i.code === 'unrecognized_keys' ? `unknown option ${i.keys.map((k) => `--${k}`).join(', ')}` : i.message;
+    });
+    return { ok: false, answer: { kind: 'message', tone: 'error', text: `${problems.join('; ')}.\nUsage: /sync ${command.usage}` } };
+  }
+  return { ok: true, command, input: parsed.data };
+}
+
+export function usageText(): string {
+  return commands.map((c) => `  /sync ${c.usage}`).join('\n');
+}
+
+/**
+ * Runs one line of /sync text for an actor. Refusals and coded errors become
+ * answers a person can act on; anything else is thrown to the surface.
+ */
+export async function dispatch(text: string, actor: Actor, deps: CommandDeps): Promise<Answer> {
+  const r = resolve(text);
+  if (!r.ok) return r.answer;
+  if (r.command.admin && !actor.isAdmin) {
+    return { kind: 'message', tone: 'error', text: `Only people-sync admins can run "${r.command.name}". Ask an admin, or see /sync help.` };
+  }
+  try {
+    return await r.command.run(r.input, actor, deps);
+  } catch (err) {
+    if (err instanceof PeopleSyncError && err.code !== ErrorCode.ConfigInvalid) return { kind: 'message', tone: 'error', text: err.message };
+    throw err;
+  }
+}
+
+/** Whether this text asks for a full sync (Slack asks before starting one). */
+export function isFullSync(text: string): boolean {
+  const r = resolve(text);
+  return r.ok && r.command.name === 'all';
+}
+
+export type { Actor, Answer, CommandDeps } from './types.js';

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { RUN_STATUSES } from '../src/domain/run.js';
+import { toRunView } from '../src/domain/run-view.js';
+import { ErrorCode, PeopleSyncError } from '../src/errors.js';
+import type { CommandDefinition } from './types.js';
+
+const RunsArgs = z.object({
+  positional: z.array(z.string()).max(1, 'takes at most one integration'),
+  flags: z
+    .object({
+      status: z.enum(RUN_STATUSES, { error: `must be one of ${RUN_STATUSES.join(', ')}` }).optional(),
+      'dry-run': z.literal(true).optional(),
+      persisted: z.literal(true).optional(),
+      by: z.string().min(1).optional(),
+      limit: z.coerce.number().int().min(1).max(50).default(10),
+    })
+    .strict()
+    .refine((f) => !(f['dry-run'] && f.persisted), { message: 'use either --dry-run or --persisted, not both', path: ['dry-run'] }),
+});
+
+export const runsCommand = (): CommandDefinition<z.output<typeof RunsArgs>> => ({
+  name: 'runs',
+  usage: 'runs [integration] [--status S] [--dry-run|--persisted] [--by @user] [--limit N]',
+  summary: 'Recent runs, filtered',
+  admin: false,
+  parse: (args) => RunsArgs.safeParse(args),
+  async run(input, _actor, deps) {
+    const f = input.flags;
+    const integration = input.positional[0];
+    if (integration) deps.service.integrationOrThrow(integration);
+    const page = await deps.service.runs.list({
+      integration,
+      status: f.status,
+      dry_run: f['dry-run'] ? true : f.persisted ? false : undefined,
+      requested_by: f.by,
+      limit: f.limit,
+    });
+    const filter = [
+      integration && `integration ${integration}`,
+      f.status && `status ${f.status}`,
+      f['dry-run'] && 'dry runs',
+      f.persisted && 'persisted runs',
+      f.by && `by ${f.by}`,
+    ]
+      .filter(Boolean)
+      .join(', ');
+    return { kind: 'runs', runs: page.items.map((r) => toRunView(r)), filter: filter || 'all runs' };
+  },
+});
+
+const RunIdArgs = z.object({
+  positional: z
+    .array(z.string().regex(/^#?\d+$/, 'must be a run number such as 42'))
+    .length(1, 'needs one run number, e.g. 42')
+    .transform((p) => Number(p[0]!.replace('#', ''))),
+  flags: z.object({}).strict(),
+});
+
+export const runCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => ({
+  name: 'run',
+  usage: 'run <id>',
+  summary: 'One run with its results per bucket',
+  admin: false,
+  parse: (args) => RunIdArgs.safeParse(args),
+  async run(input, _actor, deps) {
+    const run = await deps.service.runs.get(input.positional);
+    if (!run) throw new PeopleSyncError(ErrorCode.NotFound, `There is no run #${input.positional}.`);
+    return { kind: 'run', run: toRunView(run, run.integration_id ? [] : await deps.service.runs.children(run.id)) };
+  },
+});
+
+export const applyCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => ({
+  name: 'apply',
+  usage: 'apply <dry-run id>',
+  summary: 'Apply a stored dry run',
+  admin: true,
+  parse: (args) => RunIdArgs.safeParse(args),
+  async run(input, actor, deps) {
+    const { run } = await deps.service.applyDryRun(input.positional, actor.surface, actor.label);
+    return {
+      kind: 'run',
+      run: toRunView(run, run.integration_id ? [] : await deps.service.runs.children(run.id)),
+      message: `Applying dry run #${input.positional} as run #${run.id}.`,
+    };
+  },
+});
+
+export const confirmCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => ({
+  name: 'confirm',
+  usage: 'confirm <held run id>',
+  summary: 'Confirm a held mass termination (applies exactly its plan)',
+  admin: true,
+  parse: (args) => RunIdArgs.safeParse(args),
+  async run(input, actor, deps) {
+    const run = await deps.service.confirm(input.positional, actor.label);
+    return { kind: 'run', run: toRunView(run), message: `Run #${run.id} confirmed by ${actor.label}; applying it now.` };
+  },
+});
+
+export const discardCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => ({
+  name: 'discard',
+  usage: 'discard <held run id>',
+  summary: 'Discard a held run; nothing is written',
+  admin: true,
+  parse: (args) => RunIdArgs.safeParse(args),
+  async run(input, actor, deps) {
+    const run = await deps.service.discard(input.positional, actor.label);
+    return { kind: 'run', run: toRunView(run), message: `Run #${run.id} discarded by ${actor.label}; nothing was written.` };
+  },
+});

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { describeSchedule } from '../src/domain/schedule.js';
+import type { CommandDefinition, CommandDeps, IntegrationRow } from './types.js';
+
+const StatusArgs = z.object({
+  positional: z.array(z.string()).max(0, 'takes no arguments'),
+  flags: z.object({ 'no-test': z.literal(true).optional() }).strict(),
+});
+
+const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+
+/** The integrations table: kind, schedules, last run, next run, active, connection test. */
+export async function integrationRows(deps: CommandDeps, options: { test: boolean }): Promise<IntegrationRow[]> {
+  const [states, schedules, timings] = await Promise.all([
+    deps.service.state.all(),
+    deps.schedules.list(),
+    deps.scheduleJobs.timings().catch(() => new Map()),
+  ]);
+  return Promise.all(
+    deps.integrations().map(async (it) => {
+      const st = states.find((s) => s.integration_id === it.id);
+      const [last] = (await deps.service.runs.list({ integration: it.id, limit: 1 })).items;
+      const own = schedules.filter((s) => s.integration_id === it.id);
+      const next = own
+        .filter((s) => s.enabled)
+        .map((s) => timings.get(s.id)?.next_run_at as Date | null | undefined)
+        .filter((d): d is Date => !!d)
+        .sort((a, b) => new Date(a).getTime() - new Date(b).getTime())[0];
+      return {
+        id: it.id,
+        name: it.name,
+        kind: it.kind,
+        provider: it.provider,
+        active: st?.enabled ?? it.enabled,
+        schedules: own.map((s) => `${describeSchedule(s)}${s.enabled ? '' : ' [off]'}`),
+        last_run: last ? { id: last.id, status: last.status, finished_at: iso(last.finished_at), created_at: iso(last.created_at)! } : null,
+        last_sync_at: iso(st?.last_sync_at),
+        last_error: st?.last_error ?? null,
+        next_run_at: iso(next),
+        connection: options.test ? await deps.testConnection(it) : null,
+      };
+    }),
+  );
+}
+
+export const statusCommand = (): CommandDefinition<z.output<typeof StatusArgs>> => ({
+  name: 'status',
+  usage: 'status',
+  summary: 'Integrations: kind, schedule, last run, next run, active, connection',
+  admin: false,
+  parse: (args) => StatusArgs.safeParse(args),
+  async run(input, _actor, deps) {
+    return { kind: 'status', integrations: await integrationRows(deps, { test: !input.flags['no-test'] }) };
+  },
+});
+
+const ToggleArgs = z.object({
+  positional: z.array(z.string()).length(1, 'needs the integration, e.g. bamboohr'),
+  flags: z.object({}).strict(),
+});
+
+function toggle(name: 'enable' | 'disable'): CommandDefinition<z.output<typeof ToggleArgs>> {
+  return {
+    name,
+    usage: `${name} <integration>`,
+    summary: name === 'enable' ? 'Turn an integration on' : 'Turn an integration off (its runs are skipped)',
+    admin: true,
+    parse: (args) => ToggleArgs.safeParse(args),
+    async run(input, actor, deps) {
+      const it = await deps.service.setEnabled(input.positional[0]!, name === 'enable');
+      return { kind: 'message', tone: 'success', text: `${it.name} (${it.id}) is now ${name === 'enable' ? 'active' : 'disabled'} — by ${actor.label}.` };
+    },
+  };
+}
+
+export const enableCommand = () => toggle('enable');
+export const disableCommand = () => toggle('disable');

@@ -1,0 +1,85 @@
+import type { z } from 'zod';
+import type { SyncService } from '../src/engine/service.js';
+import type { SchedulesRepo } from '../src/store/schedules-repo.js';
+import type { RunView } from '../src/domain/run-view.js';
+import type { Schedule } from '../src/domain/schedule.js';
+import type { Trigger, RecordStatus } from '../src/domain/run.js';
+import type { ConnectionTest } from '../providers/types.js';
+import type { IntegrationConfig } from '../src/config.js';
+
+/**
+ * The /sync grammar's commands. Each is a module `(…) => CommandDefinition`
+ * collected in commands/index.ts; Slack and the CLI parse the same text, call
+ * the same `run`, and only differ in how they render the {@link Answer}.
+ */
+
+export interface Actor {
+  /** Slack user id, or the OS user for the CLI. */
+  id: string;
+  /** Shown in runs as `requested_by` (e.g. `<@U123>` or `cli:ana`). */
+  label: string;
+  isAdmin: boolean;
+  surface: Extract<Trigger, 'slack' | 'cli' | 'api'>;
+}
+
+export interface CommandDeps {
+  service: SyncService;
+  schedules: SchedulesRepo;
+  /** Agenda registration of schedules, and their next/last run times. */
+  scheduleJobs: {
+    register(s: Schedule): Promise<void>;
+    unregister(id: number): Promise<void>;
+    timings(): Promise<Map<number, { next_run_at: Date | null; last_run_at: Date | null }>>;
+  };
+  integrations: () => readonly IntegrationConfig[];
+  testConnection: (integration: IntegrationConfig) => Promise<ConnectionTest>;
+}
+
+export interface IntegrationRow {
+  id: string;
+  name: string;
+  kind: 'push' | 'pull';
+  provider: string | null;
+  active: boolean;
+  schedules: string[];
+  last_run: { id: number; status: string; finished_at: string | null; created_at: string } | null;
+  last_sync_at: string | null;
+  last_error: string | null;
+  next_run_at: string | null;
+  connection: ConnectionTest | null;
+}
+
+export interface ScheduleRow extends Schedule {
+  description: string;
+  next_run_at: string | null;
+  last_execution_at: string | null;
+  working_hours_warning: string | null;
+}
+
+/** A surface-neutral answer. */
+export type Answer =
+  | { kind: 'help'; commands: { usage: string; summary: string; admin: boolean }[] }
+  | { kind: 'run'; run: RunView; existing?: boolean; message?: string }
+  | { kind: 'runs'; runs: RunView[]; filter: string }
+  | { kind: 'status'; integrations: IntegrationRow[] }
+  | { kind: 'schedules'; schedules: ScheduleRow[]; message?: string }
+  | { kind: 'message'; text: string; tone: 'info' | 'success' | 'warning' | 'error' };
+
+export interface CommandDefinition<I = unknown> {
+  /** First word(s) of the command: `all`, `schedule add`. */
+  name: string;
+  usage: string;
+  summary: string;
+  /** Only admins may run it (checked again on every button). */
+  admin: boolean;
+  /** Parses the words after the name; errors name the argument. */
+  parse(args: ParsedArgs): z.ZodSafeParseResult<I>;
+  run(input: I, actor: Actor, deps: CommandDeps): Promise<Answer>;
+}
+
+export interface ParsedArgs {
+  positional: string[];
+  flags: Record<string, string | true>;
+}
+
+export type RecordFilterStatus = RecordStatus;

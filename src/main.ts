@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import { loadConfig, type Config, type Env } from './config.js';
+import { createLogger, registerSecret, type Logger } from './log.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './store/embedded.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import { describeError } from './errors.js';
+
+/**
+ * Composition root. Order up: config → database → runtime (store, engine,
+ * jobs, surfaces) → HTTP. Order down: HTTP, jobs (drain), SQL pool, embedded
+ * PostgreSQL.
+ */
+
+/** Without ADMIN_API_TOKEN a random token is kept in the data directory, so the API is never open. */
+function ensureAdminToken(dataDir: string, log: Logger): string {
+  const file = join(dataDir, 'admin-token');
+  mkdirSync(dataDir, { recursive: true });
+  if (!existsSync(file)) {
+    writeFileSync(file, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+    log.info('ADMIN_API_TOKEN is not set: generated one for the API', { file });
+  }
+  const token = readFileSync(file, 'utf8').trim();
+  registerSecret(token);
+  return token;
+}
+
+export interface Database {
+  url: string;
+  embedded: EmbeddedDatabase | null;
+}
+
+export async function openDatabase(config: Readonly<Config>, log: Logger): Promise<Database> {
+  if (config.databaseUrl) return { url: config.databaseUrl, embedded: null };
+  const embedded = await startEmbeddedDatabase({ dataDir: config.dataDir, port: config.embeddedPgPort, log });
+  return { url: embedded.url, embedded };
+}
+
+export function loadServiceConfig(env: Env, role: Config['role'] | undefined, log: Logger): Readonly<Config> {
+  let config = loadConfig(env, { role });
+  if (!config.adminApiToken) config = loadConfig({ ...env, ADMIN_API_TOKEN: ensureAdminToken(config.dataDir, log) }, { role });
+  return config;
+}
+
+export async function serveService(options: { env?: Env; role?: Config['role'] } = {}): Promise<{ stop: () => Promise<void> }> {
+  const env = options.env ?? process.env;
+  let log = createLogger({ level: (env.LOG_LEVEL as 'info' | undefined) ?? 'info' });
+  const config = loadServiceConfig(env, options.role, log);
+  log = createLogger({ level: config.logLevel, base: { role: config.role } });
+  const db = await openDatabase(config, log);
+  let runtime: Runtime | undefined;
+  let server: ServerType | undefined;
+  const stop = async () => {
+    if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    if (runtime) await runtime.stop();
+    if (db.embedded?.owned) await db.embedded.stop();
+  };
+  try {
+    runtime = await createRuntime({ config, databaseUrl: db.url, log, work: config.role !== 'web' });
+    await runtime.start();
+    if (config.role !== 'worker') {
+      server = serve({ fetch: runtime.http.fetch, port: config.port, hostname: config.host });
+      // Slow or stuck clients are cut off instead of holding sockets forever.
+      const http = server as unknown as { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number };
+      http.headersTimeout = 15_000;
+      http.requestTimeout = 5 * 60_000;
+      http.keepAliveTimeout = 5_000;
+      log.info('people-sync listening', {
+        url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`,
+        integrations: config.integrations.map((i) => i.id),
+        slack: config.slack.botToken ? 'on' : 'off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on)',
+        database: db.embedded ? `embedded (${config.dataDir})` : 'DATABASE_URL',
+      });
+    } else {
+      log.info('people-sync worker started', { integrations: config.integrations.map((i) => i.id) });
+    }
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+  return { stop };
+}
+
+export async function runServe(role: Config['role'] | undefined): Promise<number> {
+  const log = createLogger();
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: describeError(reason) }));
+  let service: { stop: () => Promise<void> };
+  try {
+    service = await serveService({ role });
+  } catch (err) {
+    log.error('people-sync could not start', { error: describeError(err) });
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: string) => {
+      if (stopping) {
+        log.warn('second signal: exiting now', { signal });
+        process.exit(1);
+      }
+      stopping = true;
+      log.info('shutting down', { signal });
+      service.stop().then(resolve, (err) => {
+        log.error('shutdown failed', { error: describeError(err) });
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => onSignal('SIGINT'));
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+  });
+  return 0;
+}
