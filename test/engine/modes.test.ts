@@ -1,0 +1,279 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+
+/** Snapshot helpers: JSON exports read by the file provider. */
+type Person = Record<string, unknown>;
+const person = (i: number, extra: Person = {}): Person => ({
+  external_id: `E${i}`,
+  email: `p${i}@example.com`,
+  first_name: `First${i}`,
+  last_name: `Last${i}`,
+  job_title: 'Engineer',
+  manager_id: i === 1 ? null : 'E1',
+  org_unit_id: 'OU1',
+  ...extra,
+});
+const doc = (employees: Person[], extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ org_units: [{ external_id: 'OU1', name: 'Engineering', manager_id: 'E1' }], employees, ...extra });
+
+const yaml = (opts: string = '') => `
+integrations:
+  - id: hr
+    name: HR
+    kind: pull
+    provider: file
+    options: { path: export.json }
+    max_terminations: 50%
+${opts}
+  - id: off
+    name: Disabled source
+    kind: pull
+    provider: file
+    enabled: false
+    options: { path: export.json }
+`;
+
+let t: TestRuntime | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+async function setup(people: Person[], opts = '') {
+  t = await createTestRuntime({ integrations: yaml(opts), files: { 'export.json': doc(people) } });
+  return t;
+}
+
+describe('dry run and apply', () => {
+  it('computes and stores the plan without writing people or moving last_sync_at, then applies it', async () => {
+    const t = await setup([1, 2, 3].map((i) => person(i)));
+    const dry = await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
+    expect(dry.status).toBe('completed');
+    expect(dry.counts.employees?.created).toBe(3);
+    expect(dry.counts.org_units?.created).toBe(1);
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees`)[0]!.n).toBe(0);
+    expect(await t.rt.service.state.get('hr')).toBeNull();
+    const recs = await t.rt.service.runs.records(dry, { status: 'created', limit: 10 });
+    expect(recs.items.map((r) => r.external_id).sort()).toEqual(['E1', 'E2', 'E3', 'OU1'].sort());
+
+    const { run } = await t.rt.service.applyDryRun(dry.id, 'api', 'admin');
+    const applied = await t.drain(run.id);
+    expect(applied.status).toBe('completed');
+    expect(applied.source_run_id).toBe(dry.id);
+    expect(applied.counts).toEqual(dry.counts);
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees`)[0]!.n).toBe(3);
+    // last_sync_at is when the applied data was fetched: the dry run's start.
+    const state = await t.rt.service.state.get('hr');
+    expect(state!.last_sync_at!.getTime()).toBe(dry.started_at!.getTime());
+  });
+
+  it('shows the new differences when the data moved between preview and apply', async () => {
+    const t = await setup([1, 2].map((i) => person(i)));
+    await t.sync({ integration: 'hr', mode: 'full' });
+    t.write('export.json', doc([person(1), person(2, { job_title: 'Lead' })]));
+    const dry = await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
+    expect(dry.counts.employees).toMatchObject({ updated: 1, unchanged: 1 });
+    // Someone else changes the same person before the apply.
+    await t.rt.sql`UPDATE employees SET job_title = 'Lead', last_name = 'Changed' WHERE email = 'p2@example.com'`;
+    const { run } = await t.rt.service.applyDryRun(dry.id, 'api', 'admin');
+    const applied = await t.drain(run.id);
+    expect(applied.counts.employees).toMatchObject({ updated: 1 });
+    const [rec] = (await t.rt.service.runs.records(applied, { status: 'updated', limit: 5 })).items;
+    expect(rec!.changes).toEqual({ last_name: { before: 'Changed', after: 'Last2' } });
+  });
+
+  it('refuses to apply a run that is not a finished dry run', async () => {
+    const t = await setup([person(1)]);
+    const real = await t.sync({ integration: 'hr', mode: 'full' });
+    await expect(t.rt.service.applyDryRun(real.id, 'api', 'x')).rejects.toMatchObject({ code: 'run_not_applicable' });
+  });
+});
+
+describe('recent and user modes', () => {
+  it('recent: absence means nothing; last_sync_at is the start of the run', async () => {
+    const t = await setup([1, 2, 3].map((i) => person(i)));
+    const full = await t.sync({ integration: 'hr', mode: 'full' });
+    t.write('export.json', doc([person(2, { job_title: 'Lead' })]));
+    const recent = await t.sync({ integration: 'hr', mode: 'recent' });
+    expect(recent.status).toBe('completed');
+    expect(recent.counts.employees).toMatchObject({ updated: 1, terminated: 0 });
+    const state = await t.rt.service.state.get('hr');
+    expect(state!.last_sync_at!.getTime()).toBe(recent.started_at!.getTime());
+    expect(state!.last_sync_at!.getTime()).toBeGreaterThan(full.started_at!.getTime());
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees WHERE status = 'active'`)[0]!.n).toBe(3);
+  });
+
+  it('user: syncs only the person asked for, by email or id; an unknown person is reported', async () => {
+    const t = await setup([1, 2, 3].map((i) => person(i)));
+    const one = await t.sync({ integration: 'hr', mode: 'user', user: 'P2@example.com' });
+    expect(one.counts.employees).toMatchObject({ created: 1 });
+    expect((await t.rt.sql`SELECT email FROM employees`).map((r) => r.email)).toEqual(['p2@example.com']);
+    const missing = await t.sync({ integration: 'hr', mode: 'user', user: 'nobody@example.com' });
+    expect(missing.status).toBe('warning');
+    const [rec] = (await t.rt.service.runs.records(missing, { limit: 5 })).items;
+    expect(rec).toMatchObject({ status: 'skipped', external_id: 'nobody@example.com' });
+    expect(rec!.reason).toMatch(/not found/);
+  });
+
+  it('a user sync without the person is refused with the field named', async () => {
+    const t = await setup([person(1)]);
+    await expect(t.rt.service.requestSync({ integration: 'hr', mode: 'user', dryRun: false, trigger: 'api' })).rejects.toMatchObject({
+      code: 'invalid',
+      details: [{ path: 'user' }],
+    });
+  });
+});
+
+describe('bad rows and unsafe data sets', () => {
+  it('fails bad rows with field-named errors, commits the rest, and ends warning', async () => {
+    const t = await setup([person(1), person(2, { email: 'not-an-email' }), person(3, { start_date: '2024-02-30' }), { email: 'x@example.com' }]);
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.status).toBe('warning');
+    expect(run.counts.employees).toMatchObject({ created: 1, failed: 3 });
+    const failed = (await t.rt.service.runs.records(run, { status: 'failed', limit: 10 })).items;
+    const byId = Object.fromEntries(failed.map((f) => [f.external_id, f.errors]));
+    expect(byId.E2).toEqual([{ field: 'email', message: 'must be a valid email address' }]);
+    expect(byId.E3).toEqual([{ field: 'start_date', message: 'is not a real calendar date' }]);
+    expect(byId['(row 4)']).toEqual([{ field: 'external_id', message: 'is required' }]);
+    expect(failed.find((f) => f.external_id === 'E2')!.payload).toMatchObject({ email: 'not-an-email' });
+  });
+
+  it('a failed row is never terminated as absent, and unidentifiable rows stop absence terminations', async () => {
+    const t = await setup([1, 2, 3].map((i) => person(i)));
+    await t.sync({ integration: 'hr', mode: 'full' });
+    t.write('export.json', doc([person(1), person(2, { email: 'broken' }), person(3)]));
+    let run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.counts.employees).toMatchObject({ failed: 1, terminated: 0 });
+    t.write('export.json', doc([person(1), { email: 'who@example.com' }]));
+    run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.counts.employees?.terminated).toBe(0);
+    expect(run.notes.join(' ')).toMatch(/no readable external_id/);
+  });
+
+  it('an empty data set terminates no one; a failed fetch fails the run and leaves last_sync_at', async () => {
+    const t = await setup([1, 2].map((i) => person(i)));
+    await t.sync({ integration: 'hr', mode: 'full' });
+    const before = await t.rt.service.state.get('hr');
+    t.write('export.json', doc([]));
+    const empty = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(empty.counts.employees?.terminated).toBe(0);
+    t.write('export.json', '{"employees": [ {"broken": ');
+    const failed = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/Fetching from HR failed: .*export\.json: The JSON is malformed/);
+    const after = await t.rt.service.state.get('hr');
+    expect(after!.last_sync_at!.getTime()).toBe(empty.started_at!.getTime());
+    expect(after!.last_sync_at!.getTime()).toBeGreaterThan(before!.last_sync_at!.getTime());
+    expect(after!.last_error).toMatch(/malformed/);
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees WHERE status = 'active'`)[0]!.n).toBe(2);
+  });
+
+  it('duplicates and emails owned by someone else fail with the reason', async () => {
+    const t = await setup([person(1), person(1, { first_name: 'Again' }), person(2, { email: 'p1@example.com' })]);
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    const failed = (await t.rt.service.runs.records(run, { status: 'failed', limit: 10 })).items;
+    expect(failed.map((f) => f.errors![0]!.message)).toEqual([
+      expect.stringMatching(/appears more than once in this data set \(first on row 1\)/),
+      expect.stringMatching(/is also used by row 1 \(external_id E1\)/),
+    ]);
+  });
+});
+
+describe('write modes and match keys', () => {
+  it('update_only skips new people; create_only skips changes', async () => {
+    const t = await setup([1, 2].map((i) => person(i)), '    write: update_only');
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.counts.employees).toMatchObject({ skipped: 2, created: 0 });
+    expect(run.status).toBe('warning');
+    await t.close();
+
+    const c = await setup([1, 2].map((i) => person(i)), '    write: create_only');
+    await c.sync({ integration: 'hr', mode: 'full' });
+    c.write('export.json', doc([person(1, { job_title: 'CTO' }), person(3)]));
+    const second = await c.sync({ integration: 'hr', mode: 'full' });
+    expect(second.counts.employees).toMatchObject({ created: 1, skipped: 2, terminated: 0 });
+    const skipped = (await c.rt.service.runs.records(second, { status: 'skipped', limit: 5 })).items;
+    expect(skipped.map((s) => s.reason)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/create_only.*updated/), expect.stringMatching(/create_only.*terminated/)]),
+    );
+  });
+
+  it('match_key email links a person another source created instead of re-creating them', async () => {
+    const t = await setup([person(1)], '    match_key: email');
+    await t.rt.sql`INSERT INTO employees (email, first_name) VALUES ('p1@example.com', 'Existing')`;
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.counts.employees).toMatchObject({ created: 0, updated: 1 });
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees`)[0]!.n).toBe(1);
+    const again = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(again.counts.employees).toMatchObject({ unchanged: 1 });
+  });
+});
+
+describe('sync all and disabled integrations', () => {
+  it('makes one parent run; disabled integrations appear as skipped with the reason', async () => {
+    const t = await setup([person(1)]);
+    const parent = await t.sync({ mode: 'full' });
+    expect(parent.integration_id).toBeNull();
+    expect(parent.status).toBe('completed');
+    const kids = await t.rt.service.runs.children(parent.id);
+    expect(kids.map((k) => [k.integration_id, k.status, k.reason])).toEqual([
+      ['hr', 'completed', null],
+      ['off', 'skipped', 'disabled'],
+    ]);
+    expect(parent.counts.employees?.created).toBe(1);
+  });
+
+  it('one writing run per integration: asking again returns the run in progress', async () => {
+    const t = await setup([person(1)]);
+    const first = await t.rt.service.requestSync({ integration: 'hr', mode: 'full', dryRun: false, trigger: 'api' });
+    const again = await Promise.all([1, 2, 3].map(() => t.rt.service.requestSync({ integration: 'hr', mode: 'recent', dryRun: false, trigger: 'slack' })));
+    expect(again.every((a) => a.existing && a.run.id === first.run.id)).toBe(true);
+    const dry = await t.rt.service.requestSync({ integration: 'hr', mode: 'full', dryRun: true, trigger: 'api' });
+    expect(dry.existing).toBe(false);
+    await t.drain(first.run.id);
+    const next = await t.rt.service.requestSync({ integration: 'hr', mode: 'recent', dryRun: false, trigger: 'api' });
+    expect(next.run.id).not.toBe(first.run.id);
+  });
+
+  it('a disabled integration is skipped and last_sync_at stays put', async () => {
+    const t = await setup([person(1)]);
+    const run = await t.sync({ integration: 'off', mode: 'full' });
+    expect(run).toMatchObject({ status: 'skipped', reason: 'disabled' });
+    expect(await t.rt.service.state.get('off')).toBeNull();
+  });
+});
+
+describe('held runs', () => {
+  it('discard writes nothing; a held run does not move last_sync_at', async () => {
+    const t = await setup([1, 2, 3, 4].map((i) => person(i)), '    ');
+    await t.sync({ integration: 'hr', mode: 'full' });
+    const synced = (await t.rt.service.state.get('hr'))!.last_sync_at;
+    t.write('export.json', doc([person(1)]));
+    const held = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(held.status).toBe('held');
+    expect((await t.rt.service.state.get('hr'))!.last_sync_at).toEqual(synced);
+    const discarded = await t.rt.service.discard(held.id, 'admin');
+    expect(discarded.status).toBe('discarded');
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees WHERE status = 'active'`)[0]!.n).toBe(4);
+    await expect(t.rt.service.confirm(held.id, 'admin')).rejects.toMatchObject({ code: 'run_not_applicable' });
+  });
+
+  it('confirm never terminates more than the held plan did', async () => {
+    const t = await setup([1, 2, 3, 4, 5, 6].map((i) => person(i)));
+    await t.sync({ integration: 'hr', mode: 'full' });
+    t.write('export.json', doc([person(1), person(2)]));
+    const held = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(held.status).toBe('held');
+    expect(held.guard).toMatchObject({ terminations: 4, limit: 3, active: 6 });
+    // Meanwhile one more person of this source appears in the store; the held plan did not cover them.
+    const [extra] = await t.rt.sql`INSERT INTO employees (email) VALUES ('late@example.com') RETURNING id`;
+    await t.rt.sql`INSERT INTO record_links (integration_id, entity, external_id, record_id) VALUES ('hr', 'employees', 'LATE', ${extra!.id})`;
+    await t.rt.service.confirm(held.id, 'admin');
+    const done = await t.drain(held.id);
+    expect(done.status).toBe('warning');
+    expect(done.confirmed_by).toBe('admin');
+    expect(done.counts.employees).toMatchObject({ terminated: 4, skipped: 1 });
+    const [late] = await t.rt.sql`SELECT status FROM employees WHERE email = 'late@example.com'`;
+    expect(late!.status).toBe('active');
+  });
+});
