@@ -216,6 +216,18 @@ const IntegrationSchema = z
 
 const FileSchema = z.object({ integrations: z.array(z.unknown()).default([]) }).strict();
 
+/** One zod issue as "key: message", with zod's generic wording made plain. */
+function issueText(i: z.core.$ZodIssue, prefix = ''): string {
+  const key = [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(integration)';
+  const message =
+    i.code === 'unrecognized_keys'
+      ? `unknown key(s) ${i.keys.join(', ')}`
+      : i.code === 'invalid_type' && /received undefined$/.test(i.message)
+        ? 'is required'
+        : i.message;
+  return `${key}: ${message}`;
+}
+
 function fileError(file: string, where: string, message: string): PeopleSyncError {
   return new PeopleSyncError(ErrorCode.IntegrationsFileInvalid, `${file}: ${where}${message}`);
 }
@@ -257,12 +269,7 @@ export function loadIntegrations(file: string, env: Env): IntegrationConfig[] {
       throw fileError(file, `${label}: ${path.join('.')}: `, `environment variable ${name} is not set`);
     });
     const parsed = IntegrationSchema.safeParse(expanded);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0]!;
-      const key = i.path.join('.') || '(integration)';
-      const msg = i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message;
-      throw fileError(file, `${label}: ${key}: `, msg);
-    }
+    if (!parsed.success) throw fileError(file, `${label}: `, parsed.error.issues.map((i) => issueText(i)).join('; '));
     const it = parsed.data;
     if (seen.has(it.id)) throw fileError(file, `${label}: id: `, `"${it.id}" is used by more than one integration`);
     seen.add(it.id);
@@ -273,11 +280,7 @@ export function loadIntegrations(file: string, env: Env): IntegrationConfig[] {
       const def = providers[it.provider];
       if (!def) throw fileError(file, `${label}: provider: `, `unknown provider "${it.provider}" (one of ${Object.keys(providers).join(', ')})`);
       const opts = def.options.safeParse(options);
-      if (!opts.success) {
-        const oi = opts.error.issues[0]!;
-        const msg = oi.code === 'unrecognized_keys' ? `unknown key(s) ${oi.keys.join(', ')}` : oi.message;
-        throw fileError(file, `${label}: options.${oi.path.join('.') || ''}`.replace(/\.$/, '') + ': ', msg);
-      }
+      if (!opts.success) throw fileError(file, `${label}: `, opts.error.issues.map((i) => issueText(i, 'options')).join('; '));
       options = opts.data;
       if (def.id === 'file') options = { ...(options as object), path: resolve(baseDir, (options as { path: string }).path) };
     } else if (it.provider) {

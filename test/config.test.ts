@@ -1,0 +1,91 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+
+function withFile(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'people-sync-config-'));
+  const file = join(dir, 'integrations.yml');
+  writeFileSync(file, yaml);
+  writeFileSync(join(dir, 'people.csv'), 'external_id,email\n');
+  return file;
+}
+
+const ok = `
+integrations:
+  - id: hr
+    kind: pull
+    provider: file
+    options: { path: people.csv }
+    max_terminations: 25
+    mapping:
+      first_name: "{{givenName}}"
+    schedules:
+      - { mode: full, cron: "0 2 * * *", timezone: Europe/Amsterdam }
+  - id: push-hr
+    kind: push
+    webhook:
+      tokens: ["\${PUSH_TOKEN}"]
+`;
+
+describe('config', () => {
+  it('reads the environment and integrations file into a frozen object with defaults', () => {
+    const c = loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token' });
+    expect(c.port).toBe(3000);
+    expect(c.importMaxBytes).toBe(50 * 1024 * 1024);
+    const [hr, push] = c.integrations;
+    expect(hr).toMatchObject({ id: 'hr', name: 'hr', match_key: 'external_id', write: 'create_update', max_terminations: { kind: 'count', value: 25 } });
+    expect(hr!.mapping).toEqual({ employees: { first_name: '{{givenName}}' } });
+    expect(hr!.schedules).toEqual([{ mode: 'full', every_hours: null, cron: '0 2 * * *', timezone: 'Europe/Amsterdam', enabled: true }]);
+    expect(push!.webhook.tokens).toEqual(['a-very-long-push-token']);
+    expect(push!.max_terminations).toEqual({ kind: 'percent', value: 10 });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.integrations[0]!.schedules)).toBe(true);
+  });
+
+  it('names the bad environment variable', () => {
+    expect(() => loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token', PORT: 'eighty' })).toThrow(
+      /PORT must be a whole number between 0 and 65535 \(got "eighty"\)/,
+    );
+    expect(() => loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token', DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
+  });
+
+  it.each([
+    ['an unknown key', ok.replace('max_terminations: 25', 'max_termination: 25'), /integration "hr" \(#1\): \(integration\): unknown key\(s\) max_termination/],
+    ['a bad percentage', ok.replace('max_terminations: 25', 'max_terminations: 10 percent'), /integration "hr" \(#1\): max_terminations: must be a number of people/],
+    ['a bad schedule', ok.replace('cron: "0 2 * * *"', 'every: 5h'), /integration "hr" \(#1\): schedules\.0\.every: must be one of 3h, 6h, 12h, 24h/],
+    ['a bad time zone', ok.replace('Europe/Amsterdam', 'Mars/Olympus'), /schedules\.0\.timezone: is not a known IANA time zone/],
+    ['an unknown provider', ok.replace('provider: file', 'provider: workday'), /integration "hr" \(#1\): provider: unknown provider "workday"/],
+    ['bad provider options', ok.replace('options: { path: people.csv }', 'options: { pth: people.csv }'), /integration "hr" \(#1\): options.path: is required; options: unknown key\(s\) pth/],
+    ['a bad match key', ok.replace('max_terminations: 25', 'match_key: phone'), /match_key: must be one of external_id, email, employee_number/],
+    ['a bad webhook secret', ok.replace('tokens: ["${PUSH_TOKEN}"]', 'secrets: ["abc"]'), /integration "push-hr" \(#2\): webhook\.secrets\.0: must be a Standard Webhooks secret/],
+    ['a duplicate id', ok.replace('id: push-hr', 'id: hr'), /integration "hr" \(#2\): id: "hr" is used by more than one integration/],
+    ['invalid YAML', 'integrations: [', /not valid YAML/],
+  ])('stops with the file, integration and key named: %s', (_name, yaml, message) => {
+    const file = withFile(yaml);
+    const err = (() => {
+      try {
+        loadConfig({ INTEGRATIONS_FILE: file, PUSH_TOKEN: 'a-very-long-push-token' });
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('expected the config to be rejected');
+    })();
+    expect(err.message.startsWith(file)).toBe(true);
+    expect(err.message).toMatch(message);
+  });
+
+  it('names a missing ${VAR} and where it is used', () => {
+    expect(() => loadConfig({ INTEGRATIONS_FILE: withFile(ok) })).toThrow(/integration "push-hr" \(#2\): webhook\.tokens\.0: environment variable PUSH_TOKEN is not set/);
+  });
+
+  it('says what to do when the file is missing', () => {
+    expect(() => loadConfig({ INTEGRATIONS_FILE: '/nonexistent/integrations.yml' })).toThrow(/file not found\. Set INTEGRATIONS_FILE/);
+  });
+
+  it('the shipped example integrations.yml loads', () => {
+    const c = loadConfig({ INTEGRATIONS_FILE: 'integrations.yml' });
+    expect(c.integrations.map((i) => i.id)).toContain('example-hr');
+  });
+});
