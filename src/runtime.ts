@@ -40,7 +40,7 @@ export interface RuntimeOptions {
   work: boolean;
   /** Surfaces to mount (default: every one in surfaces.ts). */
   surfaces?: Surface[];
-  processEvery?: string;
+  processEvery?: string | number;
 }
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {

@@ -32,7 +32,7 @@ export interface JobsDeps {
   staleSeconds: number;
   retentionDays: number;
   /** How often workers poll (the LISTEN/NOTIFY channel usually wakes them sooner). */
-  processEvery?: string;
+  processEvery?: string | number;
 }
 
 export interface ScheduleTiming {
@@ -55,6 +55,8 @@ export function createJobs(deps: JobsDeps) {
   });
   agenda.on('error', (err: Error) => log.error('job queue error', { error: err.message }));
   const aborts = new AbortController();
+  /** Syncs executing in this process; stop() waits for them. */
+  const inFlight = new Set<Promise<unknown>>();
 
   agenda.define<{ runId: number }>(
     JOB_RUN,
@@ -62,11 +64,14 @@ export function createJobs(deps: JobsDeps) {
       const runId = Number(job.attrs.data?.runId);
       if (!Number.isInteger(runId)) return;
       const touch = setInterval(() => job.touch().catch(() => undefined), 60_000);
+      const running = deps.engine.execute(runId, worker, aborts.signal);
+      inFlight.add(running);
       try {
-        await deps.engine.execute(runId, worker, aborts.signal);
+        await running;
       } catch (err) {
         log.error('sync job failed', { run_id: runId, error: describeError(err) });
       } finally {
+        inFlight.delete(running);
         clearInterval(touch);
       }
     },
@@ -170,10 +175,14 @@ export function createJobs(deps: JobsDeps) {
     /** Lets running syncs finish (up to `timeoutMs`), then stops and closes the queue's pool. */
     async stop(timeoutMs = 30_000): Promise<void> {
       if (deps.work) {
-        const result = await agenda.drain({ timeout: timeoutMs }).catch(() => null);
-        if (result?.running) {
+        // drain() stops fetching new jobs; we wait on our own syncs, since Agenda does not
+        // report the end of jobs it removes on completion.
+        void agenda.drain({ timeout: timeoutMs }).catch(() => undefined);
+        const settled = Promise.allSettled([...inFlight]);
+        const timedOut = await Promise.race([settled.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), timeoutMs).unref())]);
+        if (timedOut) {
           aborts.abort();
-          log.warn('stopping with syncs still running; they will be failed by the next worker', { running: result.running });
+          log.warn('stopping with syncs still running; the next worker will fail them as stale', { running: inFlight.size });
         }
       }
       await agenda.stop(false).catch(() => undefined);

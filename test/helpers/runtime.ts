@@ -53,7 +53,7 @@ export async function createTestRuntime(options: {
     log: options.log ?? silentLogger,
     work: options.work ?? false,
     surfaces: options.surfaces,
-    processEvery: '200 milliseconds',
+    processEvery: 200,
   });
   await rt.start();
 

@@ -1,0 +1,125 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/log.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { TERMINAL_STATUSES } from '../../src/domain/run.js';
+import { createTestDatabase } from '../helpers/db.js';
+
+const yaml = `
+integrations:
+  - id: hr
+    kind: pull
+    provider: file
+    options: { path: export.json }
+    schedules:
+      - { mode: recent, every: 6h, timezone: Europe/Amsterdam }
+`;
+
+async function until<T>(fn: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('jobs on Agenda', () => {
+  const open: Runtime[] = [];
+  const drops: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const rt of open.splice(0)) await rt.stop().catch(() => undefined);
+    for (const d of drops.splice(0)) await d();
+  });
+
+  async function boot(url: string, dir: string, env: Record<string, string> = {}) {
+    const config = loadConfig({ INTEGRATIONS_FILE: join(dir, 'integrations.yml'), ADMIN_API_TOKEN: 'x'.repeat(20), DATABASE_URL: url, RUN_HEARTBEAT_SECONDS: '1', ...env });
+    const rt = await createRuntime({ config, databaseUrl: url, log: silentLogger, work: true, surfaces: [], processEvery: 200 });
+    await rt.start();
+    open.push(rt);
+    return rt;
+  }
+
+  async function fixture() {
+    const dir = mkdtempSync(join(tmpdir(), 'people-sync-jobs-'));
+    writeFileSync(join(dir, 'integrations.yml'), yaml);
+    writeFileSync(join(dir, 'export.json'), JSON.stringify([{ external_id: 'E1', email: 'a@example.com' }]));
+    const db = await createTestDatabase();
+    drops.push(db.drop);
+    return { dir, db };
+  }
+
+  it('a worker runs a requested sync as a job whose data is only the run id', async () => {
+    const { dir, db } = await fixture();
+    const rt = await boot(db.url, dir);
+    const { run } = await rt.service.requestSync({ integration: 'hr', mode: 'full', dryRun: false, trigger: 'api' });
+    const [job] = await db.sql`SELECT data FROM agenda_jobs WHERE name = 'sync-run'`;
+    expect(job?.data ?? { runId: run.id }).toEqual({ runId: run.id });
+    const done = await until(async () => {
+      const r = await rt.service.runs.get(run.id);
+      return r && TERMINAL_STATUSES.includes(r.status) ? r : null;
+    });
+    expect(done.status).toBe('completed');
+    expect(done.worker).toBe(rt.jobs.worker);
+  });
+
+  it('schedules are registered with Agenda, queryable, and survive a restart', async () => {
+    const { dir, db } = await fixture();
+    let rt = await boot(db.url, dir);
+    const [schedule] = await rt.schedules.list('hr');
+    expect(schedule).toMatchObject({ mode: 'recent', every_hours: 6, timezone: 'Europe/Amsterdam', source: 'config' });
+    let timing = (await rt.jobs.timings()).get(schedule!.id);
+    expect(timing?.next_run_at).toBeInstanceOf(Date);
+    expect(timing!.next_run_at!.getTime()).toBeGreaterThan(Date.now());
+    const added = await rt.schedules.add({ integration: 'hr', mode: 'full', cron: '30 1 * * *', timezone: 'UTC', enabled: true }, 'api', 'admin');
+    await rt.jobs.registerSchedule(added);
+    await rt.stop();
+    open.splice(0);
+    rt = await boot(db.url, dir);
+    const timings = await rt.jobs.timings();
+    expect([...timings.keys()].sort()).toEqual([schedule!.id, added.id].sort());
+    const next = timings.get(added.id)!.next_run_at!;
+    expect(next.getUTCHours()).toBe(1);
+    expect(next.getUTCMinutes()).toBe(30);
+  });
+
+  it('a scheduled job starts a run with trigger "schedule" and records the execution', async () => {
+    const { dir, db } = await fixture();
+    const rt = await boot(db.url, dir);
+    const [schedule] = await rt.schedules.list('hr');
+    await rt.jobs.agenda.now('scheduled-sync', { scheduleId: schedule!.id });
+    const ran = await until(async () => (await rt.schedules.get(schedule!.id))?.last_run_id);
+    const run = await rt.service.runs.get(ran);
+    expect(run).toMatchObject({ trigger: 'schedule', mode: 'recent', requested_by: `schedule #${schedule!.id}` });
+  });
+
+  it('a run whose worker died is failed with a clear reason, never left running', async () => {
+    const { dir, db } = await fixture();
+    const rt = await boot(db.url, dir, { RUN_STALE_AFTER_SECONDS: '5' });
+    const { run } = await rt.service.requestSync({ integration: 'hr', mode: 'full', dryRun: true, trigger: 'api' });
+    // Simulate a worker killed mid-run: claimed, then silent for longer than the stale limit.
+    await db.sql`UPDATE sync_runs SET status = 'running', worker = 'dead-host:123', started_at = now() - interval '10 minutes',
+                 heartbeat_at = now() - interval '10 minutes' WHERE id = ${run.id}`;
+    await rt.jobs.maintenance();
+    const failed = await rt.service.runs.get(run.id);
+    expect(failed!.status).toBe('failed');
+    expect(failed!.error).toMatch(/The worker running this sync stopped .*dead-host:123.*start the sync again/);
+    expect(failed!.finished_at).toBeInstanceOf(Date);
+  });
+
+  it('a pending run whose job was lost is enqueued again', async () => {
+    const { dir, db } = await fixture();
+    const rt = await boot(db.url, dir, { RUN_STALE_AFTER_SECONDS: '5' });
+    const [row] = await db.sql`INSERT INTO sync_runs (integration_id, mode, trigger, created_at) VALUES ('hr', 'full', 'api', now() - interval '5 minutes') RETURNING id`;
+    await rt.jobs.maintenance();
+    const done = await until(async () => {
+      const r = await rt.service.runs.get(row!.id);
+      return r && TERMINAL_STATUSES.includes(r.status) ? r : null;
+    });
+    expect(done.status).toBe('completed');
+  });
+});
