@@ -1,0 +1,88 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli.js';
+import { serveService } from '../src/main.js';
+import { createTestDatabase } from './helpers/db.js';
+
+/** The command-line twin and the service entry point, end to end on a real database. */
+describe('CLI and service', () => {
+  let dir: string;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  const people = (n: number) => JSON.stringify(Array.from({ length: n }, (_, i) => ({ external_id: `E${i}`, email: `p${i}@example.com` })));
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'people-sync-cli-'));
+    writeFileSync(join(dir, 'integrations.yml'), 'integrations:\n  - { id: hr, kind: pull, provider: file, options: { path: export.json }, max_terminations: 1 }\n');
+    writeFileSync(join(dir, 'export.json'), people(4));
+    db = await createTestDatabase();
+    Object.assign(process.env, { DATABASE_URL: db.url, INTEGRATIONS_FILE: join(dir, 'integrations.yml'), DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'silent' });
+  });
+  afterAll(async () => db?.drop());
+
+  async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...a) => void lines.push(a.join(' ')));
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const code = await main(argv);
+      return { code, out: lines.join('\n') };
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  it('walks from a dry run to an applied sync, a no-op sync and a held mass termination', async () => {
+    const dry = await cli('sync', 'all', '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.out).toMatch(/Run #(\d+) · all integrations · full sync · dry run — COMPLETED/);
+    expect(dry.out).toMatch(/created 4 · updated 0 · unchanged 0/);
+    const dryId = /Run #(\d+)/.exec(dry.out)![1]!;
+
+    const applied = await cli('apply', dryId);
+    expect(applied.out).toMatch(new RegExp(`Applying dry run #${dryId} as run #\\d+`));
+    expect(applied.out).toMatch(/— COMPLETED/);
+
+    const again = await cli('sync', 'all');
+    expect(again.out).toMatch(/created 0 · updated 0 · unchanged 4/);
+
+    writeFileSync(join(dir, 'export.json'), people(1));
+    const held = await cli('sync', 'all', 'hr');
+    expect(held.out).toMatch(/— HELD/);
+    expect(held.out).toMatch(/would terminate 3 of 4 active people, above max_terminations 1 \(1\)/);
+    const heldId = /Run #(\d+)/.exec(held.out)![1]!;
+
+    const json = await cli('run', heldId, '--json');
+    expect(JSON.parse(json.out)).toMatchObject({ kind: 'run', run: { id: Number(heldId), status: 'held', results: { employees: { terminated: 3 } } } });
+    const status = await cli('status');
+    expect(status.out).toMatch(/hr \(hr\)\s+pull:file/);
+    expect(status.out).toMatch(/ok: JSON file readable/);
+    const discarded = await cli('discard', heldId);
+    expect(discarded.out).toMatch(/discarded by cli:/);
+  });
+
+  it('gives usage for unknown input and a clear error for a bad argument', async () => {
+    expect((await cli('frobnicate')).out).toMatch(/"frobnicate" is not a command/);
+    const bad = await cli('runs', '--status', 'exploded');
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/--status: must be one of pending, running/);
+    expect((await cli('help')).out).toMatch(/\/sync schedule add <integration>/);
+  });
+
+  it('serves HTTP with the API and health on the configured port, and stops cleanly', async () => {
+    const port = 30000 + Math.floor(Math.random() * 20000);
+    const service = await serveService({ env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ADMIN_API_TOKEN: 'a-token-for-this-test-0001' } });
+    try {
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      const res = await fetch(`http://127.0.0.1:${port}/api/runs?limit=2`, { headers: { authorization: 'Bearer a-token-for-this-test-0001' } });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { items: unknown[] }).items).toHaveLength(2);
+    } finally {
+      await service.stop();
+    }
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  });
+});
