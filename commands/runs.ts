@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { RUN_STATUSES } from '../src/domain/run.js';
 import { toRunView } from '../src/domain/run-view.js';
 import { ErrorCode, PeopleSyncError } from '../src/errors.js';
-import type { CommandDefinition } from './types.js';
+import type { Run } from '../src/domain/run.js';
+import type { Actor, CommandDefinition, CommandDeps } from './types.js';
 
 const RunsArgs = z.object({
   positional: z.array(z.string()).max(1, 'takes at most one integration'),
@@ -69,42 +70,40 @@ export const runCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => (
   },
 });
 
-export const applyCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => ({
-  name: 'apply',
-  usage: 'apply <dry-run id>',
-  summary: 'Apply a stored dry run',
-  admin: true,
-  parse: (args) => RunIdArgs.safeParse(args),
-  async run(input, actor, deps) {
-    const { run } = await deps.service.applyDryRun(input.positional, actor.surface, actor.label);
-    return {
-      kind: 'run',
-      run: toRunView(run, run.integration_id ? [] : await deps.service.runs.children(run.id)),
-      message: `Applying dry run #${input.positional} as run #${run.id}.`,
-    };
-  },
-});
+/** apply / confirm / discard: admin actions on one run, answered with the run and what happened. */
+function runAction(
+  name: 'apply' | 'confirm' | 'discard',
+  usage: string,
+  summary: string,
+  act: (id: number, actor: Actor, deps: CommandDeps) => Promise<{ run: Run; message: string }>,
+): CommandDefinition<z.output<typeof RunIdArgs>> {
+  return {
+    name,
+    usage: `${name} <${usage}>`,
+    summary,
+    admin: true,
+    parse: (args) => RunIdArgs.safeParse(args),
+    async run(input, actor, deps) {
+      const { run, message } = await act(input.positional, actor, deps);
+      return { kind: 'run', run: toRunView(run, run.integration_id ? [] : await deps.service.runs.children(run.id)), message };
+    },
+  };
+}
 
-export const confirmCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => ({
-  name: 'confirm',
-  usage: 'confirm <held run id>',
-  summary: 'Confirm a held mass termination (applies exactly its plan)',
-  admin: true,
-  parse: (args) => RunIdArgs.safeParse(args),
-  async run(input, actor, deps) {
-    const run = await deps.service.confirm(input.positional, actor.label);
-    return { kind: 'run', run: toRunView(run), message: `Run #${run.id} confirmed by ${actor.label}; applying it now.` };
-  },
-});
+export const applyCommand = () =>
+  runAction('apply', 'dry-run id', 'Apply a stored dry run', async (id, actor, deps) => {
+    const { run } = await deps.service.applyDryRun(id, actor.surface, actor.label);
+    return { run, message: `Applying dry run #${id} as run #${run.id}.` };
+  });
 
-export const discardCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => ({
-  name: 'discard',
-  usage: 'discard <held run id>',
-  summary: 'Discard a held run; nothing is written',
-  admin: true,
-  parse: (args) => RunIdArgs.safeParse(args),
-  async run(input, actor, deps) {
-    const run = await deps.service.discard(input.positional, actor.label);
-    return { kind: 'run', run: toRunView(run), message: `Run #${run.id} discarded by ${actor.label}; nothing was written.` };
-  },
-});
+export const confirmCommand = () =>
+  runAction('confirm', 'held run id', 'Confirm a held mass termination (applies exactly its plan)', async (id, actor, deps) => {
+    const run = await deps.service.confirm(id, actor.label);
+    return { run, message: `Run #${run.id} confirmed by ${actor.label}; applying it now.` };
+  });
+
+export const discardCommand = () =>
+  runAction('discard', 'held run id', 'Discard a held run; nothing is written', async (id, actor, deps) => {
+    const run = await deps.service.discard(id, actor.label);
+    return { run, message: `Run #${run.id} discarded by ${actor.label}; nothing was written.` };
+  });
