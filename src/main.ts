@@ -53,7 +53,15 @@ export async function serveService(options: { env?: Env; role?: Config['role'] }
   let runtime: Runtime | undefined;
   let server: ServerType | undefined;
   const stop = async () => {
-    if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    if (server) {
+      const http = server as unknown as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+      await new Promise<void>((resolve) => {
+        server!.close(() => resolve());
+        http.closeIdleConnections?.();
+        // In-flight requests get 10 s to finish.
+        setTimeout(() => http.closeAllConnections?.(), 10_000).unref();
+      });
+    }
     if (runtime) await runtime.stop();
     if (db.embedded?.owned) await db.embedded.stop();
   };
