@@ -7,6 +7,7 @@ import { createLogger, registerSecret, type Logger } from './log.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './store/embedded.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { describeError } from './errors.js';
+import { SERVER_OPTIONS } from './http/app.js';
 
 /**
  * Composition root. Order up: config → database → runtime (store, engine,
@@ -69,12 +70,7 @@ export async function serveService(options: { env?: Env; role?: Config['role'] }
     runtime = await createRuntime({ config, databaseUrl: db.url, log, work: config.role !== 'web' });
     await runtime.start();
     if (config.role !== 'worker') {
-      server = serve({ fetch: runtime.http.fetch, port: config.port, hostname: config.host });
-      // Slow or stuck clients are cut off instead of holding sockets forever.
-      const http = server as unknown as { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number };
-      http.headersTimeout = 15_000;
-      http.requestTimeout = 5 * 60_000;
-      http.keepAliveTimeout = 5_000;
+      server = serve({ fetch: runtime.http.fetch, port: config.port, hostname: config.host, serverOptions: SERVER_OPTIONS });
       log.info('people-sync listening', {
         url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`,
         integrations: config.integrations.map((i) => i.id),

@@ -8,6 +8,7 @@ import type { Jobs } from './jobs/index.js';
 import type { RouteRegistrar } from './http/app.js';
 import type { Run } from './domain/run.js';
 import type { createSourceResolver } from './engine/sources.js';
+import { importsSurface } from './http/imports.js';
 
 /**
  * A surface (push imports, Slack, …) plugs into the runtime: it may mount
@@ -36,4 +37,4 @@ export interface MountedSurface {
 
 export type Surface = (ctx: SurfaceContext) => MountedSurface | Promise<MountedSurface>;
 
-export const surfaces: Surface[] = [];
+export const surfaces: Surface[] = [importsSurface];

@@ -22,6 +22,25 @@ export interface HttpDeps {
   registrars?: RouteRegistrar[];
 }
 
+/**
+ * What the Node server must set so slow or stuck clients and huge headers do
+ * not take it down: main.ts passes them to `serve()`.
+ * `requestTimeout` is a little above the body timeout so the client gets our
+ * problem+json 408 from push imports rather than a reset.
+ */
+export const SERVER_OPTIONS = {
+  /** Whole header block must arrive within 15 s (slowloris). */
+  headersTimeout: 15_000,
+  /** Whole request (headers + body) within 5 min 10 s. */
+  requestTimeout: 310_000,
+  /** 16 KiB of headers at most; larger gets 431 from Node itself. */
+  maxHeaderSize: 16 * 1024,
+  /** Idle keep-alive sockets close after 5 s. */
+  keepAliveTimeout: 5_000,
+  /** How often Node checks the two timeouts above (default 30 s is too coarse for 15 s). */
+  connectionsCheckingInterval: 5_000,
+} as const;
+
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -32,7 +32,7 @@ describe('runs API', () => {
   });
 
   it('refuses without the admin token, as problem+json', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: 'Basic abc' }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: 'Basic abc' }] as Record<string, string>[]) {
       const res = await t.rt.http.request('/api/runs', { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
