@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { decodeCursor } from '../../src/store/runs-repo.js';
 
 const header = 'external_id,email,first_name,last_name,job_title,department,manager_id,employee_number,status';
 const person = (i: number, extra: Partial<Record<string, string>> = {}) => {
@@ -62,6 +63,19 @@ describe('reconciliation', () => {
     expect(page.items[0]!.changes).toEqual({ job_title: { before: 'Engineer', after: 'Staff Engineer' } });
     expect(page.items[0]!.diff).toContain('-job_title: Engineer');
     expect(page.items[0]!.diff).toContain('+job_title: Staff Engineer');
+  });
+
+  it('pages through changed and unchanged records without gaps or repeats', async () => {
+    const [last] = (await t.rt.service.runs.list({ integration: 'hr', limit: 1 })).items;
+    const seen: string[] = [];
+    let after: { phase: 0 | 1; id: number } | undefined;
+    for (let i = 0; i < 10; i++) {
+      const page = await t.rt.service.runs.records(last!, { limit: 2, after });
+      seen.push(...page.items.map((r) => `${r.external_id}:${r.status}`));
+      if (!page.next_cursor) break;
+      after = decodeCursor(page.next_cursor)!;
+    }
+    expect(seen).toEqual(['E2:updated', 'E1:unchanged', 'E3:unchanged', 'E4:unchanged', 'E5:unchanged']);
   });
 
   it('terminates the absent and restores the returning', async () => {
