@@ -3,7 +3,7 @@ import { createLogger } from './log.js';
 import { describeError, PeopleSyncError } from './errors.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { loadServiceConfig, openDatabase, runServe } from './main.js';
-import { dispatch, resolve as resolveCommand, type Actor, type CommandDeps } from '../commands/index.js';
+import { dispatch, resolve as resolveCommand, type Actor } from '../commands/index.js';
 import { answerText, runText } from '../commands/render-text.js';
 import { toRunView } from './domain/run-view.js';
 import { TERMINAL_STATUSES, type Run } from './domain/run.js';
@@ -26,16 +26,6 @@ Commands (the same as /sync in Slack):
   people-sync status | runs [...] | run <id> | apply <id> | confirm <id> | discard <id>
   people-sync schedule list|add|remove|enable|disable ...   people-sync enable|disable <integration>
   Add --json for machine-readable output; "people-sync help" lists every command.`;
-
-export function commandDeps(rt: Runtime): CommandDeps {
-  return {
-    service: rt.service,
-    schedules: rt.schedules,
-    scheduleJobs: { register: (s) => rt.jobs.registerSchedule(s), unregister: (id) => rt.jobs.unregisterSchedule(id), timings: () => rt.jobs.timings() },
-    integrations: rt.integrations,
-    testConnection: (it) => rt.sources.test(it),
-  };
-}
 
 async function waitForRun(rt: Runtime, run: Run, onProgress: (r: Run) => void): Promise<Run> {
   const ids = run.integration_id ? [run.id] : (await rt.service.runs.children(run.id)).map((c) => c.id);
@@ -87,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     rt = await createRuntime({ config, databaseUrl: db.url, log, work: false, surfaces: [] });
     await rt.start();
     const actor: Actor = { id: userInfo().username, label: `cli:${userInfo().username}`, isAdmin: true, surface: 'cli' };
-    const answer = await dispatch(text, actor, commandDeps(rt));
+    const answer = await dispatch(text, actor, rt.commands);
     const startsRun = answer.kind === 'run' && answer.run.status === 'pending' && ['all', 'recent', 'user', 'apply', 'confirm'].includes(resolved.command.name);
     if (startsRun && answer.kind === 'run') {
       if (!json) console.error(`Run #${answer.run.id} staged${answer.run.dry_run ? ' (dry run)' : ''}; running…`);

@@ -74,7 +74,6 @@ export async function serveService(options: { env?: Env; role?: Config['role'] }
       log.info('people-sync listening', {
         url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`,
         integrations: config.integrations.map((i) => i.id),
-        slack: config.slack.botToken ? 'on' : 'off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on)',
         database: db.embedded ? `embedded (${config.dataDir})` : 'DATABASE_URL',
       });
     } else {

@@ -9,6 +9,7 @@ import { createSchedulesRepo, type SchedulesRepo } from './store/schedules-repo.
 import { createJobs, type Jobs } from './jobs/index.js';
 import { createHttpApp, type RouteRegistrar } from './http/app.js';
 import type { Run } from './domain/run.js';
+import type { CommandDeps } from '../commands/types.js';
 import { surfaces as defaultSurfaces, type Surface, type SurfaceContext } from './surfaces.js';
 
 /**
@@ -25,6 +26,8 @@ export interface Runtime {
   jobs: Jobs;
   http: Hono;
   sources: ReturnType<typeof createSourceResolver>;
+  /** What the /sync commands need, shared by Slack and the CLI. */
+  commands: CommandDeps;
   /** Run-finished listeners (Slack alerts, live messages); add before start. */
   onRunFinished: ((run: Run) => void | Promise<void>)[];
   integrations: () => readonly IntegrationConfig[];
@@ -77,7 +80,18 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     retentionDays: config.runRetentionDays,
     processEvery: options.processEvery,
   });
-  const ctx: SurfaceContext = { config, sql, log, service, engine, schedules, jobs, sources };
+  const commands: CommandDeps = {
+    service,
+    schedules,
+    scheduleJobs: {
+      register: (s) => jobs!.registerSchedule(s),
+      unregister: (id) => jobs!.unregisterSchedule(id),
+      timings: () => jobs!.timings(),
+    },
+    integrations,
+    testConnection: (it) => sources.test(it),
+  };
+  const ctx: SurfaceContext = { config, sql, log, service, engine, schedules, jobs, sources, commands };
   const mounted = await Promise.all((options.surfaces ?? defaultSurfaces).map((surface) => surface(ctx)));
   const registrars: RouteRegistrar[] = [];
   for (const m of mounted) {
@@ -103,6 +117,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     jobs,
     http,
     sources,
+    commands,
     onRunFinished,
     integrations,
     async start() {

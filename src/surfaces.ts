@@ -8,7 +8,9 @@ import type { Jobs } from './jobs/index.js';
 import type { RouteRegistrar } from './http/app.js';
 import type { Run } from './domain/run.js';
 import type { createSourceResolver } from './engine/sources.js';
+import type { CommandDeps } from '../commands/types.js';
 import { importsSurface } from './http/imports.js';
+import { slackSurface } from './slack/index.js';
 
 /**
  * A surface (push imports, Slack, …) plugs into the runtime: it may mount
@@ -24,6 +26,7 @@ export interface SurfaceContext {
   schedules: SchedulesRepo;
   jobs: Jobs;
   sources: ReturnType<typeof createSourceResolver>;
+  commands: CommandDeps;
 }
 
 export interface MountedSurface {
@@ -37,4 +40,4 @@ export interface MountedSurface {
 
 export type Surface = (ctx: SurfaceContext) => MountedSurface | Promise<MountedSurface>;
 
-export const surfaces: Surface[] = [importsSurface];
+export const surfaces: Surface[] = [importsSurface, slackSurface];

@@ -1,0 +1,35 @@
+import { App, type Receiver, type webApi } from '@slack/bolt';
+import type { Logger } from '../log.js';
+import { describeError } from '../errors.js';
+import { slackLogger } from './client.js';
+import type { SlackDeps } from './deps.js';
+import { register as registerCommands } from './commands/index.js';
+import { register as registerActions } from './actions/index.js';
+import { register as registerViews } from './views/index.js';
+import { register as registerEvents } from './events/index.js';
+
+/** The Bolt app and its one root registrar: each listener folder registers itself here. */
+
+export function createBoltApp(o: { botToken: string; receiver: Receiver; log: Logger; clientOptions: webApi.WebClientOptions }): App {
+  const app = new App({
+    receiver: o.receiver,
+    // One workspace, one bot token; no auth.test round trip before each request.
+    authorize: async () => ({ botToken: o.botToken }),
+    logger: slackLogger(o.log, 'slack-bolt'),
+    clientOptions: o.clientOptions,
+    // We subscribe to no message events, and keep no conversation state.
+    ignoreSelf: false,
+    convoStore: false,
+  });
+  app.error(async (error) => {
+    o.log.error('Slack listener error', { code: error.code, error: describeError(error) });
+  });
+  return app;
+}
+
+export function registerListeners(app: App, deps: SlackDeps): void {
+  registerCommands(app, deps);
+  registerActions(app, deps);
+  registerViews(app, deps);
+  registerEvents(app, deps);
+}

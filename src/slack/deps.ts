@@ -1,0 +1,50 @@
+import type { BlockAction, RespondFn } from '@slack/bolt';
+import type { Logger } from '../log.js';
+import type { Actor, CommandDeps } from '../../commands/index.js';
+import type { WebClient } from './client.js';
+import type { Admins } from './admins.js';
+import type { SlackStore } from './store.js';
+import type { LiveMessages } from './live.js';
+import { modal, type MessagePayload, type ModalView } from './blocks.js';
+
+/** What every Slack listener folder's `register(app, deps)` gets. */
+export interface SlackDeps {
+  log: Logger;
+  /** The same dependencies the CLI passes to commands/. */
+  commands: CommandDeps;
+  web: WebClient;
+  admins: Admins;
+  store: SlackStore;
+  live: LiveMessages;
+  /** The person behind a request, with admin rights looked up (cached). */
+  actor(userId: string): Promise<Actor>;
+}
+
+export function slackActor(userId: string, isAdmin: boolean): Actor {
+  return { id: userId, label: `<@${userId}>`, isAdmin, surface: 'slack' };
+}
+
+/** A message shown as a small modal (for buttons on the Home tab or in a modal, which have no response_url). */
+export function noticeModal(msg: MessagePayload, title = 'people-sync'): ModalView {
+  return modal({ callbackId: 'notice', title, blocks: msg.blocks });
+}
+
+/** Opens a modal from a button: pushed on top when the button is in a modal, else opened. */
+export async function openModal(deps: SlackDeps, body: BlockAction, view: ModalView): Promise<void> {
+  if (body.view?.type === 'modal') await deps.web.views.push({ trigger_id: body.trigger_id, view });
+  else await deps.web.views.open({ trigger_id: body.trigger_id, view });
+}
+
+/**
+ * Tells the person who pressed a button: an ephemeral message through the
+ * response_url (replacing the message when it was our ephemeral), or a
+ * notice modal on the Home tab and in modals.
+ */
+export async function tell(deps: SlackDeps, body: BlockAction, respond: RespondFn | undefined, msg: MessagePayload, o: { replace?: boolean } = {}): Promise<void> {
+  if (respond && body.response_url) {
+    const replace = o.replace === true && body.container?.is_ephemeral === true;
+    await respond({ response_type: 'ephemeral', replace_original: replace, text: msg.text, blocks: msg.blocks });
+    return;
+  }
+  await openModal(deps, body, noticeModal(msg));
+}

@@ -1,0 +1,10 @@
+import type { App } from '@slack/bolt';
+import type { SlackDeps } from '../deps.js';
+import { register as registerRecords } from './records.js';
+import { register as registerSchedule } from './schedule.js';
+
+/** Modals: the records browser and the schedule form. */
+export function register(app: App, deps: SlackDeps): void {
+  registerRecords(app, deps);
+  registerSchedule(app, deps);
+}

@@ -1,0 +1,248 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { allText, createSlackTest, csv, fakeSlack, integrationsYml, person, type FakeSlack, type SlackTest } from './helpers.js';
+
+describe('/sync', () => {
+  let s: SlackTest;
+  let fake: FakeSlack;
+  beforeAll(async () => {
+    s = await createSlackTest({
+      integrations: integrationsYml({ second: true }),
+      files: { 'people.csv': csv([1, 2, 3, 4, 5].map((i) => person(i))), 'people2.csv': csv([6, 7].map((i) => person(i))) },
+    });
+  });
+  afterAll(async () => s?.t.close());
+  beforeEach(() => {
+    fake = fakeSlack();
+  });
+
+  it('answers help in the ack itself, ephemerally, with a text fallback', async () => {
+    const res = await s.command('help');
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.response_type).toBe('ephemeral');
+    expect(body.text).toContain('/sync all [integration] [--dry-run]');
+    expect(body.blocks[0]).toMatchObject({ type: 'header' });
+    expect(allText(body.blocks)).toContain('schedule add');
+    await s.idle();
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('answers unknown input with the usage, ephemerally', async () => {
+    const res = await s.command('frobnicate now');
+    const body = await res.json();
+    expect(body.response_type).toBe('ephemeral');
+    expect(body.text).toContain('"frobnicate" is not a command');
+    expect(body.text).toContain('/sync runs');
+    // Usage placeholders like <integration> are escaped, never sent as Slack links.
+    expect(allText(body.blocks)).toContain('&lt;integration&gt;');
+  });
+
+  it('asks before a full sync; Start posts "Sync staged" and updates it in place to the final summary', async () => {
+    const res = await s.command('all hr');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('');
+    await s.idle();
+    const question = fake.responses.at(-1)!.body;
+    expect(question.response_type).toBe('ephemeral');
+    expect(question.text).toContain('syncs the whole data set and may load the system');
+    const buttons = question.blocks.find((b: any) => b.type === 'actions').elements;
+    expect(buttons.map((b: any) => b.action_id)).toEqual(['fullsync_start', 'fullsync_dry', 'fullsync_cancel']);
+    expect(fake.of('chat.postMessage')).toHaveLength(0);
+
+    await s.action({ actionId: 'fullsync_start', value: buttons[0].value, where: { kind: 'ephemeral', channel: 'C0OPS' } });
+    await s.idle();
+    const [staged] = fake.of('chat.postMessage');
+    expect(staged!.body.channel).toBe('C0OPS');
+    const runId = Number(/Sync staged: run #(\d+)/.exec(staged!.body.text)![1]);
+    expect(staged!.body.blocks[0].text.text).toContain(`Sync staged: run #${runId}`);
+    expect(fake.responses.at(-1)!.body).toMatchObject({ replace_original: true });
+    expect(fake.responses.at(-1)!.body.text).toContain(`Run #${runId} started`);
+
+    const run = await s.t.drain(runId);
+    expect(run.status).toBe('completed');
+    await s.idle();
+    const updates = fake.of('chat.update');
+    expect(updates.length).toBeGreaterThan(0);
+    const final = updates.at(-1)!.body;
+    expect(final).toMatchObject({ channel: 'C0OPS', ts: staged!.body.ts ?? expect.any(String) });
+    expect(final.ts).toBe(updates[0]!.body.ts);
+    expect(final.text).toContain(`Run #${runId} · hr · full sync — COMPLETED`);
+    const text = allText(final.blocks);
+    for (const bucket of ['Created*\n5', 'Updated*\n0', 'Unchanged*\n0', 'Skipped*\n0', 'Terminated*\n0', 'Restored*\n0', 'Failed*\n0']) expect(text).toContain(bucket);
+    expect(text).toContain('<@U0ADMIN> via slack');
+    expect(text).toContain('Persisted');
+    expect(text).toMatch(/\*Duration\*\n[\d.]+ (ms|s)/);
+  });
+
+  it('a full sync of an unknown integration says so instead of asking', async () => {
+    const before = (await s.t.rt.service.runs.list({ limit: 100 })).items.length;
+    await s.command('all nope');
+    await s.idle();
+    const r = fake.responses.at(-1)!.body;
+    expect(r.text).toContain('There is no integration "nope". Configured: hr, hr2');
+    expect(r.blocks.some((b: any) => b.type === 'actions')).toBe(false);
+    expect((await s.t.rt.service.runs.list({ limit: 100 })).items.length).toBe(before);
+  });
+
+  it('Dry run instead starts a dry run; Cancel starts nothing', async () => {
+    await s.command('all hr');
+    await s.idle();
+    const buttons = fake.responses.at(-1)!.body.blocks.find((b: any) => b.type === 'actions').elements;
+    await s.action({ actionId: 'fullsync_cancel', value: buttons[2].value });
+    await s.idle();
+    expect(fake.responses.at(-1)!.body).toMatchObject({ replace_original: true, text: expect.stringContaining('Cancelled') });
+    expect(fake.of('chat.postMessage')).toHaveLength(0);
+
+    await s.action({ actionId: 'fullsync_dry', value: buttons[1].value });
+    await s.idle();
+    const [staged] = fake.of('chat.postMessage');
+    const runId = Number(/run #(\d+)/.exec(staged!.body.text)![1]);
+    expect((await s.t.rt.service.runs.get(runId))!.dry_run).toBe(true);
+    await s.t.drain(runId);
+    await s.idle();
+    expect(allText(fake.of('chat.update').at(-1)!.body.blocks)).toContain('Dry run — nothing written');
+  });
+
+  it('a full sync of every integration follows the parent run as each integration ends', async () => {
+    await s.command('all --dry-run');
+    await s.idle();
+    const start = fake.responses.at(-1)!.body.blocks.find((b: any) => b.type === 'actions').elements[0];
+    expect(start.text.text).toBe('Start dry run');
+    await s.action({ actionId: 'fullsync_start', value: start.value });
+    await s.idle();
+    const runId = Number(/run #(\d+)/.exec(fake.of('chat.postMessage')[0]!.body.text)![1]);
+    await s.t.drain(runId);
+    await s.idle();
+    const final = fake.of('chat.update').at(-1)!.body;
+    expect(final.text).toContain('all integrations');
+    expect(final.text).toContain('COMPLETED');
+    expect(allText(final.blocks)).toMatch(/#\d+ \*hr\* completed[\s\S]*#\d+ \*hr2\* completed/);
+  });
+
+  it('starts recent syncs directly, and refuses non-admins ephemerally', async () => {
+    const refused = await s.command('recent hr', { user: 'U0OTHER' });
+    expect(refused.status).toBe(200);
+    await s.idle();
+    expect(fake.responses.at(-1)!.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('Only people-sync admins can run "recent"') });
+    expect(fake.of('chat.postMessage')).toHaveLength(0);
+
+    const refusedAll = await s.command('all hr', { user: 'U0OTHER' });
+    expect(refusedAll.status).toBe(200);
+    await s.idle();
+    expect(fake.responses.at(-1)!.body.text).toContain('Only people-sync admins can run "all"');
+
+    await s.command('recent hr');
+    await s.idle();
+    const [staged] = fake.of('chat.postMessage');
+    expect(staged!.body.text).toMatch(/Sync staged: run #\d+/);
+    expect(staged!.body.text).toContain('recent changes');
+    await s.t.drain(Number(/run #(\d+)/.exec(staged!.body.text)![1]));
+    await s.idle();
+  });
+
+  it('user <email> starts a one-person sync (Slack sends emails as mailto links)', async () => {
+    await s.command('user <mailto:p1@example.com|p1@example.com> hr');
+    await s.idle();
+    const staged = fake.of('chat.postMessage')[0]!;
+    expect(staged.body.text).toContain('user p1@example.com');
+    const runId = Number(/run #(\d+)/.exec(staged.body.text)![1]);
+    await s.t.drain(runId);
+    await s.idle();
+    expect(fake.of('chat.update').at(-1)!.body.text).toContain(`Run #${runId} · hr · user p1@example.com`);
+  });
+
+  it('a non-admin pressing Start is refused on the server', async () => {
+    await s.command('all hr');
+    await s.idle();
+    const start = fake.responses.at(-1)!.body.blocks.find((b: any) => b.type === 'actions').elements[0];
+    const before = (await s.t.rt.service.runs.list({ limit: 100 })).items.length;
+    await s.action({ actionId: 'fullsync_start', value: start.value, user: 'U0OTHER' });
+    await s.idle();
+    expect(fake.responses.at(-1)!.body.text).toContain('Only people-sync admins can run "all"');
+    expect((await s.t.rt.service.runs.list({ limit: 100 })).items.length).toBe(before);
+    expect(fake.of('chat.postMessage')).toHaveLength(0);
+  });
+
+  it('status shows the integrations table', async () => {
+    await s.command('status');
+    await s.idle();
+    const r = fake.responses.at(-1)!.body;
+    expect(r.response_type).toBe('ephemeral');
+    expect(r.text).toContain('INTEGRATION');
+    const text = allText(r.blocks);
+    expect(text).toContain('*Kind*\npull · file');
+    expect(text).toContain('*Connection*\n:white_check_mark: CSV file readable');
+    expect(text).toMatch(/\*Last run\*\n.*#\d+/);
+  });
+
+  it('runs and run <id> show summaries with Records / Errors / Apply buttons', async () => {
+    const dry = await s.t.sync({ integration: 'hr', mode: 'full', dryRun: true, trigger: 'slack', requestedBy: '<@U0ADMIN>' });
+    await s.idle();
+    await s.command('runs hr --dry-run');
+    await s.idle();
+    const list = fake.responses.at(-1)!.body;
+    expect(list.text).toContain(`#${dry.id}`);
+    const ids = list.blocks.filter((b: any) => b.type === 'actions').flatMap((b: any) => b.elements.map((e: any) => `${e.action_id}:${e.value}`));
+    expect(ids).toContain(`run_records:${dry.id}`);
+    expect(ids).toContain(`run_apply:${dry.id}`);
+
+    await s.command(`run ${dry.id}`);
+    await s.idle();
+    const one = fake.responses.at(-1)!.body;
+    const buttons = one.blocks.find((b: any) => b.type === 'actions').elements;
+    expect(buttons.map((b: any) => b.action_id)).toEqual(['run_records', 'run_apply']);
+    expect(buttons[1].confirm.title.text).toContain(`Apply dry run #${dry.id}`);
+
+    // Apply from the button: a new persisted run, posted and followed in the channel.
+    await s.action({ actionId: 'run_apply', value: String(dry.id), where: { kind: 'ephemeral', channel: 'C0OPS' } });
+    await s.idle();
+    const staged = fake.of('chat.postMessage').at(-1)!;
+    const applied = Number(/run #(\d+)/.exec(staged.body.text)![1]);
+    expect(applied).not.toBe(dry.id);
+    expect((await s.t.rt.service.runs.get(applied))!.source_run_id).toBe(dry.id);
+  });
+
+  it('enable / disable an integration', async () => {
+    await s.command('disable hr2');
+    await s.idle();
+    expect(fake.responses.at(-1)!.body.text).toContain('Second HR (hr2) is now disabled — by <@U0ADMIN>');
+    await s.command('enable hr2');
+    await s.idle();
+    expect(fake.responses.at(-1)!.body.text).toContain('is now active');
+  });
+
+  it('when the work after the ack fails, the person is told and it is logged', async () => {
+    const spy = vi.spyOn(s.t.rt.service.runs, 'get').mockRejectedValueOnce(new Error('database went away'));
+    const res = await s.command('run 1');
+    expect(res.status).toBe(200);
+    await s.idle();
+    spy.mockRestore();
+    expect(fake.responses.at(-1)!.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('Something went wrong on our side') });
+    expect(s.logs.errors().some((l) => l.msg === '/sync failed' && l.error === 'database went away')).toBe(true);
+  });
+});
+
+describe('/sync admins by user group', () => {
+  let fake: FakeSlack;
+  beforeEach(() => {
+    fake = fakeSlack();
+  });
+
+  it('admins from the admin user group count (members cached briefly)', async () => {
+    const s = await createSlackTest({
+      integrations: integrationsYml(),
+      files: { 'people.csv': csv([1].map((i) => person(i))) },
+      env: { SLACK_ADMIN_USER_IDS: '', SLACK_ADMIN_USERGROUP_ID: 'S0ADMINS' },
+    });
+    fake.groupMembers = ['U0GROUP'];
+    await s.command('recent hr', { user: 'U0GROUP' });
+    await s.idle();
+    expect(fake.of('chat.postMessage')).toHaveLength(1);
+    await s.command('recent hr', { user: 'U0NOPE' });
+    await s.idle();
+    expect(fake.responses.at(-1)!.body.text).toContain('Only people-sync admins');
+    expect(fake.of('usergroups.users.list')).toHaveLength(1);
+    expect(fake.of('usergroups.users.list')[0]!.body.usergroup).toBe('S0ADMINS');
+    await s.t.close();
+  });
+});
