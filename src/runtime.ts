@@ -103,6 +103,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     sql,
     log,
     service,
+    commands,
     adminApiToken: config.adminApiToken,
     pingJobs: () => jobs!.ping(),
     registrars,

@@ -5,6 +5,8 @@ import type { SyncService } from '../engine/service.js';
 import { createErrorHandler, HttpProblem, problemResponse } from './problem.js';
 import { requireBearer } from './middleware/auth.js';
 import { createRunsApi } from './runs-api.js';
+import { createAdminApi } from './admin-api.js';
+import type { CommandDeps } from '../../commands/types.js';
 
 /**
  * The Hono app: health, the runs API, and whatever other surfaces register
@@ -16,6 +18,7 @@ export interface HttpDeps {
   sql: Sql;
   log: Logger;
   service: SyncService;
+  commands: CommandDeps;
   adminApiToken: string | undefined;
   /** Checks the job queue answers (readiness). */
   pingJobs: () => Promise<void>;
@@ -84,6 +87,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   const api = new Hono();
   api.use('*', requireBearer({ token: deps.adminApiToken }));
   api.route('/', createRunsApi({ service: deps.service }));
+  api.route('/', createAdminApi({ commands: deps.commands }));
   for (const register of deps.registrars ?? []) register(app, api);
   app.route('/api', api);
   return app;

@@ -116,4 +116,15 @@ describe('runs API', () => {
     expect((await call('/api/runs/999999')).status).toBe(404);
     expect((await call('/api/runs/abc')).status).toBe(400);
   });
+
+  it('shows integrations with their state and schedules with next run', async () => {
+    const res = (await (await call('/api/integrations?test=true')).json()) as { items: any[] };
+    expect(res.items).toEqual([
+      expect.objectContaining({ id: 'hr', kind: 'pull', provider: 'file', active: true, connection: expect.objectContaining({ ok: true }) }),
+    ]);
+    expect(res.items[0].last_run).toMatchObject({ status: 'completed' });
+    const schedules = (await (await call('/api/schedules?integration=hr')).json()) as { items: unknown[] };
+    expect(schedules.items).toEqual([]);
+    expect((await call('/api/schedules?integration=nope')).status).toBe(404);
+  });
 });
