@@ -59,6 +59,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     log,
     integrations,
     source: sources.resolve,
+    fetchesUser: (it) => sources.fetchesUser(it),
     heartbeatSeconds: config.runHeartbeatSeconds,
     onFinished: async (run) => {
       for (const listener of onRunFinished) await listener(run);

@@ -34,6 +34,12 @@ export interface EngineDeps {
   integrations: () => readonly IntegrationConfig[];
   /** Resolves the source of a run that needs fetching. */
   source: SourceResolver;
+  /**
+   * Whether the integration's source looks a person up itself in `user` mode
+   * (e.g. Entra by userPrincipalName); otherwise the engine keeps only the row
+   * whose email or external id matches.
+   */
+  fetchesUser?: (integration: IntegrationConfig) => boolean;
   heartbeatSeconds: number;
   /** Called after a run reaches a final state (alerts, live messages). */
   onFinished?: (run: Run) => void | Promise<void>;
@@ -100,7 +106,7 @@ export function createEngine(deps: EngineDeps) {
         await runs.setSnapshot(run.id, snap.id);
         try {
           const pages = deps.source({ run, integration, since: st?.last_sync_at ?? null, cursor: st?.cursor ?? null, signal });
-          const staged = await stageSnapshot(sql, pages, { snapshotId: snap.id, mapping: integration.mapping, userKey: run.mode === 'user' ? run.user_key : null });
+          const staged = await stageSnapshot(sql, pages, { snapshotId: snap.id, mapping: integration.mapping, userKey: run.mode === 'user' && !deps.fetchesUser?.(integration) ? run.user_key : null });
           await snapshots.complete(snap.id, staged.rows, staged.hasCursor ? { value: staged.cursor } : null);
           rlog.info('snapshot staged', { rows: staged.rows });
         } catch (err) {

@@ -54,6 +54,13 @@ export function createSourceResolver(options: {
 
   return {
     resolve,
+    /** True when the provider fetches one person itself for `user` runs. */
+    fetchesUser(integration: IntegrationConfig): boolean {
+      if (integration.kind !== 'pull' || !integration.provider) return false;
+      const def = providers[integration.provider];
+      const inst = instanceFor(integration);
+      return (inst.capabilities?.user ?? def?.capabilities.user) === true;
+    },
     /** Connection test for `status` views; never throws. */
     async test(integration: IntegrationConfig, timeoutMs = 10_000): Promise<ConnectionTest> {
       if (integration.kind === 'push') return { ok: true, message: 'push: waits for deliveries' };
