@@ -115,6 +115,30 @@ export const entraProvider = defineProvider({
     const get = async <T>(url: string, signal: AbortSignal): Promise<T> =>
       http.json<T>({ url, signal, headers: { authorization: `Bearer ${await credentials.token(signal)}`, accept: 'application/json' } });
 
+    /**
+     * In a resumed round Graph sends a changed user with "at least the properties that
+     * changed", and `manager@delta` only when the manager changed. Such a user is read
+     * whole (one request per changed user), so a delta never blanks what it left out.
+     */
+    const fullUsers = new WeakSet<object>();
+    async function completePartial(page: GraphPage, signal: AbortSignal): Promise<GraphPage> {
+      if (!Array.isArray(page.value)) return page;
+      const value: unknown[] = [];
+      for (const item of page.value as unknown[]) {
+        const u = item as GraphUser;
+        const partial =
+          u && typeof u === 'object' && !('@removed' in u) && typeof u.id === 'string' && (BASE_SELECT.some((k) => !(k in u)) || !('manager@delta' in u));
+        if (!partial) {
+          value.push(item);
+          continue;
+        }
+        const full = await get<GraphUser>(`${graph}/users/${encodeURIComponent(u.id as string)}?$select=${select}&$expand=manager($select=id)`, signal);
+        fullUsers.add(full);
+        value.push(full);
+      }
+      return { ...page, value };
+    }
+
     const toPage = (page: GraphPage, url: string, keepDisabled: boolean): ProviderPage => {
       if (!Array.isArray(page.value)) {
         throw new PeopleSyncError(ErrorCode.ProviderFailed, `Microsoft Graph answered ${new URL(url).pathname} without a "value" list; the run stopped and nothing was changed.`);
@@ -128,16 +152,16 @@ export const entraProvider = defineProvider({
           continue;
         }
         if (!keepDisabled && u && typeof u === 'object' && u.accountEnabled === false) continue;
-        employees.push(toEmployee(item, extra, 'delta'));
+        employees.push(toEmployee(item, extra, fullUsers.has(u) ? 'expand' : 'delta'));
       }
       return { employees, removed, ...(page['@odata.deltaLink'] ? { cursor: page['@odata.deltaLink'] } : {}) };
     };
 
-    async function* round(url: string, first: GraphPage, signal: AbortSignal, keepDisabled: boolean): AsyncGenerator<ProviderPage> {
+    async function* round(url: string, first: GraphPage, signal: AbortSignal, keepDisabled: boolean, resumed = false): AsyncGenerator<ProviderPage> {
       let page = first;
       let at = url;
       for (;;) {
-        yield toPage(page, at, keepDisabled);
+        yield toPage(resumed ? await completePartial(page, signal) : page, at, keepDisabled);
         const next = page['@odata.nextLink'];
         if (!next) {
           if (!page['@odata.deltaLink']) {
@@ -201,7 +225,7 @@ export const entraProvider = defineProvider({
               ctx.log.warn('Graph delta token expired or reset; starting a new delta round', { integration: ctx.integrationId, status: failure.status });
             }
             if (first) {
-              yield* round(cursor, first, req.signal, true);
+              yield* round(cursor, first, req.signal, true, true);
               return;
             }
           }

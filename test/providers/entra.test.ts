@@ -117,25 +117,41 @@ describe('entra provider', () => {
   it('recent resumes from the stored deltaLink: changed managers, removed manager links and removals', async () => {
     token();
     graph().get(pathOf(DELTA_LINK)).reply(200, fixture('delta-changes'));
+    // Each changed user Graph sent only in part is read whole (with its manager), so nothing it left out is blanked.
+    const adeleFull = { ...fixture('user'), jobTitle: 'Retail Director', manager: null };
+    const gradyFull = { ...fixture('user'), id: '0baaae0f-b0b3-4645-867d-742d8fb669a2', mail: 'GradyA@contoso.onmicrosoft.com', givenName: 'Grady', department: 'Design', employeeId: 'E2002', manager: { id: '87d349ed-44d7-43e1-9a83-5f2406dee5bd' } };
+    graph().get('/v1.0/users/87d349ed-44d7-43e1-9a83-5f2406dee5bd').query(true).reply(200, adeleFull);
+    graph().get('/v1.0/users/0baaae0f-b0b3-4645-867d-742d8fb669a2').query({ $select: SELECT, $expand: 'manager($select=id)' }).reply(200, gradyFull);
     const pages = await collect(create(testContext(), { filter_enabled_only: true }), request('recent', { cursor: DELTA_LINK, since: NOW }));
 
     expect(pages).toHaveLength(1);
     const [adele, grady] = pages[0]!.employees as Record<string, unknown>[];
     expect(adele).toMatchObject({ job_title: 'Retail Director', manager_id: null });
-    expect(grady).toMatchObject({ external_id: '0baaae0f-b0b3-4645-867d-742d8fb669a2', manager_id: '87d349ed-44d7-43e1-9a83-5f2406dee5bd' });
-    // Properties Graph did not send stay absent, so a delta never blanks them.
-    expect(grady).not.toHaveProperty('department');
-    expect(grady).not.toHaveProperty('end_date');
+    expect(grady).toMatchObject({ external_id: '0baaae0f-b0b3-4645-867d-742d8fb669a2', manager_id: '87d349ed-44d7-43e1-9a83-5f2406dee5bd', department: 'Design', employee_number: 'E2002' });
     expect(pages[0]!.removed).toEqual([{ entity: 'employees', external_id: 'f6ede700-27d0-4c42-bfb9-4dffff43c74a' }]);
     expect(pages[0]!.cursor).toBe(fixture('delta-changes')['@odata.deltaLink']);
     expect(nock.pendingMocks()).toEqual([]);
   });
 
-  it('an employee absent from manager@delta keeps the manager the store has', async () => {
+  it('a user sent whole in a delta, manager link included, is not read again', async () => {
     token();
-    graph().get(pathOf(DELTA_LINK)).reply(200, { '@odata.deltaLink': DELTA_LINK, value: [{ id: 'u1', jobTitle: 'Lead' }] });
+    const whole = Object.fromEntries(SELECT.split(',').map((k) => [k, k === 'accountEnabled' ? true : null]));
+    graph()
+      .get(pathOf(DELTA_LINK))
+      .reply(200, { '@odata.deltaLink': DELTA_LINK, value: [{ ...whole, id: 'u1', mail: 'u1@contoso.com', jobTitle: 'Lead', 'manager@delta': [{ id: 'm1' }] }] });
     const [page] = await collect(create(), request('recent', { cursor: DELTA_LINK }));
-    expect(page!.employees).toEqual([{ external_id: 'u1', job_title: 'Lead' }]);
+    expect(page!.employees).toEqual([expect.objectContaining({ external_id: 'u1', job_title: 'Lead', email: 'u1@contoso.com', manager_id: 'm1' })]);
+    expect(nock.pendingMocks()).toEqual([]);
+  });
+
+  it('a changed user without manager@delta is read whole so the manager is not lost', async () => {
+    token();
+    const whole = Object.fromEntries(SELECT.split(',').map((k) => [k, k === 'accountEnabled' ? true : null]));
+    graph().get(pathOf(DELTA_LINK)).reply(200, { '@odata.deltaLink': DELTA_LINK, value: [{ ...whole, id: 'u1', mail: 'u1@contoso.com', jobTitle: 'Lead' }] });
+    graph().get('/v1.0/users/u1').query(true).reply(200, { ...whole, id: 'u1', mail: 'u1@contoso.com', jobTitle: 'Lead', manager: { id: 'm9' } });
+    const [page] = await collect(create(), request('recent', { cursor: DELTA_LINK }));
+    expect(page!.employees).toEqual([expect.objectContaining({ external_id: 'u1', job_title: 'Lead', manager_id: 'm9' })]);
+    expect(nock.pendingMocks()).toEqual([]);
   });
 
   it('recent starts a new round when Graph says the delta token is gone (410), and warns', async () => {
