@@ -19,18 +19,25 @@ const COLUMNS = [
 ] as const;
 
 const WIDTH = COLUMNS.length;
+/** Rows per COPY chunk (about half a megabyte). */
+const CHUNK_ROWS = 1000;
 
-/** COPY text-format escaping. */
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
+const copyEscape = (c: string) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t');
+
+/** COPY text-format escaping (most values need none: test before replacing). */
 function esc(value: unknown): string {
   if (value === null || value === undefined) return '\\N';
   const s = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return s.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
+  return COPY_SPECIAL.test(s) ? s.replace(COPY_SPECIAL_ALL, copyEscape) : s;
 }
 
 /** A JSON value as COPY text; `\u0000` is rejected by jsonb, so it is dropped. */
 function json(value: unknown): string {
   if (value === null || value === undefined) return '\\N';
-  return esc(JSON.stringify(value).replace(/\\u0000/g, ''));
+  const s = JSON.stringify(value);
+  return esc(s.includes('\\u0000') ? s.replace(/\\u0000/g, '') : s);
 }
 
 function externalIdOf(raw: unknown, mapped: unknown): string | null {
@@ -140,10 +147,15 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   async function* lines(): AsyncGenerator<string> {
     for await (const page of pages) {
       let chunk = '';
+      let n = 0;
       for (const entity of ENTITIES) {
         for (const raw of page[entity] ?? []) {
           const l = rowFor(entity, raw);
           if (l) chunk += l;
+          if (++n % CHUNK_ROWS === 0 && chunk) {
+            yield chunk;
+            chunk = '';
+          }
         }
       }
       for (const u of page.unreadable ?? []) {
@@ -163,6 +175,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   }
 
   const writable = await sql`COPY snapshot_rows (${sql(COLUMNS as unknown as string[])}) FROM STDIN`.writable();
-  await pipeline(Readable.from(lines()), writable);
+  // One chunk in hand at a time: the database sets the pace, and memory stays flat however large the delivery.
+  await pipeline(Readable.from(lines(), { objectMode: true, highWaterMark: 1 }), writable);
   return result;
 }

@@ -1,0 +1,130 @@
+import { cpus, totalmem } from 'node:os';
+import type { Counts } from '../src/domain/run.js';
+import { RECORD_STATUSES } from '../src/domain/run.js';
+import type { Written } from './db.js';
+
+/** What a scenario child reports back (one JSON line on stdout). */
+export interface ChildResult {
+  /** Seconds of each measured repetition (warm-up excluded). */
+  times: number[];
+  /** CPU seconds of the process running the sync, per measured repetition. */
+  nodeCpu?: number[];
+  /** CPU seconds of the database server (postmaster and children), per measured repetition. */
+  pgCpu?: number[];
+  written: Written | null;
+  counts: string;
+  peakRssBytes?: number;
+  idleRssBytes?: number;
+  /** The payload's size, for the push scenario. */
+  payloadBytes?: number;
+  note?: string;
+}
+
+export interface ScenarioRow {
+  id: string;
+  name: string;
+  rows: number;
+  times: number[];
+  nodeCpu?: number[];
+  pgCpu?: number[];
+  written: Written | null;
+  counts?: string;
+  peakRssBytes?: number;
+  idleRssBytes?: number;
+  payloadBytes?: number;
+  /** Id of the B1 row this scenario is compared with. */
+  b1?: string;
+  /** Compared with F1 (scenarios over the whole data set). */
+  vsF1?: boolean;
+  skipped?: string;
+  note?: string;
+}
+
+export function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function summarizeCounts(counts: Partial<Counts>): string {
+  const totals = new Map<string, number>();
+  for (const byStatus of Object.values(counts)) {
+    for (const s of RECORD_STATUSES) {
+      const n = byStatus?.[s] ?? 0;
+      if (n) totals.set(s, (totals.get(s) ?? 0) + n);
+    }
+  }
+  return [...totals].map(([s, n]) => `${s} ${n}`).join(', ');
+}
+
+const mb = (b: number | undefined) => (b === undefined ? '' : `${Math.round(b / 1048576)} MB`);
+const num = (n: number) => n.toLocaleString('en-US');
+
+function seconds(s: number): string {
+  return s >= 10 ? s.toFixed(1) : s >= 1 ? s.toFixed(2) : s.toFixed(3);
+}
+
+export interface Rendered {
+  header: string[];
+  lines: string[][];
+}
+
+export function tabulate(rows: ScenarioRow[]): Rendered {
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const f1 = byId.get('F1');
+  const f1s = f1 ? median(f1.times) : NaN;
+  const header = ['scenario', 'rows', 's (median)', 'min–max', 'rows/s', '× F1', 'B1 ÷ this', 'CPU s node / db', 'peak RSS', 'rows written (ins / upd)', 'result'];
+  const lines: string[][] = [];
+  for (const r of rows) {
+    if (r.skipped) {
+      lines.push([r.name, num(r.rows), '—', '', '', '', '', '', '', '', `skipped: ${r.skipped}`]);
+      continue;
+    }
+    const s = median(r.times);
+    // Without B1-initial (run only on request) an initial load is compared with the same loop over loaded tables.
+    const b1 = r.b1 ? (byId.get(r.b1) ?? (r.b1 === 'B1-initial' ? byId.get('B1-full') : undefined)) : undefined;
+    const b1s = b1 && !b1.skipped ? median(b1.times) : NaN;
+    const rss =
+      r.peakRssBytes === undefined
+        ? ''
+        : r.payloadBytes
+          ? `${mb(r.peakRssBytes)} = ${(r.peakRssBytes / r.payloadBytes).toFixed(1)}× payload ${mb(r.payloadBytes)} (idle ${mb(r.idleRssBytes)}, +${mb(r.peakRssBytes - (r.idleRssBytes ?? 0))} = ${((r.peakRssBytes - (r.idleRssBytes ?? 0)) / r.payloadBytes).toFixed(1)}×)`
+          : `${mb(r.peakRssBytes)}${r.idleRssBytes ? ` (idle ${mb(r.idleRssBytes)})` : ''}`;
+    lines.push([
+      r.name,
+      num(r.rows),
+      seconds(s),
+      r.times.length > 1 ? `${seconds(Math.min(...r.times))}–${seconds(Math.max(...r.times))}` : `n=${r.times.length}`,
+      num(Math.round(r.rows / s)),
+      r.vsF1 && Number.isFinite(f1s) ? `${(s / f1s).toFixed(2)}×` : '',
+      Number.isFinite(b1s) && r.id !== r.b1 ? `${(b1s / s).toFixed(1)}×` : '',
+      r.nodeCpu?.length ? `${median(r.nodeCpu).toFixed(1)} / ${r.pgCpu?.length ? median(r.pgCpu).toFixed(1) : '?'}` : '',
+      rss,
+      r.written ? `${num(r.written.inserted)} / ${num(r.written.updated)}${r.written.hot ? ` (${num(r.written.hot)} HOT)` : ''}` : '',
+      [r.counts, r.note].filter(Boolean).join('; '),
+    ]);
+  }
+  return { header, lines };
+}
+
+export function toMarkdown(t: Rendered): string {
+  const esc = (c: string) => c.replace(/\|/g, '\\|');
+  return [`| ${t.header.join(' | ')} |`, `|${t.header.map(() => '---').join('|')}|`, ...t.lines.map((l) => `| ${l.map(esc).join(' | ')} |`)].join('\n');
+}
+
+export function toText(t: Rendered): string {
+  const widths = t.header.map((h, i) => Math.max(h.length, ...t.lines.map((l) => (l[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(t.header), widths.map((w) => '-'.repeat(w)).join('  '), ...t.lines.map(line)].join('\n');
+}
+
+export function machine(pg: { version: string; settings: Record<string, string> }): string[] {
+  const cpu = cpus();
+  return [
+    `CPU: ${cpu[0]?.model ?? 'unknown'} × ${cpu.length} (nproc ${cpu.length})`,
+    `Memory: ${(totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    `Node.js ${process.version} on ${process.platform}-${process.arch}`,
+    `PostgreSQL ${pg.version}; ${Object.entries(pg.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+  ];
+}

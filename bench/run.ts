@@ -1,0 +1,310 @@
+/**
+ * `npm run bench [-- --size 100000 --reps 5 --warmup 1 --b1-reps 3 --only F1,S-steady --json out.json]`
+ *
+ * Full and recent syncs against PostgreSQL's own floor, every scenario side by
+ * side in one run: deterministic synthetic data, a fresh embedded PostgreSQL
+ * (or BENCH_DATABASE_URL), each scenario repeated after a warm-up with state
+ * restored from a template database between repetitions, the median reported.
+ * See BENCHMARKS.md.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, migrate } from '../src/store/db.js';
+import { silentLogger } from '../src/log.js';
+import type { RunStatus } from '../src/domain/run.js';
+import { churn, everything, generate, recentDelta, rowsOf, toNdjson, type DataSet } from './data.js';
+import { dropDatabase, recreateDatabase, startServer } from './db.js';
+import { copyText, runFloor } from './floors.js';
+import { createB1Tables, loadB1Tables, runB1 } from './baseline.js';
+import { assertStatus, openRuntime, syncOnce } from './runtime.js';
+import { machine, median, tabulate, toMarkdown, toText, type ChildResult, type ScenarioRow } from './report.js';
+import type { SyncJob } from './sync-child.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Args {
+  size: number;
+  /** Measured repetitions of the scenarios the targets are about (F0, F1, initial, steady, recent, push). */
+  reps: number;
+  /** … and of the others (F2, churn, 100 % updated, dry runs). */
+  repsOther: number;
+  warmup: number;
+  b1Reps: number;
+  only: Set<string> | null;
+  json: string | null;
+  /** Server log file: with it, every statement of the sync scenarios is logged with its duration. */
+  profile: string | null;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { size: 100_000, reps: 5, repsOther: 3, warmup: 1, b1Reps: 1, only: null, json: null, profile: null };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = () => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    const int = (min: number) => {
+      const n = Number(v());
+      if (!Number.isInteger(n) || n < min) throw new Error(`${k} must be a whole number ≥ ${min}`);
+      return n;
+    };
+    if (k === '--size') a.size = int(10);
+    else if (k === '--reps') a.reps = a.repsOther = int(1);
+    else if (k === '--reps-other') a.repsOther = int(1);
+    else if (k === '--quick') Object.assign(a, { reps: 3, repsOther: 1 });
+    else if (k === '--warmup') a.warmup = int(0);
+    else if (k === '--b1-reps') a.b1Reps = int(0);
+    else if (k === '--only') a.only = new Set(v().split(',').map((s) => s.trim()));
+    else if (k === '--json') a.json = v();
+    else if (k === '--profile') a.profile = resolve(v());
+    else if (k === '--help' || k === '-h') {
+      process.stdout.write('npm run bench -- [--size N] [--reps N] [--reps-other N] [--quick] [--warmup N] [--b1-reps N] [--only ID,ID] [--json FILE] [--profile SERVER_LOG_FILE]\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${k} (try --help)`);
+  }
+  return a;
+}
+
+const log = (line: string) => process.stderr.write(line + '\n');
+
+function runChild(script: string, job: unknown): Promise<ChildResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/run-ts.js'), join(ROOT, script)], {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_JOB: JSON.stringify(job) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+      if (code !== 0 || !line) return reject(new Error(`${script} exited ${code}${out ? `: ${out.slice(-500)}` : ''}`));
+      resolvePromise(JSON.parse(line.slice('BENCH_RESULT '.length)) as ChildResult);
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const want = (id: string) => !args.only || args.only.has(id) || [...args.only].some((o) => o.endsWith('*') && id.startsWith(o.slice(0, -1)));
+  const started = performance.now();
+
+  log(`generating ${args.size.toLocaleString('en-US')} employees …`);
+  const g = generate(args.size);
+  const sets: Record<'base' | 'churn' | 'all' | 'recent', DataSet> = {
+    base: g.base,
+    churn: churn(g),
+    all: everything(g),
+    recent: recentDelta(g, Math.min(1000, Math.max(10, Math.round(args.size / 100)))),
+  };
+  const dataDir = mkdtempSync(join(tmpdir(), 'people-sync-bench-data-'));
+  const files = {} as Record<keyof typeof sets, string>;
+  for (const [k, d] of Object.entries(sets) as [keyof typeof sets, DataSet][]) {
+    files[k] = join(dataDir, `${k}.ndjson`);
+    writeFileSync(files[k], toNdjson(d));
+  }
+  const sizes = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, statSync(f).size])) as Record<keyof typeof sets, number>;
+  const fileMb = (k: keyof typeof sets) => (sizes[k] / 1048576).toFixed(1);
+  log(`data: ${rowsOf(g.base).toLocaleString('en-US')} records (${g.base.employees.length} employees, ${g.base.employments.length} employments, ${g.base.org_units.length} org units), ${fileMb('base')} MB NDJSON`);
+
+  const server = await startServer(args.profile ?? undefined);
+  const rows: ScenarioRow[] = [];
+  let pgInfo = { version: 'unknown', settings: {} as Record<string, string> };
+  try {
+    const admin = connect(server.adminUrl, { max: 1 });
+    const [{ server_version }] = (await admin`SHOW server_version`) as unknown as [{ server_version: string }];
+    const settings: Record<string, string> = {};
+    for (const s of ['shared_buffers', 'work_mem', 'maintenance_work_mem', 'synchronous_commit', 'wal_level', 'max_wal_size', 'jit']) {
+      settings[s] = String(Object.values((await admin.unsafe(`SHOW ${s}`))[0] as Record<string, unknown>)[0]);
+    }
+    pgInfo = { version: server_version, settings };
+    await admin.end();
+
+    // ── templates: migrated + empty, and loaded with the base data set ──
+    log('preparing template databases …');
+    const emptyUrl = await recreateDatabase(server.adminUrl, 'bench_empty');
+    {
+      const sql = connect(emptyUrl, { max: 1 });
+      await migrate(sql, silentLogger);
+      await sql`CREATE EXTENSION IF NOT EXISTS pg_prewarm`.catch(() => undefined);
+      await sql.end();
+      // Agenda creates its tables on first start: do it here, not inside a measured run.
+      const br = await openRuntime({ databaseUrl: emptyUrl, file: files.base });
+      await br.close();
+    }
+    const needLoaded = ['S-steady', 'S-churn', 'S-all', 'R-recent', 'D-steady', 'D-churn', 'D-all', 'D-recent', 'P-push'].some(want);
+    if (needLoaded) {
+      const url = await recreateDatabase(server.adminUrl, 'bench_loaded', 'bench_empty');
+      const br = await openRuntime({ databaseUrl: url, file: files.base });
+      const t0 = performance.now();
+      const run = await syncOnce(br.rt, 'full', false);
+      assertStatus(run, ['completed']);
+      log(`  loaded template: initial sync ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      await br.close();
+      const sql = connect(url, { max: 1 });
+      await sql`VACUUM (ANALYZE)`;
+      await sql.end();
+    }
+
+    // ── floors ──
+    const text = copyText(g.base);
+    const baseRows = rowsOf(g.base);
+    for (const [id, name] of [
+      ['F0', 'F0 COPY → UNLOGGED, no indexes (physical floor)'],
+      ['F1', 'F1 COPY → logged + production indexes (durable floor)'],
+      ['F2', 'F2 COPY → production tables (indexes + FKs)'],
+    ] as const) {
+      if (!want(id)) continue;
+      log(`${name}`);
+      const r = await runFloor(server.adminUrl, 'bench_empty', id, text, args.warmup, id === 'F2' ? args.repsOther : args.reps, log);
+      rows.push({ id, name, rows: baseRows, times: r.times, nodeCpu: r.nodeCpu, pgCpu: r.pgCpu, written: r.written, vsF1: true, b1: 'B1-initial' });
+    }
+
+    // ── B1: per-row upserts ──
+    // Slow by nature and steady (an average over every round trip): one pass each, no warm-up, unless --b1-reps.
+    // B1-initial (into empty tables) runs only when asked for by --only; the loop costs the same either way.
+    const emailOf = new Map<string, string>();
+    for (const d of Object.values(sets)) for (const e of d.employees) emailOf.set(e.external_id, e.email);
+    if (args.b1Reps > 0 && args.only?.has('B1-initial')) {
+      const url = await recreateDatabase(server.adminUrl, 'bench_b1_empty', 'bench_empty');
+      const sql = connect(url, { max: 1 });
+      await createB1Tables(sql);
+      await sql.end();
+      log('B1-initial per-row upsert loop, into empty tables');
+      const r = await runB1(server.adminUrl, 'bench_b1_empty', g.base, emailOf, 0, args.b1Reps, log);
+      rows.push({ id: 'B1-initial', name: 'B1 per-row upsert loop, empty tables', rows: baseRows, times: r.times, written: r.written, vsF1: true });
+      await dropDatabase(server.adminUrl, 'bench_b1_empty');
+    }
+    if (args.b1Reps > 0 && needLoaded && (want('B1-full') || want('B1-recent'))) {
+      const url = await recreateDatabase(server.adminUrl, 'bench_b1_loaded', 'bench_loaded');
+      const sql = connect(url, { max: 1 });
+      await loadB1Tables(sql);
+      await sql.end();
+      if (want('B1-full')) {
+        log('B1-full per-row upsert loop, the whole data set again (loaded tables)');
+        const r = await runB1(server.adminUrl, 'bench_b1_loaded', g.base, emailOf, 0, args.b1Reps, log);
+        rows.push({ id: 'B1-full', name: 'B1 per-row upsert loop, whole data set', rows: baseRows, times: r.times, written: r.written, vsF1: true });
+      }
+      if (want('B1-recent')) {
+        log('B1-recent per-row upsert loop, the recent delta');
+        const r = await runB1(server.adminUrl, 'bench_b1_loaded', sets.recent, emailOf, args.warmup, args.reps, log);
+        rows.push({ id: 'B1-recent', name: 'B1 per-row upsert loop, recent delta', rows: rowsOf(sets.recent), times: r.times, written: r.written });
+      }
+      await dropDatabase(server.adminUrl, 'bench_b1_loaded');
+    }
+    await dropDatabase(server.adminUrl, 'bench_b1_run');
+
+    // ── our syncs ──
+    const scenarios: { id: string; name: string; set: keyof typeof sets; template: string; mode: 'full' | 'recent'; dryRun: boolean; reset: 'each' | 'once'; expect: RunStatus[]; b1: string }[] = [
+      { id: 'S-initial', name: 'full sync: initial load (all created)', set: 'base', template: 'bench_empty', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-initial' },
+      { id: 'S-steady', name: 'full sync: steady state (0% changed)', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'once', expect: ['completed'], b1: 'B1-full' },
+      { id: 'S-churn', name: 'full sync: 1% updated, 0.5% new, 0.5% absent', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
+      { id: 'S-all', name: 'full sync: 100% updated', set: 'all', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
+      { id: 'R-recent', name: `recent sync: ${rowsOf(sets.recent)} changes into ${args.size.toLocaleString('en-US')}`, set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-recent' },
+      { id: 'D-initial', name: 'dry run: initial load', set: 'base', template: 'bench_empty', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-initial' },
+      { id: 'D-steady', name: 'dry run: steady state', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
+      { id: 'D-churn', name: 'dry run: 1% / 0.5% / 0.5%', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
+      { id: 'D-all', name: 'dry run: 100% updated', set: 'all', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
+      { id: 'D-recent', name: 'dry run: recent', set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-recent' },
+    ];
+    for (const s of scenarios) {
+      if (!want(s.id)) continue;
+      log(`${s.id} ${s.name}`);
+      const job: SyncJob = {
+        adminUrl: server.adminUrl,
+        db: 'bench_run',
+        template: s.template,
+        file: files[s.set],
+        mode: s.mode,
+        dryRun: s.dryRun,
+        reset: s.reset,
+        warmup: args.warmup,
+        reps: ['S-initial', 'S-steady', 'R-recent'].includes(s.id) ? args.reps : args.repsOther,
+        expect: s.expect,
+        profile: args.profile !== null,
+      };
+      const r = await runChild('bench/sync-child.ts', job);
+      rows.push({
+        id: s.id,
+        name: s.name,
+        rows: rowsOf(sets[s.set]),
+        times: r.times,
+        nodeCpu: r.nodeCpu,
+        pgCpu: r.pgCpu,
+        written: r.written,
+        counts: r.counts,
+        peakRssBytes: r.peakRssBytes,
+        idleRssBytes: r.idleRssBytes,
+        b1: s.b1,
+        vsF1: s.mode === 'full',
+      });
+    }
+    await dropDatabase(server.adminUrl, 'bench_run');
+
+    // ── push ──
+    if (want('P-push')) {
+      const { pushAvailable, runPush } = await import('./push.js');
+      const available = await pushAvailable();
+      const name = `push: POST /imports/:integration, full snapshot (1% / 0.5% / 0.5%)`;
+      if (available !== true) {
+        rows.push({ id: 'P-push', name, rows: rowsOf(sets.churn), times: [], written: null, skipped: available });
+        log(`P-push skipped: ${available}`);
+      } else if (!needLoaded) {
+        throw new Error('P-push needs the loaded template');
+      } else {
+        log(`P-push ${name}`);
+        const r = await runPush({ adminUrl: server.adminUrl, db: 'bench_run', template: 'bench_loaded', file: files.churn, warmup: args.warmup, reps: args.reps }, log);
+        rows.push({
+          id: 'P-push',
+          name,
+          rows: rowsOf(sets.churn),
+          times: r.times,
+          nodeCpu: r.nodeCpu,
+          pgCpu: r.pgCpu,
+          written: r.written,
+          counts: r.counts,
+          peakRssBytes: r.peakRssBytes,
+          idleRssBytes: r.idleRssBytes,
+          payloadBytes: r.payloadBytes,
+          b1: 'B1-full',
+          vsF1: true,
+        });
+        await dropDatabase(server.adminUrl, 'bench_run');
+      }
+    }
+    for (const t of ['bench_loaded', 'bench_b1_empty', 'bench_floor_f0', 'bench_floor_f1', 'bench_floor_f2']) await dropDatabase(server.adminUrl, t);
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const table = tabulate(rows);
+  const info = machine(pgInfo);
+  const out = [
+    '',
+    `people-sync benchmark — ${args.size.toLocaleString('en-US')} employees (${rowsOf(g.base).toLocaleString('en-US')} records, ${fileMb('base')} MB NDJSON); median of ${args.reps} after ${args.warmup} warm-up (F2, churn, 100 %, dry runs: ${args.repsOther}; B1: ${args.b1Reps} pass, no warm-up)`,
+    ...info,
+    `database: ${server.embedded ? 'embedded, fresh' : 'BENCH_DATABASE_URL'}; total bench time ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    '',
+    toText(table),
+    '',
+    toMarkdown(table),
+    '',
+  ].join('\n');
+  process.stdout.write(out);
+  if (args.json) writeFileSync(args.json, JSON.stringify({ args: { ...args, only: args.only ? [...args.only] : null }, machine: info, rows, medians: rows.map((r) => [r.id, median(r.times)]) }, null, 2));
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

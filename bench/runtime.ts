@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config.js';
+import { silentLogger } from '../src/log.js';
+import { createRuntime, type Runtime } from '../src/runtime.js';
+import type { Surface } from '../src/surfaces.js';
+import type { Run, RunStatus } from '../src/domain/run.js';
+import type { SyncMode } from '../src/config.js';
+
+export const BENCH_TOKEN = 'bench-admin-token-0123456789';
+export const INTEGRATION = 'hr';
+
+/**
+ * The integration every scenario syncs: the file provider reading an NDJSON
+ * export, as a customer without an HR API would run it. The guard is opened
+ * (`100%`) so churn scenarios apply instead of being held.
+ */
+export function integrationsYaml(file: string | null): string {
+  if (!file) {
+    return `integrations:
+  - id: ${INTEGRATION}
+    name: Bench HR push
+    kind: push
+    max_terminations: "100%"
+    webhook: { tokens: ["${BENCH_TOKEN}"] }
+`;
+  }
+  return `integrations:
+  - id: ${INTEGRATION}
+    name: Bench HR export
+    kind: pull
+    provider: file
+    options: { path: ${JSON.stringify(file)}, format: ndjson }
+    max_terminations: "100%"
+`;
+}
+
+export interface BenchRuntime {
+  rt: Runtime;
+  close(): Promise<void>;
+}
+
+export async function openRuntime(options: {
+  databaseUrl: string;
+  file: string | null;
+  /** Surfaces to mount; `'default'` mounts the product's own list (push imports, Slack). */
+  surfaces?: Surface[] | 'default';
+  work?: boolean;
+  processEvery?: string;
+  env?: Record<string, string>;
+}): Promise<BenchRuntime> {
+  const dir = mkdtempSync(join(tmpdir(), 'people-sync-bench-rt-'));
+  writeFileSync(join(dir, 'integrations.yml'), integrationsYaml(options.file));
+  const config = loadConfig({
+    INTEGRATIONS_FILE: join(dir, 'integrations.yml'),
+    DATABASE_URL: options.databaseUrl,
+    ADMIN_API_TOKEN: BENCH_TOKEN,
+    LOG_LEVEL: 'silent',
+    DATA_DIR: dir,
+    ...options.env,
+  });
+  const rt = await createRuntime({
+    config,
+    databaseUrl: options.databaseUrl,
+    log: silentLogger,
+    work: options.work ?? false,
+    surfaces: options.surfaces === 'default' ? undefined : (options.surfaces ?? []),
+    processEvery: options.processEvery,
+  });
+  await rt.start();
+  return {
+    rt,
+    async close() {
+      await rt.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Requests a sync the way every surface does and executes it here; resolves when it has committed. */
+export async function syncOnce(rt: Runtime, mode: SyncMode, dryRun: boolean): Promise<Run> {
+  const { run } = await rt.service.requestSync({ integration: INTEGRATION, mode, dryRun, trigger: 'cli', requestedBy: 'bench' });
+  const done = await rt.engine.execute(run.id, 'bench');
+  if (!done) throw new Error(`run #${run.id} was not pending`);
+  return done;
+}
+
+export function assertStatus(run: Run, ok: readonly RunStatus[]): void {
+  if (!ok.includes(run.status)) {
+    throw new Error(`run #${run.id} ended ${run.status}: ${run.error ?? run.reason ?? ''} ${JSON.stringify(run.counts)}`);
+  }
+}

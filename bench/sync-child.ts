@@ -1,0 +1,87 @@
+import { connect } from '../src/store/db.js';
+import type { RunStatus } from '../src/domain/run.js';
+import type { SyncMode } from '../src/config.js';
+import { PEOPLE_TABLES, diffWrites, prewarm, recreateDatabase, serverCpuSeconds, tableWrites, withDatabase, type Written } from './db.js';
+import { assertStatus, openRuntime, syncOnce } from './runtime.js';
+import { summarizeCounts, type ChildResult } from './report.js';
+
+/**
+ * One sync scenario, in its own process so its peak RSS is its own: for each
+ * repetition, restore the database from a template (or keep it, for runs that
+ * leave the people tables as they are), start a runtime, time one sync from
+ * `requestSync` to committed, stop, and read the row writes it caused.
+ */
+export interface SyncJob {
+  adminUrl: string;
+  db: string;
+  template: string;
+  file: string;
+  mode: SyncMode;
+  dryRun: boolean;
+  /** `each`: restore before every repetition (the run changes people); `once`: restore before the first. */
+  reset: 'each' | 'once';
+  warmup: number;
+  reps: number;
+  expect: RunStatus[];
+  /** Log every statement's duration (server log on stderr of the parent). */
+  profile?: boolean;
+}
+
+async function main(): Promise<void> {
+  const job = JSON.parse(process.env.BENCH_JOB ?? '{}') as SyncJob;
+  const times: number[] = [];
+  const nodeCpu: number[] = [];
+  const pgCpu: number[] = [];
+  let written: Written | null = null;
+  let counts = '';
+  let idleRss = 0;
+  for (let i = 0; i < job.warmup + job.reps; i++) {
+    const fresh = job.reset === 'each' || i === 0;
+    const url = fresh ? await recreateDatabase(job.adminUrl, job.db, job.template) : withDatabase(job.adminUrl, job.db);
+    const mon = connect(url, { max: 1, applicationName: 'people-sync-bench-monitor' });
+    if (fresh) {
+      await prewarm(mon);
+      if (job.profile) {
+        // Every statement's duration, and the plan of every slow one, in the server log.
+        await mon.unsafe(`ALTER DATABASE ${job.db} SET log_min_duration_statement = 0`);
+        await mon.unsafe(`ALTER DATABASE ${job.db} SET session_preload_libraries = 'auto_explain'`);
+        await mon.unsafe(`ALTER DATABASE ${job.db} SET auto_explain.log_min_duration = '50ms'`);
+        await mon.unsafe(`ALTER DATABASE ${job.db} SET auto_explain.log_analyze = on`);
+        await mon.unsafe(`ALTER DATABASE ${job.db} SET auto_explain.log_buffers = on`);
+      }
+    }
+    const before = await tableWrites(mon, PEOPLE_TABLES);
+    const br = await openRuntime({ databaseUrl: url, file: job.file });
+    if (i === 0) idleRss = process.memoryUsage().rss;
+    const pg0 = await serverCpuSeconds(mon);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const run = await syncOnce(br.rt, job.mode, job.dryRun);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const pg1 = await serverCpuSeconds(mon);
+    await br.close();
+    assertStatus(run, job.expect);
+    const w = diffWrites(before, await tableWrites(mon, PEOPLE_TABLES));
+    await mon.end({ timeout: 5 });
+    if (i >= job.warmup) {
+      times.push(seconds);
+      nodeCpu.push((cpu.user + cpu.system) / 1e6);
+      if (pg0 !== null && pg1 !== null) pgCpu.push(pg1 - pg0);
+      written = w;
+      counts = summarizeCounts(run.counts);
+    }
+    const cpuNote = `cpu node ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s${pg0 !== null && pg1 !== null ? `, server ${(pg1 - pg0).toFixed(2)} s` : ''}`;
+    process.stderr.write(`    ${i < job.warmup ? 'warm-up' : `rep ${i - job.warmup + 1}`}: ${seconds.toFixed(3)} s  ${cpuNote}  ${summarizeCounts(run.counts)}  writes ins=${w.inserted} upd=${w.updated}\n`);
+  }
+  const result: ChildResult = { times, nodeCpu, pgCpu, written, counts, peakRssBytes: process.resourceUsage().maxRSS * 1024, idleRssBytes: idleRss };
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
