@@ -45,6 +45,9 @@ export interface EngineDeps {
   onFinished?: (run: Run) => void | Promise<void>;
 }
 
+/** Rows created, terminated or restored by one run after which table statistics are refreshed. */
+const ANALYZE_AFTER_ROWS = 5000;
+
 export function terminationLimit(max: MaxTerminations, active: number): number {
   return max.kind === 'count' ? max.value : Math.ceil((active * max.value) / 100);
 }
@@ -150,13 +153,19 @@ export function createEngine(deps: EngineDeps) {
       if (!run.dry_run && (status === 'completed' || status === 'warning')) {
         await state.markSynced(integration.id, snap.fetch_started_at, run.id, snap.cursor !== null ? { value: snap.cursor } : null);
       }
-      return await finish(run, {
+      const done = await finish(run, {
         status,
         reason: status === 'held' ? `held: ${guardReason}. Confirm to apply exactly this plan, or discard.` : null,
         counts: plan.counts as Counts,
         guard,
         notes,
       });
+      // After a large load the planner's statistics lag until autovacuum runs; stale ones
+      // turn the next sync's joins into nested loops (seconds instead of milliseconds).
+      if (!run.dry_run && status !== 'held' && totals.created + totals.terminated + totals.restored >= ANALYZE_AFTER_ROWS) {
+        await sql`ANALYZE employees, employments, org_units, record_links`.catch((err) => rlog.warn('analyze failed', { error: describeError(err) }));
+      }
+      return done;
     } catch (err) {
       const message = redactText(describeError(err));
       rlog.error('run failed', { error: message });

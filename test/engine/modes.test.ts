@@ -277,3 +277,17 @@ describe('held runs', () => {
     expect(late!.status).toBe('active');
   });
 });
+
+describe('statistics after large loads', () => {
+  it('refreshes the planner statistics after a run creates thousands of people', async () => {
+    const t = await setup(Array.from({ length: 5000 }, (_, i) => person(i + 1)));
+    const stats = () => t.rt.sql`SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname IN ('employees', 'record_links') ORDER BY relname`;
+    expect((await stats()).every((r) => r.last_analyze === null)).toBe(true);
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.counts.employees?.created).toBe(5000);
+    expect((await stats()).map((r) => [r.relname, r.last_analyze instanceof Date])).toEqual([
+      ['employees', true],
+      ['record_links', true],
+    ]);
+  });
+});
