@@ -1,6 +1,6 @@
 import { connect, type Sql } from '../src/store/db.js';
 import type { DataSet } from './data.js';
-import { diffWrites, recreateDatabase, tableWrites, type Written } from './db.js';
+import { diffWrites, recreateDatabase, settle, tableWrites, type Written } from './db.js';
 
 /**
  * B1: what a typical integration script does: for every record, one
@@ -85,6 +85,7 @@ export async function runB1(
     const mon = connect(url, { max: 1, applicationName: 'people-sync-bench-monitor' });
     await mon`SELECT count(*) FROM b1_employees`;
     const before = await tableWrites(mon, B1_TABLES);
+    await settle(mon);
     const sql = connect(url, { max: 1, applicationName: 'people-sync-bench-b1' });
     await sql`SELECT 1`;
     const t0 = performance.now();

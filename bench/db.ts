@@ -144,3 +144,25 @@ export async function serverCpuSeconds(sql: Sql): Promise<number | null> {
   }
   return ticks / 100;
 }
+
+/**
+ * Lets the previous repetition's work settle before the next one is timed:
+ * vacuum what it grew, a checkpoint, then a wait until the kernel's dirty
+ * pages drain (so a repetition does not pay for the writeback of the one
+ * before it).
+ */
+export async function settle(sql: Sql, vacuum: readonly string[] = []): Promise<void> {
+  // What autovacuum would do to the tables a repetition grew, done now rather than during the next one.
+  if (vacuum.length) await sql.unsafe(`VACUUM (ANALYZE) ${vacuum.join(', ')}`);
+  await sql`CHECKPOINT`.catch(() => undefined);
+  const { readFileSync } = await import('node:fs');
+  const dirtyKb = () => {
+    try {
+      const m = readFileSync('/proc/meminfo', 'utf8');
+      return [...m.matchAll(/^(?:Dirty|Writeback):\s+(\d+) kB/gm)].reduce((n, x) => n + Number(x[1]), 0);
+    } catch {
+      return 0;
+    }
+  };
+  for (let i = 0; i < 300 && dirtyKb() > 32 * 1024; i++) await new Promise((r) => setTimeout(r, 100));
+}

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { connect, type Sql } from '../src/store/db.js';
 import type { DataSet } from './data.js';
-import { PEOPLE_TABLES, diffWrites, recreateDatabase, serverCpuSeconds, tableWrites, type Written } from './db.js';
+import { PEOPLE_TABLES, diffWrites, recreateDatabase, serverCpuSeconds, settle, tableWrites, type Written } from './db.js';
 
 /**
  * PostgreSQL's own floor for writing the data set: the same rows the sync ends
@@ -101,7 +101,7 @@ export async function runFloor(
     const url = await recreateDatabase(adminUrl, db, template);
     const mon = connect(url, { max: 1, applicationName: 'people-sync-bench-monitor' });
     const names = await createTables(mon, kind);
-    await mon`CHECKPOINT`.catch(() => undefined);
+    await settle(mon);
     const before = await tableWrites(mon, names);
     const writer = connect(url, { max: 1, applicationName: 'people-sync-bench-floor' });
     await writer`SELECT 1`;

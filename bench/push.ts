@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../src/store/db.js';
-import { PEOPLE_TABLES, diffWrites, prewarm, recreateDatabase, serverCpuSeconds, tableWrites, type Written } from './db.js';
+import { PEOPLE_TABLES, diffWrites, prewarm, recreateDatabase, serverCpuSeconds, settle, tableWrites, type Written } from './db.js';
 import { BENCH_TOKEN, INTEGRATION } from './runtime.js';
 import { summarizeCounts, type ChildResult } from './report.js';
 
@@ -122,6 +122,7 @@ export async function runPush(job: PushJob, log: (line: string) => void): Promis
     const pid = child.pid!;
     try {
       await new Promise((r) => setTimeout(r, 300));
+      await settle(mon);
       const idle = procStatus(pid, 'VmRSS');
       try {
         writeFileSync(`/proc/${pid}/clear_refs`, '5'); // peak RSS from here on, start-up excluded

@@ -1,7 +1,7 @@
 import { connect } from '../src/store/db.js';
 import type { RunStatus } from '../src/domain/run.js';
 import type { SyncMode } from '../src/config.js';
-import { PEOPLE_TABLES, diffWrites, prewarm, recreateDatabase, serverCpuSeconds, tableWrites, withDatabase, type Written } from './db.js';
+import { PEOPLE_TABLES, diffWrites, prewarm, recreateDatabase, serverCpuSeconds, settle, tableWrites, withDatabase, type Written } from './db.js';
 import { assertStatus, openRuntime, syncOnce } from './runtime.js';
 import { summarizeCounts, type ChildResult } from './report.js';
 
@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     const before = await tableWrites(mon, PEOPLE_TABLES);
     const br = await openRuntime({ databaseUrl: url, file: job.file });
     if (i === 0) idleRss = process.memoryUsage().rss;
+    await settle(mon, fresh ? [] : ['snapshot_rows', 'run_records', 'sync_runs', 'snapshots']);
     const pg0 = await serverCpuSeconds(mon);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
