@@ -138,7 +138,7 @@ async function main(): Promise<void> {
       const br = await openRuntime({ databaseUrl: emptyUrl, file: files.base });
       await br.close();
     }
-    const needLoaded = ['S-steady', 'S-churn', 'S-all', 'R-recent', 'D-steady', 'D-churn', 'D-all', 'D-recent', 'P-push'].some(want);
+    const needLoaded = ['S-steady', 'S-churn', 'S-all', 'R-recent', 'D-steady', 'D-churn', 'D-all', 'D-recent', 'P-push', 'B1-full', 'B1-recent'].some(want);
     if (needLoaded) {
       const url = await recreateDatabase(server.adminUrl, 'bench_loaded', 'bench_empty');
       const br = await openRuntime({ databaseUrl: url, file: files.base });
