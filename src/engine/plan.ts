@@ -218,15 +218,19 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   for (const t of ['plan_org_base', 'plan_emp_base', 'plan_emt_base']) await tx.unsafe(`ANALYZE ${t} (external_id, seq, action, removed, dup_rank, target_id)`);
 
   // ── employees that cannot be applied: the same email twice in the data set, or someone else's email or number ──
-  await tx`
-    UPDATE plan_emp_base p SET action = 'failed', errors = jsonb_build_array(jsonb_build_object(
-      'field', 'email', 'message', 'is also used by row ' || d.first_seq || ' (external_id ' || d.first_ext || ') in this data set'))
-    FROM (SELECT seq, first_value(seq) OVER w AS first_seq, first_value(external_id) OVER w AS first_ext, row_number() OVER w AS rn
-          FROM plan_emp_base
-          WHERE action IS NULL AND NOT removed
-            AND email IN (SELECT email FROM plan_emp_base WHERE action IS NULL AND NOT removed GROUP BY email HAVING count(*) > 1)
-          WINDOW w AS (PARTITION BY email ORDER BY seq)) d
-    WHERE d.seq = p.seq AND d.rn > 1`;
+  // Both are unique in the store, so a second row carrying one fails here instead of failing the run.
+  for (const field of ['email', 'employee_number'] as const) {
+    await tx.unsafe(`
+      UPDATE plan_emp_base p SET action = 'failed', errors = jsonb_build_array(jsonb_build_object(
+        'field', '${field}', 'message', 'is also used by row ' || d.first_seq || ' (external_id ' || d.first_ext || ') in this data set'))
+      FROM (SELECT seq, first_value(seq) OVER w AS first_seq, first_value(external_id) OVER w AS first_ext, row_number() OVER w AS rn
+            FROM plan_emp_base
+            WHERE action IS NULL AND NOT removed
+              AND ${field} IN (SELECT ${field} FROM plan_emp_base WHERE action IS NULL AND NOT removed AND ${field} IS NOT NULL
+                               GROUP BY ${field} HAVING count(*) > 1)
+            WINDOW w AS (PARTITION BY ${field} ORDER BY seq)) d
+      WHERE d.seq = p.seq AND d.rn > 1`);
+  }
   await tx`
     UPDATE plan_emp_base p SET action = 'failed', errors = jsonb_build_array(jsonb_build_object(
       'field', 'email', 'message', 'already belongs to another person (employee #' || o.id || '); with match_key: email the two records would be linked'))

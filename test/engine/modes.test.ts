@@ -177,6 +177,14 @@ describe('bad rows and unsafe data sets', () => {
       expect.stringMatching(/is also used by row 1 \(external_id E1\)/),
     ]);
   });
+  it('two new people with the same employee number: the second fails, the run goes on', async () => {
+    const t = await setup([person(1, { employee_number: 'N1' }), person(2, { employee_number: 'N1' }), person(3)]);
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.status).toBe('warning');
+    expect(run.counts.employees).toMatchObject({ created: 2, failed: 1 });
+    const [failed] = (await t.rt.service.runs.records(run, { status: 'failed', limit: 5 })).items;
+    expect(failed).toMatchObject({ external_id: 'E2', errors: [{ field: 'employee_number', message: 'is also used by row 1 (external_id E1) in this data set' }] });
+  });
 });
 
 describe('write modes and match keys', () => {
