@@ -229,6 +229,13 @@ type EngineFactory = typeof createEngine;
  * copied to a temporary folder with its other imports pointed back at this
  * tree, so both engines run side by side in this process.
  */
+/**
+ * Both engines run on this tree's schema. Where a migration changed a column an
+ * older engine reads, its SQL is adapted here (text only, no logic):
+ * 004_fingerprints.sql made `snapshot_rows.attributes` text.
+ */
+const SCHEMA_SHIMS: [string, string][] = [["coalesce(r.attributes, '{}'::jsonb)", "coalesce(r.attributes::jsonb, '{}'::jsonb)"]];
+
 async function referenceEngine(rev: string): Promise<{ createEngine: EngineFactory; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'people-sync-reference-'));
   const engineDir = join(ROOT, 'src/engine');
@@ -237,7 +244,7 @@ async function referenceEngine(rev: string): Promise<{ createEngine: EngineFacto
       /from '(\.{1,2}\/[^']+)\.js'/g,
       (_m, spec: string) => (/^\.\/(execute|plan|stage)$/.test(spec) ? `from '${spec}.mts'` : `from '${pathToFileURL(resolve(engineDir, spec)).href}.ts'`),
     );
-    writeFileSync(join(dir, `${f}.mts`), text);
+    writeFileSync(join(dir, `${f}.mts`), SCHEMA_SHIMS.reduce((t, [from, to]) => t.replaceAll(from, to), text));
   }
   const mod = (await import(pathToFileURL(join(dir, 'execute.mts')).href)) as { createEngine: EngineFactory };
   return { createEngine: mod.createEngine, dir };

@@ -110,8 +110,11 @@ export function createEngine(deps: EngineDeps) {
         try {
           const pages = deps.source({ run, integration, since: st?.last_sync_at ?? null, cursor: st?.cursor ?? null, signal });
           const staged = await stageSnapshot(sql, pages, { snapshotId: snap.id, mapping: integration.mapping, userKey: run.mode === 'user' && !deps.fetchesUser?.(integration) ? run.user_key : null });
-          await snapshots.complete(snap.id, staged.rows, staged.hasCursor ? { value: staged.cursor } : null);
+          await snapshots.complete(snap.id, staged.rows, staged.hasCursor ? { value: staged.cursor } : null, staged.duplicateIds);
           rlog.info('snapshot staged', { rows: staged.rows });
+          // Planning joins the snapshot to the store; without statistics on rows staged a moment ago the planner
+          // takes them for one row and sorts them wide, several times. Outside the plan transaction: no lock held.
+          if (staged.rows >= 10_000) await sql`ANALYZE snapshot_rows (snapshot_id, entity)`;
         } catch (err) {
           const message = redactText(describeError(err));
           if (!run.dry_run) await state.markError(integration.id, message, run.id);

@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import type { MatchKey } from '../domain/records.js';
+import type { Entity, MatchKey } from '../domain/records.js';
 import { emptyCounts, type Counts, type RecordStatus } from '../domain/run.js';
 import type { WriteMode } from '../config.js';
 
@@ -120,7 +120,43 @@ function decide(open: string, changed: string, changes: string, reasonSoFar: str
 }
 
 /** What later steps read of an `unchanged` row; its other columns are left empty so the plan stays small. */
-const KEPT_WHEN_UNCHANGED = new Set(['seq', 'external_id', 'removed', 'errors', 'linked_id', 'target_id', 'dup_rank', 'first_seq', 'action', 'changes']);
+const KEPT_WHEN_UNCHANGED = new Set(['seq', 'external_id', 'removed', 'errors', 'linked_id', 'target_id', 'dup_rank', 'first_seq', 'action', 'changes', 'fp', 'fast']);
+
+/**
+ * Fingerprints (004_fingerprints.sql): a row is `fast` when its link holds the
+ * row's fingerprint and the version of the stored record it left — the record
+ * is then exactly what this row makes of it — and each reference of the row
+ * names, through this integration's links, the record the stored one points
+ * to. A linked reference resolves to its link whether or not its row is in
+ * this data set, and links are never removed, so the row is unchanged. A
+ * reference that resolved any other way (not found, a record matched by email
+ * or created in this run but not linked) takes the full path.
+ *
+ * `refs`: [snapshot column, linked entity, stored column]; the joins go in `FAST_JOINS`.
+ */
+const FAST_REFS = {
+  org_units: [['parent_ref', 'org_units', 'parent_id'], ['manager_ref', 'employees', 'manager_id']],
+  employees: [['manager_ref', 'employees', 'manager_id'], ['org_unit_ref', 'org_units', 'org_unit_id']],
+  employments: [['employee_ref', 'employees', 'employee_id'], ['org_unit_ref', 'org_units', 'org_unit_id']],
+} as const;
+const FAST = (entity: Entity) =>
+  `coalesce(x.xmin = l.synced_xmin ${FAST_REFS[entity].map(([ref, , col], i) => `AND (r.${ref} IS NULL OR fr${i}.record_id = x.${col})`).join(' ')}, false) AS fast, r.fp`;
+const FAST_JOINS = (entity: Entity) => `
+           LEFT JOIN ${entity} x ON x.id = l.record_id AND l.fp = r.fp
+           ${FAST_REFS[entity].map(([ref, linked], i) => `LEFT JOIN record_links fr${i} ON x.id IS NOT NULL AND fr${i}.integration_id = $1 AND fr${i}.entity = '${linked}' AND fr${i}.external_id = r.${ref}`).join('\n           ')}`;
+/**
+ * Base columns that only the full comparison reads, left empty for fingerprinted rows: a steady-state
+ * plan then writes a few MB of temporary table instead of ~40 MB per 100,000 people. (Email and
+ * employee number stay: the checks for repeated values read every row.)
+ */
+const slim = (...columns: string[]) => columns.map((c) => `CASE WHEN NOT fast THEN ${c} END AS ${c}`).join(', ');
+/** A base row that no earlier decision took and whose fingerprint holds. */
+const FAST_OPEN = `(q.action IS NULL AND NOT q.removed AND q.fast)`;
+/** Those rows in a final table's shape: unchanged, nothing to resolve or compare. */
+function fastRows(columns: readonly string[], base: string): string {
+  const cols = columns.map((c) => (c === 'action' ? `'unchanged'` : KEPT_WHEN_UNCHANGED.has(c) && c !== 'changes' ? `q.${c}` : 'NULL'));
+  return `SELECT ${cols.join(', ')} FROM ${base} q WHERE ${FAST_OPEN}`;
+}
 
 /** `CREATE TEMP TABLE name AS` the `columns` of `select`. */
 function finalTable(name: string, columns: readonly string[], select: string): string {
@@ -130,12 +166,26 @@ function finalTable(name: string, columns: readonly string[], select: string): s
 }
 
 const ORG_COLUMNS = ['seq', 'external_id', 'removed', 'errors', 'name', 'parent_ref', 'manager_ref', 'status', 'linked_id', 'target_id', 'dup_rank', 'first_seq',
-  'parent_id', 'parent_new', 'manager_id', 'manager_new', 'action', 'reason', 'changes'] as const;
+  'parent_id', 'parent_new', 'manager_id', 'manager_new', 'action', 'reason', 'changes', 'fp', 'fast'] as const;
 const EMP_COLUMNS = ['seq', 'external_id', 'removed', 'errors', 'email', 'first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref',
   'manager_ref', 'location', 'employee_number', 'status', 'start_date', 'end_date', 'attributes', 'linked_id', 'target_id', 'dup_rank', 'first_seq',
-  'org_unit_id', 'org_unit_new', 'manager_id', 'manager_new', 'action', 'reason', 'changes'] as const;
+  'org_unit_id', 'org_unit_new', 'manager_id', 'manager_new', 'action', 'reason', 'changes', 'fp', 'fast'] as const;
 const EMT_COLUMNS = ['seq', 'external_id', 'removed', 'errors', 'employee_ref', 'title', 'org_unit_ref', 'start_date', 'end_date', 'fte', 'is_primary', 'status',
-  'linked_id', 'target_id', 'dup_rank', 'first_seq', 'employee_id', 'employee_new', 'org_unit_id', 'org_unit_new', 'action', 'reason', 'changes'] as const;
+  'linked_id', 'target_id', 'dup_rank', 'first_seq', 'employee_id', 'employee_new', 'org_unit_id', 'org_unit_new', 'action', 'reason', 'changes', 'fp', 'fast'] as const;
+
+/**
+ * `dd`: position among the rows of the data set with the same external id, for
+ * the ids that occur more than once (rare: a hash aggregate finds them, and only
+ * their rows are sorted).
+ */
+function duplicatesJoin(entity: Entity): string {
+  return `LEFT JOIN (SELECT seq, row_number() OVER w AS dup_rank, first_value(seq) OVER w AS first_seq
+                     FROM snapshot_rows
+                     WHERE snapshot_id = $2 AND entity = '${entity}' AND external_id IN (
+                       SELECT external_id FROM snapshot_rows WHERE snapshot_id = $2 AND entity = '${entity}'
+                       GROUP BY external_id HAVING count(*) > 1)
+                     WINDOW w AS (PARTITION BY external_id ORDER BY seq)) dd ON dd.seq = r.seq`;
+}
 
 export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const I = ctx.integrationId;
@@ -151,8 +201,12 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   // times faster; the plan tables are analyzed once built, so only the base tables need telling.
   const [size] = (await tx`
     SELECT (SELECT row_count FROM snapshots WHERE id = ${S})::float8 AS rows,
+           (SELECT duplicate_ids FROM snapshots WHERE id = ${S}) AS duplicates,
            greatest((SELECT reltuples FROM pg_class WHERE oid = 'record_links'::regclass), 0)::float8 AS links,
-           current_setting('enable_nestloop') AS nestloop`) as unknown as [{ rows: number; links: number; nestloop: string }];
+           current_setting('enable_nestloop') AS nestloop`) as unknown as [{ rows: number; duplicates: boolean | null; links: number; nestloop: string }];
+  // Staging counts repeated external ids; an older snapshot (null) is searched for them.
+  const dupJoin = (entity: Entity) => (size.duplicates === false ? '' : duplicatesJoin(entity));
+  const dupCols = size.duplicates === false ? '1 AS dup_rank, r.seq AS first_seq' : 'coalesce(dd.dup_rank, 1) AS dup_rank, coalesce(dd.first_seq, r.seq) AS first_seq';
   const large = size.rows >= 10_000 && size.rows * 8 >= size.links;
   if (large) await tx`SELECT set_config('enable_nestloop', 'off', true)`;
 
@@ -162,14 +216,14 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const failed = (t: string) => `CASE WHEN ${t}.errors IS NOT NULL OR ${t}.dup_rank > 1 THEN 'failed' END`;
   await tx.unsafe(
     `CREATE TEMP TABLE plan_org_base ON COMMIT DROP AS
-     SELECT seq, external_id, removed, ${failedDup('b')} AS errors, name, parent_ref, manager_ref, status, linked_id, target_id, dup_rank, first_seq,
-            ${failed('b')} AS action
+     SELECT seq, external_id, removed, ${failedDup('b')} AS errors, ${slim('name', 'parent_ref', 'manager_ref', 'status')}, linked_id, target_id, dup_rank, first_seq,
+            ${failed('b')} AS action, fp, fast
      FROM (SELECT r.seq, r.external_id, r.removed, r.errors, r.name, r.parent_ref, r.manager_ref, coalesce(r.status, 'active') AS status,
-                  l.record_id AS linked_id, l.record_id AS target_id,
-                  row_number() OVER (PARTITION BY r.external_id ORDER BY r.seq) AS dup_rank,
-                  first_value(r.seq) OVER (PARTITION BY r.external_id ORDER BY r.seq) AS first_seq
+                  l.record_id AS linked_id, l.record_id AS target_id, ${FAST('org_units')},
+                  ${dupCols}
            FROM snapshot_rows r
-           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = 'org_units' AND l.external_id = r.external_id
+           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = 'org_units' AND l.external_id = r.external_id ${FAST_JOINS('org_units')}
+           ${dupJoin('org_units')}
            WHERE r.snapshot_id = $2 AND r.entity = 'org_units') b`,
     [I, S],
   );
@@ -183,34 +237,35 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   await tx.unsafe(
     `CREATE TEMP TABLE plan_emp_base ON COMMIT DROP AS
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors,
-            email, first_name, last_name, display_name, job_title, department, org_unit_ref, manager_ref,
-            location, employee_number, status, start_date, end_date, attributes, linked_id, target_id, dup_rank, first_seq,
-            ${failed('b')} AS action
+            email, ${slim('first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref', 'location')},
+            employee_number, ${slim('status', 'start_date', 'end_date')}, CASE WHEN NOT fast THEN coalesce(attributes::jsonb, '{}'::jsonb) END AS attributes,
+            linked_id, target_id, dup_rank, first_seq,
+            ${failed('b')} AS action, fp, fast
      FROM (SELECT r.seq, r.external_id, r.removed, r.errors,
                   r.email, r.first_name, r.last_name, r.display_name, r.job_title, r.department, r.org_unit_ref, r.manager_ref,
                   r.location, r.employee_number, coalesce(r.status, 'active') AS status, r.start_date, r.end_date,
-                  coalesce(r.attributes, '{}'::jsonb) AS attributes,
-                  l.record_id AS linked_id, coalesce(l.record_id, m.id) AS target_id,
-                  row_number() OVER (PARTITION BY r.external_id ORDER BY r.seq) AS dup_rank,
-                  first_value(r.seq) OVER (PARTITION BY r.external_id ORDER BY r.seq) AS first_seq
+                  r.attributes,
+                  l.record_id AS linked_id, coalesce(l.record_id, m.id) AS target_id, ${FAST('employees')},
+                  ${dupCols}
            FROM snapshot_rows r
-           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = 'employees' AND l.external_id = r.external_id
+           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = 'employees' AND l.external_id = r.external_id ${FAST_JOINS('employees')}
            ${matchJoin}
+           ${dupJoin('employees')}
            WHERE r.snapshot_id = $2 AND r.entity = 'employees') b`,
     [I, S],
   );
 
   await tx.unsafe(
     `CREATE TEMP TABLE plan_emt_base ON COMMIT DROP AS
-     SELECT seq, external_id, removed, ${failedDup('b')} AS errors, employee_ref, title, org_unit_ref, start_date, end_date, fte, is_primary, status,
-            linked_id, target_id, dup_rank, first_seq, ${failed('b')} AS action
+     SELECT seq, external_id, removed, ${failedDup('b')} AS errors, ${slim('employee_ref', 'title', 'org_unit_ref', 'start_date', 'end_date', 'fte', 'is_primary', 'status')},
+            linked_id, target_id, dup_rank, first_seq, ${failed('b')} AS action, fp, fast
      FROM (SELECT r.seq, r.external_id, r.removed, r.errors, r.employee_ref, r.title, r.org_unit_ref, r.start_date, r.end_date, r.fte,
                   coalesce(r.is_primary, false) AS is_primary, coalesce(r.status, 'active') AS status,
-                  l.record_id AS linked_id, l.record_id AS target_id,
-                  row_number() OVER (PARTITION BY r.external_id ORDER BY r.seq) AS dup_rank,
-                  first_value(r.seq) OVER (PARTITION BY r.external_id ORDER BY r.seq) AS first_seq
+                  l.record_id AS linked_id, l.record_id AS target_id, ${FAST('employments')},
+                  ${dupCols}
            FROM snapshot_rows r
-           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = 'employments' AND l.external_id = r.external_id
+           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = 'employments' AND l.external_id = r.external_id ${FAST_JOINS('employments')}
+           ${dupJoin('employments')}
            WHERE r.snapshot_id = $2 AND r.entity = 'employments') b`,
     [I, S],
   );
@@ -235,12 +290,12 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     UPDATE plan_emp_base p SET action = 'failed', errors = jsonb_build_array(jsonb_build_object(
       'field', 'email', 'message', 'already belongs to another person (employee #' || o.id || '); with match_key: email the two records would be linked'))
     FROM employees o
-    WHERE p.action IS NULL AND NOT p.removed AND o.email = p.email AND o.id IS DISTINCT FROM p.target_id`;
+    WHERE p.action IS NULL AND NOT p.removed AND NOT p.fast AND o.email = p.email AND o.id IS DISTINCT FROM p.target_id`;
   await tx`
     UPDATE plan_emp_base p SET action = 'failed', errors = jsonb_build_array(jsonb_build_object(
       'field', 'employee_number', 'message', 'already belongs to another person (employee #' || o.id || ')'))
     FROM employees o
-    WHERE p.action IS NULL AND NOT p.removed AND p.employee_number IS NOT NULL
+    WHERE p.action IS NULL AND NOT p.removed AND NOT p.fast AND p.employee_number IS NOT NULL
       AND o.employee_number = p.employee_number AND o.id IS DISTINCT FROM p.target_id`;
 
   // ── final tables: references, removals, new and existing records, in one pass per entity ──
@@ -264,11 +319,13 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
         ORG_COLUMNS,
         `SELECT p.seq, p.external_id, p.removed, p.errors, p.name, p.parent_ref, p.manager_ref, p.status, p.linked_id, p.target_id, p.dup_rank, p.first_seq,
                 p.parent_id, p.parent_new, p.manager_id, p.manager_new,
-                ${d.action} AS action, ${d.reason} AS reason, ${d.changes} AS changes
+                ${d.action} AS action, ${d.reason} AS reason, ${d.changes} AS changes, p.fp, false AS fast
          FROM (SELECT q.*, ${resolved(cond, 'o', 'parent')}, ${resolved(cond, 'm', 'manager')},
                       CASE WHEN ${cond} THEN concat_ws('; ', ${notFound('o', 'parent', 'parent_ref')}, ${notFound('m', 'manager', 'manager_ref')}) END AS reason
-               FROM plan_org_base q ${refJoin('o', 'plan_org_base', 'org_units', 'parent_ref')} ${refJoin('m', 'plan_emp_base', 'employees', 'manager_ref')}) p
-         LEFT JOIN org_units e ON e.id = p.target_id`,
+               FROM plan_org_base q ${refJoin('o', 'plan_org_base', 'org_units', 'parent_ref')} ${refJoin('m', 'plan_emp_base', 'employees', 'manager_ref')}
+               WHERE NOT ${FAST_OPEN}) p
+         LEFT JOIN org_units e ON e.id = p.target_id
+         UNION ALL ${fastRows(ORG_COLUMNS, 'plan_org_base')}`,
       ),
       [I, ctx.write],
     );
@@ -287,11 +344,13 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                 p.email, p.first_name, p.last_name, p.display_name, p.job_title, p.department, p.org_unit_ref, p.manager_ref,
                 p.location, p.employee_number, p.status, p.start_date, p.end_date, p.attributes, p.linked_id, p.target_id, p.dup_rank, p.first_seq,
                 p.org_unit_id, p.org_unit_new, p.manager_id, p.manager_new,
-                ${d.action} AS action, ${d.reason} AS reason, ${d.changes} AS changes
+                ${d.action} AS action, ${d.reason} AS reason, ${d.changes} AS changes, p.fp, false AS fast
          FROM (SELECT q.*, ${resolved(cond, 'm', 'manager')}, ${resolved(cond, 'o', 'org_unit')},
                       CASE WHEN ${cond} THEN nullif(concat_ws('; ', ${notFound('m', 'manager', 'manager_ref')}, ${notFound('o', 'org_unit', 'org_unit_ref')}), '') END AS reason
-               FROM plan_emp_base q ${refJoin('m', 'plan_emp_base', 'employees', 'manager_ref')} ${refJoin('o', 'plan_org_base', 'org_units', 'org_unit_ref')}) p
-         LEFT JOIN employees e ON e.id = p.target_id`,
+               FROM plan_emp_base q ${refJoin('m', 'plan_emp_base', 'employees', 'manager_ref')} ${refJoin('o', 'plan_org_base', 'org_units', 'org_unit_ref')}
+               WHERE NOT ${FAST_OPEN}) p
+         LEFT JOIN employees e ON e.id = p.target_id
+         UNION ALL ${fastRows(EMP_COLUMNS, 'plan_emp_base')}`,
       ),
       [I, ctx.write],
     );
@@ -313,11 +372,13 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                   'field', 'employee_id', 'message', 'no employee with external_id ' || p.employee_ref || ' in this integration')) ELSE p.errors END AS errors,
                 p.employee_ref, p.title, p.org_unit_ref, p.start_date, p.end_date, p.fte, p.is_primary, p.status,
                 p.linked_id, p.target_id, p.dup_rank, p.first_seq, p.employee_id, p.employee_new, p.org_unit_id, p.org_unit_new,
-                CASE WHEN ${orphan} THEN 'failed' ELSE ${d.action} END AS action, ${d.reason} AS reason, ${d.changes} AS changes
+                CASE WHEN ${orphan} THEN 'failed' ELSE ${d.action} END AS action, ${d.reason} AS reason, ${d.changes} AS changes, p.fp, false AS fast
          FROM (SELECT q.*, ${resolved(cond, 'm', 'employee')}, ${resolved(cond, 'o', 'org_unit')},
                       CASE WHEN ${cond} THEN ${notFound('o', 'org_unit', 'org_unit_ref')} END AS reason
-               FROM plan_emt_base q ${refJoin('m', 'plan_emp_base', 'employees', 'employee_ref')} ${refJoin('o', 'plan_org_base', 'org_units', 'org_unit_ref')}) p
-         LEFT JOIN employments e ON e.id = p.target_id`,
+               FROM plan_emt_base q ${refJoin('m', 'plan_emp_base', 'employees', 'employee_ref')} ${refJoin('o', 'plan_org_base', 'org_units', 'org_unit_ref')}
+               WHERE NOT ${FAST_OPEN}) p
+         LEFT JOIN employments e ON e.id = p.target_id
+         UNION ALL ${fastRows(EMT_COLUMNS, 'plan_emt_base')}`,
       ),
       [I, ctx.write],
     );
@@ -495,13 +556,53 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
        FROM ${t} p WHERE e.id = p.target_id AND p.action = 'terminated' AND (p.seq IS NULL OR p.removed) AND e.status = 'active'`,
     );
   }
-  const links = (t: keyof typeof NEW_IDS, entity: string) =>
-    `SELECT $1, '${entity}', p.external_id, coalesce(p.target_id, n.new_id) FROM ${t} p LEFT JOIN ${NEW_IDS[t]} n ON n.seq = p.seq
+  // Records several rows aim at, kept apart so the statements below hash a small analyzed table
+  // (as a subquery, an underestimated plan re-aggregated it once per row).
+  for (const t of ['plan_org', 'plan_emp', 'plan_emt'] as const) {
+    await tx.unsafe(
+      `CREATE TEMP TABLE ${t}_shared ON COMMIT DROP AS
+       SELECT target_id FROM ${t} WHERE target_id IS NOT NULL GROUP BY target_id HAVING count(*) > 1`,
+    );
+    await tx.unsafe(`ANALYZE ${t}_shared`);
+  }
+  // New links, with the fingerprint of the row and the version of the record it left.
+  const links = (t: keyof typeof NEW_IDS, entity: string, table: string) =>
+    `SELECT $1, '${entity}', p.external_id, coalesce(p.target_id, n.new_id),
+            CASE WHEN ${fingerprinted()} THEN p.fp END, CASE WHEN ${fingerprinted()} THEN x.xmin END
+       FROM ${t} p LEFT JOIN ${NEW_IDS[t]} n ON n.seq = p.seq LEFT JOIN ${table} x ON x.id = coalesce(p.target_id, n.new_id) ${sharedJoin(t)}
        WHERE p.linked_id IS NULL AND p.external_id IS NOT NULL AND p.dup_rank = 1 AND p.action IN ('created', 'updated', 'unchanged', 'restored', 'terminated')`;
   await tx.unsafe(
-    `INSERT INTO record_links (integration_id, entity, external_id, record_id)
-     SELECT * FROM (${links('plan_org', 'org_units')} UNION ALL ${links('plan_emp', 'employees')} UNION ALL ${links('plan_emt', 'employments')}) l
+    `INSERT INTO record_links (integration_id, entity, external_id, record_id, fp, synced_xmin)
+     SELECT * FROM (${links('plan_org', 'org_units', 'org_units')} UNION ALL ${links('plan_emp', 'employees', 'employees')}
+                    UNION ALL ${links('plan_emt', 'employments', 'employments')}) l
      ON CONFLICT DO NOTHING`,
     [I],
   );
+  // Existing links: remember what the rows compared in full left (steady state: none, they were all fast).
+  for (const [t, entity, table] of [['plan_org', 'org_units', 'org_units'], ['plan_emp', 'employees', 'employees'], ['plan_emt', 'employments', 'employments']] as const) {
+    await tx.unsafe(
+      `UPDATE record_links l SET fp = p.fp, synced_xmin = x.xmin
+       FROM ${t} p JOIN ${table} x ON x.id = p.target_id ${sharedJoin(t)}
+       WHERE l.integration_id = $1 AND l.entity = '${entity}' AND l.external_id = p.external_id AND l.record_id = p.target_id
+         AND p.linked_id IS NOT NULL AND NOT p.fast AND ${fingerprinted()}
+         AND (l.fp, l.synced_xmin) IS DISTINCT FROM (p.fp, x.xmin)`,
+      [I],
+    );
+  }
+}
+
+/**
+ * Rows whose record, after this run, is exactly what the row makes of it: applied or
+ * unchanged, references all resolved (no reason), and the only row of the data set
+ * aimed at that record (when several are, the first wins and the others are not its
+ * source).
+ */
+function fingerprinted(): string {
+  return `(p.fp IS NOT NULL AND p.seq IS NOT NULL AND NOT p.removed AND nullif(p.reason, '') IS NULL
+    AND p.action IN ('created', 'updated', 'unchanged', 'restored', 'terminated') AND sh.target_id IS NULL)`;
+}
+
+/** `sh`: the records several rows of the plan aim at (see `applyPlan`). */
+function sharedJoin(t: keyof typeof NEW_IDS): string {
+  return `LEFT JOIN ${t}_shared sh ON sh.target_id = p.target_id`;
 }

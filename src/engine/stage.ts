@@ -1,9 +1,11 @@
+import { hash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { Sql } from '../store/db.js';
 import { applyMapping, type Mapping } from '../domain/mapping.js';
 import { acceptCanonical, ENTITIES, validateRecord, type Entity, type Employee, type Employment, type OrgUnit } from '../domain/records.js';
 import type { ProviderPage } from '../../providers/types.js';
+import { sourceTextOf } from '../formats/records-stream.js';
 
 /**
  * Staging: source pages → mapped, validated rows → one COPY into
@@ -15,16 +17,22 @@ const COLUMNS = [
   'snapshot_id', 'entity', 'seq', 'external_id', 'removed', 'errors', 'payload',
   'email', 'first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref',
   'location', 'employee_number', 'status', 'start_date', 'end_date', 'attributes',
-  'employee_ref', 'title', 'fte', 'is_primary', 'name', 'parent_ref',
+  'employee_ref', 'title', 'fte', 'is_primary', 'name', 'parent_ref', 'fp',
 ] as const;
+/** The canonical fields and references, `email` to `parent_ref`: what a row's fingerprint covers. */
+const CANONICAL_FROM = 7;
+const CANONICAL_TO = 27;
+/** Part of every fingerprint: bump it when what a row makes of a stored record changes, so none is trusted. */
+const FP_VERSION = '1';
 
 const WIDTH = COLUMNS.length;
 /** Rows per COPY chunk (about half a megabyte). */
 const CHUNK_ROWS = 1000;
 
-const COPY_SPECIAL = /[\\\n\r\t]/;
-const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
-const copyEscape = (c: string) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t');
+const COPY_SPECIAL = /[\\\n\r\t\0]/;
+const COPY_SPECIAL_ALL = /[\\\n\r\t\0]/g;
+/** PostgreSQL text cannot hold NUL at all: it is dropped. */
+const copyEscape = (c: string) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : '');
 
 /** COPY text-format escaping (most values need none: test before replacing). */
 function esc(value: unknown): string {
@@ -33,11 +41,19 @@ function esc(value: unknown): string {
   return COPY_SPECIAL.test(s) ? s.replace(COPY_SPECIAL_ALL, copyEscape) : s;
 }
 
-/** A JSON value as COPY text; `\u0000` is rejected by jsonb, so it is dropped. */
-function json(value: unknown): string {
+/** The value without NUL characters in its strings and keys: jsonb rejects them. */
+function withoutNul(v: unknown): unknown {
+  if (typeof v === 'string') return v.replaceAll('\0', '');
+  if (Array.isArray(v)) return v.map(withoutNul);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replaceAll('\0', ''), withoutNul(x)]));
+  return v;
+}
+
+/** A JSON value as COPY text (`text`: its JSON when already at hand). */
+function json(value: unknown, text?: string): string {
   if (value === null || value === undefined) return '\\N';
-  const s = JSON.stringify(value);
-  return esc(s.includes('\\u0000') ? s.replace(/\\u0000/g, '') : s);
+  const s = text ?? JSON.stringify(value);
+  return esc(s.includes('\\u0000') ? JSON.stringify(withoutNul(value)) : s);
 }
 
 function externalIdOf(raw: unknown, mapped: unknown): string | null {
@@ -65,6 +81,8 @@ export interface StageResult {
   unidentified: Record<Entity, number>;
   cursor: unknown;
   hasCursor: boolean;
+  /** Whether two rows of one entity share an external id. */
+  duplicateIds: boolean;
 }
 
 export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>, options: StageOptions): Promise<StageResult> {
@@ -74,7 +92,9 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     unidentified: { employees: 0, employments: 0, org_units: 0 },
     cursor: null,
     hasCursor: false,
+    duplicateIds: false,
   };
+  const seen: Record<Entity, Set<string>> = { employees: new Set(), employments: new Set(), org_units: new Set() };
   const seq: Record<Entity, number> = { employees: 0, employments: 0, org_units: 0 };
   const sid = String(options.snapshotId);
   const userKey = options.userKey?.trim().toLowerCase() || null;
@@ -85,6 +105,11 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     result.rows++;
     result.byEntity[entity]++;
     if (!externalId) result.unidentified[entity]++;
+    else if (!result.duplicateIds) {
+      const ids = seen[entity];
+      if (ids.has(externalId)) result.duplicateIds = true;
+      else ids.add(externalId);
+    }
     const cols = new Array<string>(WIDTH).fill('\\N');
     cols[0] = sid;
     cols[1] = entity;
@@ -92,7 +117,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     cols[3] = esc(externalId);
     cols[4] = removed ? 't' : 'f';
     cols[5] = json(errors);
-    cols[6] = json(payload);
+    cols[6] = json(payload, sourceTextOf(payload));
     return cols;
   };
 
@@ -144,6 +169,8 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
       cols[25] = esc(r.name);
       cols[26] = esc(r.parent_id);
     }
+    // The fingerprint lets planning recognise a row it applied before (see 004_fingerprints.sql).
+    cols[27] = hash('md5', FP_VERSION + '\t' + cols.slice(CANONICAL_FROM, CANONICAL_TO).join('\t'), 'hex');
     return line(cols);
   }
 

@@ -21,6 +21,18 @@ export const emptyPage = (): RawPage => ({ employees: [], employments: [], org_u
 
 const PAGE_SIZE = 5000;
 
+/**
+ * Key of the JSON text an NDJSON record was read from, on the record itself.
+ * Staging keeps it as the record's payload instead of serialising the parsed
+ * object again. A symbol: JSON, `Object.keys` and `for…in` do not see it (a
+ * WeakMap from record to text cost four times as much).
+ */
+export const SOURCE_TEXT = Symbol('people-sync.source-text');
+
+/** The JSON text `record` was read from, when a reader kept it. */
+export const sourceTextOf = (record: unknown): string | undefined =>
+  typeof record === 'object' && record !== null ? ((record as Record<symbol, unknown>)[SOURCE_TEXT] as string | undefined) : undefined;
+
 const pageSize = (p: RawPage) => p.employees.length + p.employments.length + p.org_units.length + p.unreadable.length;
 
 export function parseEntity(value: unknown): Entity | null {
@@ -81,16 +93,20 @@ export async function* readNdjson(chunks: AsyncIterable<string>, defaultEntity: 
       });
       return;
     }
-    const { entity: _drop, ...record } = rec;
-    page[entity].push(record);
+    // The record keeps its `entity` key (mapping and validation ignore it): copying every record to drop it cost more.
+    (rec as Record<symbol, unknown>)[SOURCE_TEXT] = trimmed;
+    page[entity].push(rec);
   };
   for await (const chunk of chunks) {
-    rest += chunk;
+    // Lines are cut from each chunk by position; cutting the remainder after every line cost as much as parsing.
+    const text = rest ? rest + chunk : chunk;
+    let start = 0;
     let nl: number;
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      takeLine(rest.slice(0, nl));
-      rest = rest.slice(nl + 1);
+    while ((nl = text.indexOf('\n', start)) >= 0) {
+      takeLine(text.slice(start, nl));
+      start = nl + 1;
     }
+    rest = text.slice(start);
     if (pageSize(page) >= PAGE_SIZE) {
       yield page;
       page = emptyPage();

@@ -9,6 +9,8 @@ export interface Snapshot {
   complete: boolean;
   row_count: number;
   cursor: unknown;
+  /** Whether two rows share an external id; null when not known. */
+  duplicate_ids: boolean | null;
 }
 
 export function createSnapshotsRepo(sql: Sql) {
@@ -19,10 +21,10 @@ export function createSnapshotsRepo(sql: Sql) {
       return row!;
     },
 
-    async complete(id: number, rowCount: number, cursor: { value: unknown } | null): Promise<void> {
+    async complete(id: number, rowCount: number, cursor: { value: unknown } | null, duplicateIds: boolean | null = null): Promise<void> {
       await sql`
         UPDATE snapshots SET complete = true, fetched_at = now(), row_count = ${rowCount},
-               cursor = ${cursor ? (cursor.value as never) : null}
+               cursor = ${cursor ? (cursor.value as never) : null}, duplicate_ids = ${duplicateIds}
         WHERE id = ${id}`;
     },
 

@@ -177,6 +177,15 @@ describe('bad rows and unsafe data sets', () => {
       expect.stringMatching(/is also used by row 1 \(external_id E1\)/),
     ]);
   });
+  it('NUL characters, which PostgreSQL cannot store, are dropped instead of failing the run', async () => {
+    const t = await setup([person(1, { first_name: 'A\u0000na', attributes: { note: 'x\u0000y', 'k\u0000ey': 1 } }), person(2)]);
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.status).toBe('completed');
+    const [e] = await t.rt.sql`SELECT first_name, attributes FROM employees WHERE email = 'p1@example.com'`;
+    expect(e).toMatchObject({ first_name: 'Ana', attributes: { note: 'xy', key: 1 } });
+    const rec = (await t.rt.service.runs.records(run, { status: 'created', limit: 10 })).items.find((r) => r.external_id === 'E1');
+    expect(rec!.payload).toMatchObject({ external_id: 'E1', first_name: 'Ana' });
+  });
   it('two new people with the same employee number: the second fails, the run goes on', async () => {
     const t = await setup([person(1, { employee_number: 'N1' }), person(2, { employee_number: 'N1' }), person(3)]);
     const run = await t.sync({ integration: 'hr', mode: 'full' });
@@ -297,5 +306,58 @@ describe('statistics after large loads', () => {
       ['employees', true],
       ['record_links', true],
     ]);
+  });
+});
+
+describe('fingerprints: rows applied before are recognised, never trusted blindly', () => {
+  const linksInStep = async (t: TestRuntime) =>
+    (await t.rt.sql`
+      SELECT count(*)::int AS n FROM record_links l JOIN employees e ON e.id = l.record_id
+      WHERE l.entity = 'employees' AND l.fp IS NOT NULL AND l.synced_xmin = e.xmin`)[0]!.n;
+
+  it('a link remembers the row it applied; a second identical run is unchanged and writes nothing', async () => {
+    const t = await setup([1, 2, 3].map((i) => person(i)));
+    expect((await t.sync({ integration: 'hr', mode: 'full' })).counts.employees).toMatchObject({ created: 3 });
+    expect(await linksInStep(t)).toBe(3);
+    const [before] = await t.rt.sql`SELECT string_agg(xmin::text, ',' ORDER BY id) AS v FROM employees`;
+    const again = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(again.status).toBe('completed');
+    expect(again.counts.employees).toMatchObject({ unchanged: 3 });
+    expect(again.counts.org_units).toMatchObject({ unchanged: 1 });
+    expect((await t.rt.sql`SELECT string_agg(xmin::text, ',' ORDER BY id) AS v FROM employees`)[0]!.v).toBe(before!.v);
+  });
+
+  it('a record changed outside the sync is compared in full and put back', async () => {
+    const t = await setup([1, 2].map((i) => person(i)));
+    await t.sync({ integration: 'hr', mode: 'full' });
+    await t.rt.sql`UPDATE employees SET job_title = 'Changed by hand' WHERE email = 'p2@example.com'`;
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.counts.employees).toMatchObject({ updated: 1, unchanged: 1 });
+    const [e] = await t.rt.sql`SELECT job_title FROM employees WHERE email = 'p2@example.com'`;
+    expect(e!.job_title).toBe('Engineer');
+    expect(await linksInStep(t)).toBe(2);
+  });
+
+  it('a reference that did not resolve is resolved when its record arrives, though the row is the same', async () => {
+    const t = await setup([person(2), person(3, { manager_id: 'E2' })]);
+    const first = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(first.counts.employees).toMatchObject({ created: 2 });
+    t.write('export.json', doc([person(1), person(2), person(3, { manager_id: 'E2' })]));
+    const second = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(second.counts.employees).toMatchObject({ created: 1, updated: 1, unchanged: 1 });
+    const [e2] = await t.rt.sql`
+      SELECT m.email FROM employees e JOIN employees m ON m.id = e.manager_id WHERE e.email = 'p2@example.com'`;
+    expect(e2!.email).toBe('p1@example.com');
+  });
+
+  it('someone terminated for absence who comes back unchanged is restored', async () => {
+    const t = await setup([1, 2, 3].map((i) => person(i)));
+    await t.sync({ integration: 'hr', mode: 'full' });
+    t.write('export.json', doc([person(1), person(2)]));
+    expect((await t.sync({ integration: 'hr', mode: 'full' })).counts.employees).toMatchObject({ terminated: 1 });
+    t.write('export.json', doc([1, 2, 3].map((i) => person(i))));
+    const back = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(back.counts.employees).toMatchObject({ restored: 1, unchanged: 2 });
+    expect((await t.rt.sql`SELECT status FROM employees WHERE email = 'p3@example.com'`)[0]!.status).toBe('active');
   });
 });
