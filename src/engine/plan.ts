@@ -565,11 +565,14 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
     );
     await tx.unsafe(`ANALYZE ${t}_shared`);
   }
-  // New links, with the fingerprint of the row and the version of the record it left.
+  // New links, with the fingerprint of the row and the version of the record it left: a record created
+  // here carries this transaction's id (no lookup for each of them); one matched by email or number is read.
   const links = (t: keyof typeof NEW_IDS, entity: string, table: string) =>
     `SELECT $1, '${entity}', p.external_id, coalesce(p.target_id, n.new_id),
-            CASE WHEN ${fingerprinted()} THEN p.fp END, CASE WHEN ${fingerprinted()} THEN x.xmin END
-       FROM ${t} p LEFT JOIN ${NEW_IDS[t]} n ON n.seq = p.seq LEFT JOIN ${table} x ON x.id = coalesce(p.target_id, n.new_id) ${sharedJoin(t)}
+            CASE WHEN ${fingerprinted()} THEN p.fp END,
+            CASE WHEN ${fingerprinted()} THEN CASE WHEN p.action = 'created' THEN xid(pg_current_xact_id())
+                                                ELSE (SELECT x.xmin FROM ${table} x WHERE x.id = p.target_id) END END
+       FROM ${t} p LEFT JOIN ${NEW_IDS[t]} n ON n.seq = p.seq ${sharedJoin(t)}
        WHERE p.linked_id IS NULL AND p.external_id IS NOT NULL AND p.dup_rank = 1 AND p.action IN ('created', 'updated', 'unchanged', 'restored', 'terminated')`;
   await tx.unsafe(
     `INSERT INTO record_links (integration_id, entity, external_id, record_id, fp, synced_xmin)
