@@ -138,9 +138,12 @@ export function createEngine(deps: EngineDeps) {
           approvedTerminations: approved,
           userKey: run.mode === 'user' ? run.user_key : null,
         });
-        const limit = terminationLimit(integration.max_terminations, plan.activeLinked);
-        const guard: GuardInfo = { terminations: plan.terminations, limit, active: plan.activeLinked, max_terminations: formatMax(integration.max_terminations) };
-        const tripped = plan.terminations > limit && approved === null;
+        // A plan that terminates no one has nothing to guard (and the active count is not taken).
+        const guard: GuardInfo | null =
+          plan.activeLinked === null
+            ? null
+            : { terminations: plan.terminations, limit: terminationLimit(integration.max_terminations, plan.activeLinked), active: plan.activeLinked, max_terminations: formatMax(integration.max_terminations) };
+        const tripped = guard !== null && guard.terminations > guard.limit && approved === null;
         if (!run.dry_run && !tripped) await applyPlan(tx, integration.id);
         await recordPlan(tx, run.id);
         return { plan, guard, tripped };
@@ -148,7 +151,9 @@ export function createEngine(deps: EngineDeps) {
 
       const { plan, guard, tripped } = outcome;
       const notes = [...run.notes, ...plan.notes];
-      const guardReason = `would terminate ${guard.terminations} of ${guard.active} active people, above max_terminations ${guard.max_terminations} (${guard.limit})`;
+      const guardReason = guard
+        ? `would terminate ${guard.terminations} of ${guard.active} active people, above max_terminations ${guard.max_terminations} (${guard.limit})`
+        : '';
       if (run.dry_run && tripped) notes.push(`A real run would be held: it ${guardReason}.`);
       if (run.source_run_id) notes.push(`Applied from dry run #${run.source_run_id}.`);
       const totals = totalsByStatus(plan.counts);

@@ -354,9 +354,12 @@ describe('fingerprints: rows applied before are recognised, never trusted blindl
     const t = await setup([1, 2, 3].map((i) => person(i)));
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc([person(1), person(2)]));
-    expect((await t.sync({ integration: 'hr', mode: 'full' })).counts.employees).toMatchObject({ terminated: 1 });
+    const gone = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(gone.counts.employees).toMatchObject({ terminated: 1 });
+    expect(gone.guard).toMatchObject({ terminations: 1, active: 3 });
     t.write('export.json', doc([1, 2, 3].map((i) => person(i))));
     const back = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(back.guard).toBeNull(); // nobody terminated: nothing to guard, the active count is not taken
     expect(back.counts.employees).toMatchObject({ restored: 1, unchanged: 2 });
     expect((await t.rt.sql`SELECT status FROM employees WHERE email = 'p3@example.com'`)[0]!.status).toBe('active');
   });
