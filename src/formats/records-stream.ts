@@ -19,7 +19,11 @@ export interface RawPage {
 
 export const emptyPage = (): RawPage => ({ employees: [], employments: [], org_units: [], unreadable: [] });
 
-const PAGE_SIZE = 5000;
+/**
+ * Records per page. Pages are the unit that lives across the awaits of staging; at 5,000 they lived
+ * long enough to be promoted to V8's old generation, and staging 200,000 records peaked ~40 MB higher.
+ */
+export const PAGE_SIZE = 1000;
 
 /**
  * Key of the JSON text an NDJSON record was read from, on the record itself.

@@ -10,7 +10,7 @@ import { ENTITIES, type Entity } from '../domain/records.js';
 import type { Run } from '../domain/run.js';
 import { ErrorCode, PeopleSyncError, describeError, isCoded, type IssueDetail } from '../errors.js';
 import { createCsvObjectReader } from '../formats/csv.js';
-import { emptyPage, jsonErrorPosition, parseEntity, readCsv, readNdjson, type Format, type RawPage } from '../formats/records-stream.js';
+import { emptyPage, jsonErrorPosition, PAGE_SIZE, parseEntity, readCsv, readNdjson, type Format, type RawPage } from '../formats/records-stream.js';
 import type { Logger } from '../log.js';
 import type { ProviderPage } from '../../providers/types.js';
 import type { SyncService } from '../engine/service.js';
@@ -60,9 +60,7 @@ export interface ImportsOptions {
   now?: () => number;
 }
 
-
 const SMALL_BODY_BYTES = 64 * 1024;
-const PAGE_SIZE = 5000;
 
 // ---------------------------------------------------------------------------
 // What a request says: media type, query, envelope
