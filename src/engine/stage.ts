@@ -105,16 +105,17 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     result.rows++;
     result.byEntity[entity]++;
     if (!externalId) result.unidentified[entity]++;
-    else if (!result.duplicateIds) {
-      const ids = seen[entity];
-      if (ids.has(externalId)) result.duplicateIds = true;
-      else ids.add(externalId);
-    }
     const cols = new Array<string>(WIDTH).fill('\\N');
     cols[0] = sid;
     cols[1] = entity;
     cols[2] = String(seq[entity]);
     cols[3] = esc(externalId);
+    // Counted on the id as the database will store it (escaped, NUL dropped), so both agree on what repeats.
+    if (externalId && !result.duplicateIds) {
+      const ids = seen[entity];
+      if (ids.has(cols[3])) result.duplicateIds = true;
+      else ids.add(cols[3]);
+    }
     cols[4] = removed ? 't' : 'f';
     cols[5] = json(errors);
     cols[6] = json(payload, sourceTextOf(payload));
