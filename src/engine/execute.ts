@@ -102,6 +102,7 @@ export function createEngine(deps: EngineDeps) {
     try {
       rlog.info('run started', { mode: run.mode, dry_run: run.dry_run });
       let snapshotId = run.snapshot_id;
+      const fetchedNow = snapshotId === null;
       if (snapshotId === null) {
         const st = await state.get(integration.id);
         const snap = await snapshots.create(integration.id, run.mode === 'full' ? 'full' : 'delta', run.started_at ?? new Date());
@@ -122,8 +123,12 @@ export function createEngine(deps: EngineDeps) {
         }
       }
       const snap = await snapshots.get(snapshotId);
-      if (!snap || !snap.complete) {
-        return await finish(run, { status: 'failed', error: 'The stored data set of this run is no longer available (it was pruned or never completed); start a new sync.' });
+      const gone = 'The stored data set of this run is no longer available; start a new sync.';
+      if (!snap || !snap.complete) return await finish(run, { status: 'failed', error: `${gone} (It was pruned or never completed.)` });
+      // Snapshot rows are unlogged (004_fingerprints.sql): after a database crash they are gone while the
+      // snapshot itself remains. Planning nothing would pass for "the source is empty", so say it.
+      if (!fetchedNow && snap.row_count > 0 && (await snapshots.rowsMissing(snap.id))) {
+        return await finish(run, { status: 'failed', error: `${gone} (Its rows were cleared by a database restart.)` });
       }
       const approved = run.confirmed_by !== null ? await runs.approvedTerminations(run.id) : null;
       const outcome = await sql.begin(async (tx) => {

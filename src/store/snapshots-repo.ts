@@ -28,6 +28,12 @@ export function createSnapshotsRepo(sql: Sql) {
         WHERE id = ${id}`;
     },
 
+    /** True when a snapshot's rows are gone (they are unlogged: a crash of the database clears them). */
+    async rowsMissing(id: number): Promise<boolean> {
+      const [row] = await sql<{ any: boolean }[]>`SELECT EXISTS (SELECT 1 FROM snapshot_rows WHERE snapshot_id = ${id}) AS any`;
+      return !row!.any;
+    },
+
     async get(id: number): Promise<Snapshot | null> {
       const [row] = await sql<Snapshot[]>`SELECT * FROM snapshots WHERE id = ${id}`;
       return row ?? null;

@@ -309,6 +309,20 @@ describe('statistics after large loads', () => {
   });
 });
 
+describe('a stored data set that is gone', () => {
+  it('applying a dry run whose rows a database restart cleared fails with the reason, and writes nothing', async () => {
+    const t = await setup([1, 2, 3].map((i) => person(i)));
+    const dry = await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
+    // What a crash does to the unlogged snapshot rows (the snapshot itself is logged and stays).
+    await t.rt.sql`DELETE FROM snapshot_rows WHERE snapshot_id = ${dry.snapshot_id}`;
+    const { run } = await t.rt.service.applyDryRun(dry.id, 'api', 'admin');
+    const applied = await t.drain(run.id);
+    expect(applied.status).toBe('failed');
+    expect(applied.error).toMatch(/no longer available; start a new sync\. \(Its rows were cleared by a database restart\.\)/);
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees`)[0]!.n).toBe(0);
+  });
+});
+
 describe('fingerprints: rows applied before are recognised, never trusted blindly', () => {
   const linksInStep = async (t: TestRuntime) =>
     (await t.rt.sql`
