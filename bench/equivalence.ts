@@ -205,7 +205,8 @@ async function dump(sql: Sql, runIds: number[]): Promise<unknown> {
   const links = await sql<Rec[]>`SELECT integration_id, entity, external_id, record_id FROM record_links`;
   const runOrder = new Map(runIds.map((id, i) => [id, i]));
   return {
-    runs: runs.map((r) => ({ ...r, id: runOrder.get(r.id as number), reason: text(r.reason), error: text(r.error) })),
+    // Since 5f6f48c a run that terminates no one stores no guard (its active count is not taken).
+    runs: runs.map((r) => ({ ...r, id: runOrder.get(r.id as number), reason: text(r.reason), error: text(r.error), guard: noGuardIfNoTerminations(r.guard) })),
     records: sorted(
       records.map((r) => ({
         ...r,
@@ -229,6 +230,11 @@ type EngineFactory = typeof createEngine;
  * copied to a temporary folder with its other imports pointed back at this
  * tree, so both engines run side by side in this process.
  */
+/** A guard that had nothing to guard is compared as none. */
+function noGuardIfNoTerminations(guard: unknown): unknown {
+  return guard && typeof guard === 'object' && (guard as { terminations?: number }).terminations === 0 ? null : guard;
+}
+
 /**
  * Both engines run on this tree's schema. Where a migration changed a column an
  * older engine reads, its SQL is adapted here (text only, no logic):
