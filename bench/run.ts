@@ -72,6 +72,17 @@ function parseArgs(argv: string[]): Args {
 
 const log = (line: string) => process.stderr.write(line + '\n');
 
+/** What a measured child (sync or push) reports, as a table row's fields. */
+const measured = (r: ChildResult) => ({
+  times: r.times,
+  nodeCpu: r.nodeCpu,
+  pgCpu: r.pgCpu,
+  written: r.written,
+  counts: r.counts,
+  peakRssBytes: r.peakRssBytes,
+  idleRssBytes: r.idleRssBytes,
+});
+
 function runChild(script: string, job: unknown): Promise<ChildResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin/run-ts.js'), join(ROOT, script)], {
@@ -234,13 +245,7 @@ async function main(): Promise<void> {
         id: s.id,
         name: s.name,
         rows: rowsOf(sets[s.set]),
-        times: r.times,
-        nodeCpu: r.nodeCpu,
-        pgCpu: r.pgCpu,
-        written: r.written,
-        counts: r.counts,
-        peakRssBytes: r.peakRssBytes,
-        idleRssBytes: r.idleRssBytes,
+        ...measured(r),
         b1: s.b1,
         vsF1: s.mode === 'full',
       });
@@ -264,13 +269,7 @@ async function main(): Promise<void> {
           id: 'P-push',
           name,
           rows: rowsOf(sets.churn),
-          times: r.times,
-          nodeCpu: r.nodeCpu,
-          pgCpu: r.pgCpu,
-          written: r.written,
-          counts: r.counts,
-          peakRssBytes: r.peakRssBytes,
-          idleRssBytes: r.idleRssBytes,
+          ...measured(r),
           payloadBytes: r.payloadBytes,
           b1: 'B1-full',
           vsF1: true,

@@ -207,6 +207,12 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   // Staging counts repeated external ids; an older snapshot (null) is searched for them.
   const dupJoin = (entity: Entity) => (size.duplicates === false ? '' : duplicatesJoin(entity));
   const dupCols = size.duplicates === false ? '1 AS dup_rank, r.seq AS first_seq' : 'coalesce(dd.dup_rank, 1) AS dup_rank, coalesce(dd.first_seq, r.seq) AS first_seq';
+  /** One entity's snapshot rows with their link, what the fingerprint check reads, and their duplicates. */
+  const baseFrom = (entity: Entity, matchJoin = '') => `FROM snapshot_rows r
+           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = '${entity}' AND l.external_id = r.external_id ${FAST_JOINS(entity)}
+           ${matchJoin}
+           ${dupJoin(entity)}
+           WHERE r.snapshot_id = $2 AND r.entity = '${entity}'`;
   const large = size.rows >= 10_000 && size.rows * 8 >= size.links;
   if (large) await tx`SELECT set_config('enable_nestloop', 'off', true)`;
 
@@ -221,10 +227,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
      FROM (SELECT r.seq, r.external_id, r.removed, r.errors, r.name, r.parent_ref, r.manager_ref, coalesce(r.status, 'active') AS status,
                   l.record_id AS linked_id, l.record_id AS target_id, ${FAST('org_units')},
                   ${dupCols}
-           FROM snapshot_rows r
-           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = 'org_units' AND l.external_id = r.external_id ${FAST_JOINS('org_units')}
-           ${dupJoin('org_units')}
-           WHERE r.snapshot_id = $2 AND r.entity = 'org_units') b`,
+           ${baseFrom('org_units')}) b`,
     [I, S],
   );
 
@@ -247,11 +250,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                   r.attributes,
                   l.record_id AS linked_id, coalesce(l.record_id, m.id) AS target_id, ${FAST('employees')},
                   ${dupCols}
-           FROM snapshot_rows r
-           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = 'employees' AND l.external_id = r.external_id ${FAST_JOINS('employees')}
-           ${matchJoin}
-           ${dupJoin('employees')}
-           WHERE r.snapshot_id = $2 AND r.entity = 'employees') b`,
+           ${baseFrom('employees', matchJoin)}) b`,
     [I, S],
   );
 
@@ -263,10 +262,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                   coalesce(r.is_primary, false) AS is_primary, coalesce(r.status, 'active') AS status,
                   l.record_id AS linked_id, l.record_id AS target_id, ${FAST('employments')},
                   ${dupCols}
-           FROM snapshot_rows r
-           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = 'employments' AND l.external_id = r.external_id ${FAST_JOINS('employments')}
-           ${dupJoin('employments')}
-           WHERE r.snapshot_id = $2 AND r.entity = 'employments') b`,
+           ${baseFrom('employments')}) b`,
     [I, S],
   );
   if (large) await tx`SELECT set_config('enable_nestloop', ${size.nestloop}, true)`;
