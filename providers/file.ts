@@ -65,11 +65,12 @@ export const fileProvider = defineProvider({
           const t = typeof v === 'string' || typeof v === 'number' ? new Date(v).getTime() : NaN;
           return Number.isNaN(t) || t >= since;
         };
-        const toPage = (raw: RawPage): ProviderPage & { unreadable: RawPage['unreadable'] } => ({
+        const toPage = (raw: RawPage & Pick<ProviderPage, 'lines'>): ProviderPage & { unreadable: RawPage['unreadable'] } => ({
           employees: raw.employees.filter(keep),
           employments: raw.employments.filter(keep),
           org_units: raw.org_units.filter(keep),
           unreadable: raw.unreadable,
+          ...(raw.lines ? { lines: raw.lines } : {}),
         });
         try {
           if (format === 'json') {
@@ -77,7 +78,8 @@ export const fileProvider = defineProvider({
             return;
           }
           const stream = createReadStream(path, { encoding: 'utf8', signal: req.signal });
-          const pages = format === 'csv' ? readCsv(stream, opts.entity) : readNdjson(stream, opts.entity);
+          // Lines go to the engine unparsed unless a filter has to read them here.
+          const pages = format === 'csv' ? readCsv(stream, opts.entity) : readNdjson(stream, opts.entity, { unparsed: since === null });
           for await (const page of pages) yield toPage(page);
         } catch (err) {
           if (err instanceof PeopleSyncError) throw new PeopleSyncError(ErrorCode.ProviderFailed, `${path}: ${err.message}`, { cause: err });

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Entity } from '../src/domain/records.js';
+import type { UnparsedLines } from '../src/formats/records-stream.js';
 import type { Logger } from '../src/log.js';
 
 /**
@@ -91,6 +92,12 @@ export interface ProviderPage {
   unreadable?: { entity: Entity; line?: number; error: string; text?: string }[];
   /** The cursor to store if the whole fetch succeeds; the last one yielded wins. */
   cursor?: unknown;
+  /**
+   * NDJSON lines not parsed yet (the file provider and pushed NDJSON). The
+   * engine parses each one, unless it recognises the line, by its hash, as one
+   * it applied before (see README, "Recognising what did not change").
+   */
+  lines?: UnparsedLines;
 }
 
 export interface ConnectionTest {

@@ -8,8 +8,8 @@ import type { ProviderPage } from '../../providers/types.js';
 import { createRunsRepo } from '../store/runs-repo.js';
 import { createStateRepo } from '../store/state-repo.js';
 import { createSnapshotsRepo } from '../store/snapshots-repo.js';
-import { stageSnapshot } from './stage.js';
-import { applyPlan, buildPlan, recordPlan } from './plan.js';
+import { parseStagedRows, stageSnapshot } from './stage.js';
+import { applyPlan, buildPlan, recordPlan, UnparsedRows } from './plan.js';
 
 /**
  * Runs one sync run to its end: fetch (or reuse a stored snapshot), stage,
@@ -44,6 +44,9 @@ export interface EngineDeps {
   /** Called after a run reaches a final state (alerts, live messages). */
   onFinished?: (run: Run) => void | Promise<void>;
 }
+
+/** Plans taken before every row staged unparsed is parsed (see the loop in `execute`). */
+const PARSE_ROUNDS = 3;
 
 /** Rows created, terminated or restored by one run after which table statistics are refreshed. */
 const ANALYZE_AFTER_ROWS = 5000;
@@ -110,7 +113,7 @@ export function createEngine(deps: EngineDeps) {
         await runs.setSnapshot(run.id, snap.id);
         try {
           const pages = deps.source({ run, integration, since: st?.last_sync_at ?? null, cursor: st?.cursor ?? null, signal });
-          const staged = await stageSnapshot(sql, pages, { snapshotId: snap.id, mapping: integration.mapping, userKey: run.mode === 'user' && !deps.fetchesUser?.(integration) ? run.user_key : null });
+          const staged = await stageSnapshot(sql, pages, { snapshotId: snap.id, integrationId: integration.id, mapping: integration.mapping, userKey: run.mode === 'user' && !deps.fetchesUser?.(integration) ? run.user_key : null });
           await snapshots.complete(snap.id, staged.rows, staged.hasCursor ? { value: staged.cursor } : null, staged.duplicateIds);
           rlog.info('snapshot staged', { rows: staged.rows });
           // Planning joins the snapshot to the store; without statistics on rows staged a moment ago the planner
@@ -131,28 +134,42 @@ export function createEngine(deps: EngineDeps) {
         return await finish(run, { status: 'failed', error: `${gone} (Its rows were cleared by a database restart.)` });
       }
       const approved = run.confirmed_by !== null ? await runs.approvedTerminations(run.id) : null;
-      const outcome = await sql.begin(async (tx) => {
-        if (approved) await tx`DELETE FROM run_records WHERE run_id = ${run.id}`;
-        const plan = await buildPlan(tx, {
-          integrationId: integration.id,
-          snapshotId: snap.id,
-          runId: run.id,
-          matchKey: integration.match_key,
-          write: integration.write,
-          terminateAbsent: run.mode === 'full' && snap.kind === 'full',
-          approvedTerminations: approved,
-          userKey: run.mode === 'user' ? run.user_key : null,
+      const planAndApply = () =>
+        sql.begin(async (tx) => {
+          if (approved) await tx`DELETE FROM run_records WHERE run_id = ${run.id}`;
+          const plan = await buildPlan(tx, {
+            integrationId: integration.id,
+            snapshotId: snap.id,
+            runId: run.id,
+            matchKey: integration.match_key,
+            write: integration.write,
+            terminateAbsent: run.mode === 'full' && snap.kind === 'full',
+            approvedTerminations: approved,
+            userKey: run.mode === 'user' ? run.user_key : null,
+          });
+          // A plan that terminates no one has nothing to guard (and the active count is not taken).
+          const guard: GuardInfo | null =
+            plan.activeLinked === null
+              ? null
+              : { terminations: plan.terminations, limit: terminationLimit(integration.max_terminations, plan.activeLinked), active: plan.activeLinked, max_terminations: formatMax(integration.max_terminations) };
+          const tripped = guard !== null && guard.terminations > guard.limit && approved === null;
+          if (!run.dry_run && !tripped) await applyPlan(tx, integration.id);
+          await recordPlan(tx, run.id);
+          return { plan, guard, tripped };
         });
-        // A plan that terminates no one has nothing to guard (and the active count is not taken).
-        const guard: GuardInfo | null =
-          plan.activeLinked === null
-            ? null
-            : { terminations: plan.terminations, limit: terminationLimit(integration.max_terminations, plan.activeLinked), active: plan.activeLinked, max_terminations: formatMax(integration.max_terminations) };
-        const tripped = guard !== null && guard.terminations > guard.limit && approved === null;
-        if (!run.dry_run && !tripped) await applyPlan(tx, integration.id);
-        await recordPlan(tx, run.id);
-        return { plan, guard, tripped };
-      });
+      // Rows staged unparsed whose record or references changed since their line was applied are parsed, and the
+      // plan taken again (records edited meanwhile can add more; after a few rounds, every such row is parsed).
+      let outcome: Awaited<ReturnType<typeof planAndApply>>;
+      for (let round = 1; ; round++) {
+        try {
+          outcome = await planAndApply();
+          break;
+        } catch (err) {
+          if (!(err instanceof UnparsedRows) || round > PARSE_ROUNDS) throw err;
+          const parsed = await parseStagedRows(sql, snap.id, integration.mapping, round === PARSE_ROUNDS ? 'all' : err.rows);
+          rlog.info('rows parsed for a full comparison', { rows: parsed });
+        }
+      }
 
       const { plan, guard, tripped } = outcome;
       const notes = [...run.notes, ...plan.notes];

@@ -139,11 +139,23 @@ const FAST_REFS = {
   employees: [['manager_ref', 'employees', 'manager_id'], ['org_unit_ref', 'org_units', 'org_unit_id']],
   employments: [['employee_ref', 'employees', 'employee_id'], ['org_unit_ref', 'org_units', 'org_unit_id']],
 } as const;
+/** A reference of the row: the staged column, or for a row staged unparsed, the one its link recorded. */
+const refOf = (entity: Entity, i: number) => `CASE WHEN r.unparsed THEN l.refs[${i + 1}] ELSE r.${FAST_REFS[entity][i]![0]} END`;
 const FAST = (entity: Entity) =>
-  `coalesce(x.xmin = l.synced_xmin ${FAST_REFS[entity].map(([ref, , col], i) => `AND (r.${ref} IS NULL OR fr${i}.record_id = x.${col})`).join(' ')}, false) AS fast, r.fp`;
+  `coalesce(x.xmin = l.synced_xmin ${FAST_REFS[entity].map(([, , col], i) => `AND (${refOf(entity, i)} IS NULL OR fr${i}.record_id = x.${col})`).join(' ')}, false) AS fast, r.fp, r.unparsed`;
 const FAST_JOINS = (entity: Entity) => `
            LEFT JOIN ${entity} x ON x.id = l.record_id AND l.fp = r.fp
-           ${FAST_REFS[entity].map(([ref, linked], i) => `LEFT JOIN record_links fr${i} ON x.id IS NOT NULL AND fr${i}.integration_id = $1 AND fr${i}.entity = '${linked}' AND fr${i}.external_id = r.${ref}`).join('\n           ')}`;
+           ${FAST_REFS[entity].map(([, linked], i) => `LEFT JOIN record_links fr${i} ON x.id IS NOT NULL AND fr${i}.integration_id = $1 AND fr${i}.entity = '${linked}' AND fr${i}.external_id = ${refOf(entity, i)}`).join('\n           ')}`;
+/** The references a link records for the row `p` it was applied from (see 005_known_lines.sql). */
+const linkRefs = (entity: Entity) => `ARRAY[${FAST_REFS[entity].map(([ref]) => `p.${ref}`).join(', ')}]::text[]`;
+
+/** Raised by planning when rows staged unparsed need parsing: their record or references changed since. */
+export class UnparsedRows extends Error {
+  constructor(readonly rows: { entity: Entity; seq: number }[]) {
+    super(`${rows.length} row(s) staged unparsed need parsing`);
+  }
+}
+
 /**
  * Base columns that only the full comparison reads, left empty for fingerprinted rows: a steady-state
  * plan then writes a few MB of temporary table instead of ~40 MB per 100,000 people. (Email and
@@ -223,7 +235,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   await tx.unsafe(
     `CREATE TEMP TABLE plan_org_base ON COMMIT DROP AS
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors, ${slim('name', 'parent_ref', 'manager_ref', 'status')}, linked_id, target_id, dup_rank, first_seq,
-            ${failed('b')} AS action, fp, fast
+            ${failed('b')} AS action, fp, fast, unparsed
      FROM (SELECT r.seq, r.external_id, r.removed, r.errors, r.name, r.parent_ref, r.manager_ref, coalesce(r.status, 'active') AS status,
                   l.record_id AS linked_id, l.record_id AS target_id, ${FAST('org_units')},
                   ${dupCols}
@@ -243,10 +255,11 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
             email, ${slim('first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref', 'location')},
             employee_number, ${slim('status', 'start_date', 'end_date')}, CASE WHEN NOT fast THEN coalesce(attributes::jsonb, '{}'::jsonb) END AS attributes,
             linked_id, target_id, dup_rank, first_seq,
-            ${failed('b')} AS action, fp, fast
+            ${failed('b')} AS action, fp, fast, unparsed
      FROM (SELECT r.seq, r.external_id, r.removed, r.errors,
-                  r.email, r.first_name, r.last_name, r.display_name, r.job_title, r.department, r.org_unit_ref, r.manager_ref,
-                  r.location, r.employee_number, coalesce(r.status, 'active') AS status, r.start_date, r.end_date,
+                  CASE WHEN r.unparsed THEN x.email ELSE r.email END AS email, r.first_name, r.last_name, r.display_name, r.job_title, r.department, r.org_unit_ref, r.manager_ref,
+                  r.location, CASE WHEN r.unparsed THEN x.employee_number ELSE r.employee_number END AS employee_number,
+                  coalesce(r.status, 'active') AS status, r.start_date, r.end_date,
                   r.attributes,
                   l.record_id AS linked_id, coalesce(l.record_id, m.id) AS target_id, ${FAST('employees')},
                   ${dupCols}
@@ -257,7 +270,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   await tx.unsafe(
     `CREATE TEMP TABLE plan_emt_base ON COMMIT DROP AS
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors, ${slim('employee_ref', 'title', 'org_unit_ref', 'start_date', 'end_date', 'fte', 'is_primary', 'status')},
-            linked_id, target_id, dup_rank, first_seq, ${failed('b')} AS action, fp, fast
+            linked_id, target_id, dup_rank, first_seq, ${failed('b')} AS action, fp, fast, unparsed
      FROM (SELECT r.seq, r.external_id, r.removed, r.errors, r.employee_ref, r.title, r.org_unit_ref, r.start_date, r.end_date, r.fte,
                   coalesce(r.is_primary, false) AS is_primary, coalesce(r.status, 'active') AS status,
                   l.record_id AS linked_id, l.record_id AS target_id, ${FAST('employments')},
@@ -266,6 +279,12 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     [I, S],
   );
   if (large) await tx`SELECT set_config('enable_nestloop', ${size.nestloop}, true)`;
+  // A row staged unparsed is complete only as long as its record and references are what its line left.
+  const stale = await tx<{ entity: Entity; seq: number }[]>`
+    SELECT 'org_units' AS entity, seq FROM plan_org_base WHERE unparsed AND NOT fast
+    UNION ALL SELECT 'employees', seq FROM plan_emp_base WHERE unparsed AND NOT fast
+    UNION ALL SELECT 'employments', seq FROM plan_emt_base WHERE unparsed AND NOT fast`;
+  if (stale.length > 0) throw new UnparsedRows(stale.map((r) => ({ entity: r.entity, seq: r.seq })));
   for (const t of ['plan_org_base', 'plan_emp_base', 'plan_emt_base']) await tx.unsafe(`ANALYZE ${t} (external_id, seq, action, removed, dup_rank, target_id)`);
 
   // ── employees that cannot be applied: the same email twice in the data set, or someone else's email or number ──
@@ -557,26 +576,28 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
     );
   }
   // Records several rows aim at, kept apart so the statements below hash a small analyzed table
-  // (as a subquery, an underestimated plan re-aggregated it once per row).
+  // (as a subquery, an underestimated plan re-aggregated it once per row). Only the links of rows that
+  // are not `fast` are written below, so only their records are looked at (steady state: none).
   // One table and one round trip for the three (a thousand-row delta pays for statements, not rows).
   await tx.unsafe(
     `CREATE TEMP TABLE plan_shared ON COMMIT DROP AS
      ${(['plan_org', 'plan_emp', 'plan_emt'] as const)
-       .map((t) => `SELECT '${t}' AS plan, target_id FROM ${t} WHERE target_id IS NOT NULL GROUP BY target_id HAVING count(*) > 1`)
+       .map((t) => `SELECT '${t}' AS plan, target_id FROM ${t}
+                    WHERE target_id IN (SELECT target_id FROM ${t} WHERE NOT coalesce(fast, false)) GROUP BY target_id HAVING count(*) > 1`)
        .join(' UNION ALL ')};
      ANALYZE plan_shared`,
   );
   // New links, with the fingerprint of the row and the version of the record it left: a record created
   // here carries this transaction's id (no lookup for each of them); one matched by email or number is read.
-  const links = (t: keyof typeof NEW_IDS, entity: string, table: string) =>
+  const links = (t: keyof typeof NEW_IDS, entity: Entity, table: string) =>
     `SELECT $1, '${entity}', p.external_id, coalesce(p.target_id, n.new_id),
-            CASE WHEN ${fingerprinted()} THEN p.fp END,
+            CASE WHEN ${fingerprinted()} THEN p.fp END, CASE WHEN ${fingerprinted()} THEN ${linkRefs(entity)} END,
             CASE WHEN ${fingerprinted()} THEN CASE WHEN p.action = 'created' THEN xid(pg_current_xact_id())
                                                 ELSE (SELECT x.xmin FROM ${table} x WHERE x.id = p.target_id) END END
        FROM ${t} p LEFT JOIN ${NEW_IDS[t]} n ON n.seq = p.seq ${sharedJoin(t)}
        WHERE p.linked_id IS NULL AND p.external_id IS NOT NULL AND p.dup_rank = 1 AND p.action IN ('created', 'updated', 'unchanged', 'restored', 'terminated')`;
   await tx.unsafe(
-    `INSERT INTO record_links (integration_id, entity, external_id, record_id, fp, synced_xmin)
+    `INSERT INTO record_links (integration_id, entity, external_id, record_id, fp, refs, synced_xmin)
      SELECT * FROM (${links('plan_org', 'org_units', 'org_units')} UNION ALL ${links('plan_emp', 'employees', 'employees')}
                     UNION ALL ${links('plan_emt', 'employments', 'employments')}) l
      ON CONFLICT DO NOTHING`,
@@ -585,11 +606,11 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
   // Existing links: remember what the rows compared in full left (steady state: none, they were all fast).
   for (const [t, entity, table] of [['plan_org', 'org_units', 'org_units'], ['plan_emp', 'employees', 'employees'], ['plan_emt', 'employments', 'employments']] as const) {
     await tx.unsafe(
-      `UPDATE record_links l SET fp = p.fp, synced_xmin = x.xmin
+      `UPDATE record_links l SET fp = p.fp, refs = ${linkRefs(entity)}, synced_xmin = x.xmin
        FROM ${t} p JOIN ${table} x ON x.id = p.target_id ${sharedJoin(t)}
        WHERE l.integration_id = $1 AND l.entity = '${entity}' AND l.external_id = p.external_id AND l.record_id = p.target_id
          AND p.linked_id IS NOT NULL AND NOT p.fast AND ${fingerprinted()}
-         AND (l.fp, l.synced_xmin) IS DISTINCT FROM (p.fp, x.xmin)`,
+         AND (l.fp, l.synced_xmin, l.refs) IS DISTINCT FROM (p.fp, x.xmin, ${linkRefs(entity)})`,
       [I],
     );
   }

@@ -5,25 +5,36 @@ import type { Sql } from '../store/db.js';
 import { applyMapping, type Mapping } from '../domain/mapping.js';
 import { acceptCanonical, ENTITIES, validateRecord, type Entity, type Employee, type Employment, type OrgUnit } from '../domain/records.js';
 import type { ProviderPage } from '../../providers/types.js';
-import { sourceTextOf } from '../formats/records-stream.js';
+import { parseNdjsonLine, sourceTextOf, type UnparsedLines } from '../formats/records-stream.js';
 
 /**
  * Staging: source pages → mapped, validated rows → one COPY into
  * `snapshot_rows`. Validation happens here, in the stream, so a bad row becomes
  * a row with `errors` instead of failing the delivery.
+ *
+ * NDJSON lines arrive unparsed. A line whose hash a link of this integration
+ * holds is the very line that link's record was last applied from: it is
+ * staged as it is, `unparsed`, with the entity and external id the link names,
+ * and planning takes it as unchanged while the record and its references are
+ * as that line left them (see plan.ts). One that is not — edited since, or a
+ * data set applied later — is parsed then ({@link parseStagedRows}).
  */
 
 const COLUMNS = [
   'snapshot_id', 'entity', 'seq', 'external_id', 'removed', 'errors', 'payload',
   'email', 'first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref',
   'location', 'employee_number', 'status', 'start_date', 'end_date', 'attributes',
-  'employee_ref', 'title', 'fte', 'is_primary', 'name', 'parent_ref', 'fp',
+  'employee_ref', 'title', 'fte', 'is_primary', 'name', 'parent_ref', 'fp', 'unparsed',
 ] as const;
 /** The canonical fields and references, `email` to `parent_ref`: what a row's fingerprint covers. */
 const CANONICAL_FROM = 7;
 const CANONICAL_TO = 27;
+const FP = 27;
+const UNPARSED = 28;
 /** Part of every fingerprint: bump it when what a row makes of a stored record changes, so none is trusted. */
 const FP_VERSION = '1';
+/** Likewise for the fingerprint of a source line (its text, and the mapping it goes through). */
+const LINE_FP_VERSION = 'L1';
 
 const WIDTH = COLUMNS.length;
 /** Rows per COPY chunk (about half a megabyte). */
@@ -67,76 +78,44 @@ function externalIdOf(raw: unknown, mapped: unknown): string | null {
   return null;
 }
 
-export interface StageOptions {
-  snapshotId: number;
-  mapping: Partial<Record<Entity, Mapping>>;
-  /** For `user` mode: keep only the employee whose email or external id matches. */
-  userKey?: string | null;
-}
+/** What fingerprints of source lines depend on besides the line: the integration's mapping. */
+const mappingKey = (mapping: Partial<Record<Entity, Mapping>>) => hash('md5', JSON.stringify(mapping), 'hex');
 
-export interface StageResult {
-  rows: number;
-  byEntity: Record<Entity, number>;
-  /** Employee rows without a readable external id: absence-based terminations are unsafe then. */
-  unidentified: Record<Entity, number>;
-  cursor: unknown;
-  hasCursor: boolean;
-  /** Whether two rows of one entity share an external id. */
-  duplicateIds: boolean;
-}
+/**
+ * The rows a source record becomes, as COPY columns. `seq` (column 2) is left to
+ * the caller. Pure: the same record and mapping give the same columns.
+ */
+function createRowMaker(mapping: Partial<Record<Entity, Mapping>>) {
+  const mkey = mappingKey(mapping);
+  const lineFp = (text: string) => hash('md5', `${LINE_FP_VERSION}\t${mkey}\n${text}`, 'hex');
 
-export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>, options: StageOptions): Promise<StageResult> {
-  const result: StageResult = {
-    rows: 0,
-    byEntity: { employees: 0, employments: 0, org_units: 0 },
-    unidentified: { employees: 0, employments: 0, org_units: 0 },
-    cursor: null,
-    hasCursor: false,
-    duplicateIds: false,
-  };
-  const seen: Record<Entity, Set<string>> = { employees: new Set(), employments: new Set(), org_units: new Set() };
-  const seq: Record<Entity, number> = { employees: 0, employments: 0, org_units: 0 };
-  const sid = String(options.snapshotId);
-  const userKey = options.userKey?.trim().toLowerCase() || null;
-
-  const line = (cols: string[]) => cols.join('\t') + '\n';
-  const base = (entity: Entity, externalId: string | null, removed: boolean, errors: unknown, payload: unknown) => {
-    seq[entity]++;
-    result.rows++;
-    result.byEntity[entity]++;
-    if (!externalId) result.unidentified[entity]++;
+  const base = (entity: Entity, externalId: string | null, removed: boolean, errors: unknown, payload: string) => {
     const cols = new Array<string>(WIDTH).fill('\\N');
-    cols[0] = sid;
     cols[1] = entity;
-    cols[2] = String(seq[entity]);
     cols[3] = esc(externalId);
-    // Counted on the id as the database will store it (escaped, NUL dropped), so both agree on what repeats.
-    if (externalId && !result.duplicateIds) {
-      const ids = seen[entity];
-      if (ids.has(cols[3])) result.duplicateIds = true;
-      else ids.add(cols[3]);
-    }
     cols[4] = removed ? 't' : 'f';
     cols[5] = json(errors);
-    cols[6] = json(payload, sourceTextOf(payload));
+    cols[6] = payload;
+    cols[UNPARSED] = 'f';
     return cols;
   };
 
-  function rowFor(entity: Entity, raw: unknown): string | null {
-    const mapping = options.mapping[entity];
+  /** A record's row; `keep` (user mode) drops the records it returns false for. */
+  function record(entity: Entity, raw: unknown, keep?: (rec: Record<string, unknown> | null, ext: string | null) => boolean): string[] | null {
+    const m = mapping[entity];
     // Records already in canonical form skip the schemas (same result, a fraction of the CPU).
-    const fast = mapping ? undefined : acceptCanonical(entity, raw);
-    const mapped = fast ?? applyMapping(entity, raw, mapping);
+    const fast = m ? undefined : acceptCanonical(entity, raw);
+    const mapped = fast ?? applyMapping(entity, raw, m);
     const checked = fast ? ({ ok: true, record: fast } as const) : validateRecord(entity, mapped);
-    if (userKey) {
+    if (keep) {
       if (entity !== 'employees') return null;
       const rec = (checked.ok ? checked.record : mapped) as Record<string, unknown> | null;
-      const email = typeof rec?.email === 'string' ? rec.email.trim().toLowerCase() : null;
-      const ext = externalIdOf(raw, mapped)?.toLowerCase() ?? null;
-      if (email !== userKey && ext !== userKey) return null;
+      if (!keep(rec, externalIdOf(raw, mapped))) return null;
     }
-    if (!checked.ok) return line(base(entity, externalIdOf(raw, mapped), false, checked.errors, raw));
-    const cols = base(entity, checked.record.external_id, false, null, raw);
+    const text = sourceTextOf(raw);
+    const payload = json(raw, text);
+    if (!checked.ok) return base(entity, externalIdOf(raw, mapped), false, checked.errors, payload);
+    const cols = base(entity, checked.record.external_id, false, null, payload);
     if (entity === 'employees') {
       const r = checked.record as Employee;
       cols[7] = esc(r.email);
@@ -170,12 +149,130 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
       cols[25] = esc(r.name);
       cols[26] = esc(r.parent_id);
     }
-    // The fingerprint lets planning recognise a row it applied before (see 004_fingerprints.sql).
-    cols[27] = hash('md5', FP_VERSION + '\t' + cols.slice(CANONICAL_FROM, CANONICAL_TO).join('\t'), 'hex');
-    return line(cols);
+    // The fingerprint lets planning recognise a row it applied before (see 004_fingerprints.sql): the
+    // source line's, when the record was read from one; otherwise that of the canonical fields.
+    cols[FP] =
+      text !== undefined ? lineFp(text) : hash('md5', FP_VERSION + '\t' + cols.slice(CANONICAL_FROM, CANONICAL_TO).join('\t'), 'hex');
+    return cols;
   }
 
-  async function* lines(): AsyncGenerator<string> {
+  /** A line a link holds the hash of, staged without parsing it. */
+  function known(entity: Entity, externalId: string, text: string, fp: string): string[] {
+    const cols = base(entity, externalId, false, null, esc(text));
+    cols[FP] = fp;
+    cols[UNPARSED] = 't';
+    return cols;
+  }
+
+  return { base, record, known, lineFp };
+}
+
+export interface StageOptions {
+  snapshotId: number;
+  integrationId: string;
+  mapping: Partial<Record<Entity, Mapping>>;
+  /** For `user` mode: keep only the employee whose email or external id matches. */
+  userKey?: string | null;
+}
+
+export interface StageResult {
+  rows: number;
+  byEntity: Record<Entity, number>;
+  /** Employee rows without a readable external id: absence-based terminations are unsafe then. */
+  unidentified: Record<Entity, number>;
+  cursor: unknown;
+  hasCursor: boolean;
+  /** Whether two rows of one entity share an external id. */
+  duplicateIds: boolean;
+  /** Rows staged from a line a link knew, without parsing it. */
+  unparsed: number;
+}
+
+/**
+ * The hashes of the source lines this integration's links were last applied
+ * from → entity (as its index in ENTITIES) and external id. A hash two links
+ * share names neither (empty string).
+ */
+async function knownLines(sql: Sql, integrationId: string): Promise<Map<string, string>> {
+  const known = new Map<string, string>();
+  // In batches: 200,000 row objects at once cost ~100 MB of peak memory for a map a fifth of that.
+  await sql<{ fp: string; entity: Entity; external_id: string }[]>`
+    SELECT replace(fp::text, '-', '') AS fp, entity, external_id FROM record_links
+    WHERE integration_id = ${integrationId} AND fp IS NOT NULL AND refs IS NOT NULL`.cursor(5000, (rows) => {
+    for (const r of rows) known.set(r.fp, known.has(r.fp) ? '' : String(ENTITIES.indexOf(r.entity)) + r.external_id);
+  });
+  return known;
+}
+
+export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>, options: StageOptions): Promise<StageResult> {
+  const result: StageResult = {
+    rows: 0,
+    byEntity: { employees: 0, employments: 0, org_units: 0 },
+    unidentified: { employees: 0, employments: 0, org_units: 0 },
+    cursor: null,
+    hasCursor: false,
+    duplicateIds: false,
+    unparsed: 0,
+  };
+  const seen: Record<Entity, Set<string>> = { employees: new Set(), employments: new Set(), org_units: new Set() };
+  const seq: Record<Entity, number> = { employees: 0, employments: 0, org_units: 0 };
+  const sid = String(options.snapshotId);
+  const userKey = options.userKey?.trim().toLowerCase() || null;
+  const rows = createRowMaker(options.mapping);
+  // Loaded with the first unparsed lines; user mode reads every line (it filters on the email).
+  let known: Map<string, string> | null = null;
+
+  /** Numbers the row within its entity and counts it. */
+  const line = (cols: string[]) => {
+    const entity = cols[1] as Entity;
+    seq[entity]++;
+    result.rows++;
+    result.byEntity[entity]++;
+    cols[0] = sid;
+    cols[2] = String(seq[entity]);
+    const id = cols[3]!;
+    if (id === '\\N') result.unidentified[entity]++;
+    // Counted on the id as the database will store it (escaped, NUL dropped), so both agree on what repeats.
+    else if (!result.duplicateIds) {
+      const ids = seen[entity];
+      if (ids.has(id)) result.duplicateIds = true;
+      else ids.add(id);
+    }
+    if (cols[UNPARSED] === 't') result.unparsed++;
+    return cols.join('\t') + '\n';
+  };
+
+  const keep = userKey
+    ? (rec: Record<string, unknown> | null, ext: string | null) => {
+        const email = typeof rec?.email === 'string' ? rec.email.trim().toLowerCase() : null;
+        return email === userKey || ext?.toLowerCase() === userKey;
+      }
+    : undefined;
+
+  function rowFor(entity: Entity, raw: unknown): string | null {
+    const cols = rows.record(entity, raw, keep);
+    return cols ? line(cols) : null;
+  }
+
+  /** An NDJSON line: staged as it is when a link knows it, else parsed. */
+  function lineFor(text: string, lineNo: number, lines: UnparsedLines, unreadable: NonNullable<ProviderPage['unreadable']>): string | null {
+    if (known && !text.includes('\\u0000')) {
+      const fp = rows.lineFp(text);
+      const hit = known.get(fp);
+      if (hit) return line(rows.known(ENTITIES[hit.charCodeAt(0) - 48]!, hit.slice(1), text, fp));
+    }
+    const r = parseNdjsonLine(text, lineNo, lines.defaultEntity);
+    if ('unreadable' in r) {
+      unreadable.push(r.unreadable);
+      return null;
+    }
+    return rowFor(r.entity, r.record);
+  }
+
+  const unreadableRow = (u: NonNullable<ProviderPage['unreadable']>[number]) =>
+    line(rows.base(u.entity, null, false, [{ field: '(row)', message: u.error }], json(u.text === undefined ? { line: u.line } : { line: u.line, text: u.text })));
+
+  async function* chunks(): AsyncGenerator<string> {
     for await (const page of pages) {
       let chunk = '';
       let n = 0;
@@ -189,13 +286,27 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
           }
         }
       }
-      for (const u of page.unreadable ?? []) {
+      // Unreadable lines go after the page's records, as a reader that parses puts them.
+      const unreadable = [...(page.unreadable ?? [])];
+      if (page.lines) {
+        if (known === null && !userKey) known = await knownLines(sql, options.integrationId);
+        const { texts, numbers } = page.lines;
+        for (let i = 0; i < texts.length; i++) {
+          const l = lineFor(texts[i]!, numbers[i]!, page.lines, unreadable);
+          if (l) chunk += l;
+          if (++n % CHUNK_ROWS === 0 && chunk) {
+            yield chunk;
+            chunk = '';
+          }
+        }
+      }
+      for (const u of unreadable) {
         if (userKey) continue;
-        chunk += line(base(u.entity, null, false, [{ field: '(row)', message: u.error }], u.text === undefined ? { line: u.line } : { line: u.line, text: u.text }));
+        chunk += unreadableRow(u);
       }
       for (const r of page.removed ?? []) {
         if (userKey && r.external_id.toLowerCase() !== userKey) continue;
-        chunk += line(base(r.entity, r.external_id, true, null, { removed: true, external_id: r.external_id }));
+        chunk += line(rows.base(r.entity, r.external_id, true, null, json({ removed: true, external_id: r.external_id })));
       }
       if (page.cursor !== undefined) {
         result.cursor = page.cursor;
@@ -207,6 +318,51 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
 
   const writable = await sql`COPY snapshot_rows (${sql(COLUMNS as unknown as string[])}) FROM STDIN`.writable();
   // One chunk in hand at a time: the database sets the pace, and memory stays flat however large the delivery.
-  await pipeline(Readable.from(lines(), { objectMode: true, highWaterMark: 1 }), writable);
+  await pipeline(Readable.from(chunks(), { objectMode: true, highWaterMark: 1 }), writable);
   return result;
+}
+
+/**
+ * Parses rows staged `unparsed` — `which` of them (entity and seq), or all —
+ * and fills in what parsing gives, so planning can compare them in full.
+ * Returns how many were parsed.
+ */
+export async function parseStagedRows(
+  sql: Sql,
+  snapshotId: number,
+  mapping: Partial<Record<Entity, Mapping>>,
+  which: { entity: Entity; seq: number }[] | 'all',
+): Promise<number> {
+  if (which !== 'all' && which.length === 0) return 0;
+  const rows = createRowMaker(mapping);
+  return sql.begin(async (tx) => {
+    const staged = await tx<{ entity: Entity; seq: number; external_id: string; payload: string }[]>`
+      SELECT entity, seq, external_id, payload FROM snapshot_rows
+      WHERE snapshot_id = ${snapshotId} AND unparsed
+        ${which === 'all' ? tx`` : tx`AND (entity, seq) IN (SELECT * FROM unnest(${which.map((w) => w.entity)}::text[], ${which.map((w) => w.seq)}::int[]))`}`;
+    if (staged.length === 0) return 0;
+    let text = '';
+    for (const r of staged) {
+      const parsed = parseNdjsonLine(r.payload, r.seq, r.entity);
+      let cols: string[] | null =
+        'unreadable' in parsed || parsed.entity !== r.entity ? null : rows.record(r.entity, parsed.record);
+      // The line hashed as one a link applied, so it reads as that record; were it ever not, it fails rather than
+      // being taken for someone else.
+      if (!cols || cols[3] !== esc(r.external_id)) {
+        cols = rows.base(r.entity, r.external_id, false, [{ field: '(row)', message: 'this line no longer reads as the record it was recognised as; run the sync again' }], esc(r.payload));
+      }
+      cols[0] = String(snapshotId);
+      cols[2] = String(r.seq);
+      text += cols.join('\t') + '\n';
+    }
+    await tx`CREATE TEMP TABLE parsed_rows (LIKE snapshot_rows) ON COMMIT DROP`;
+    const writable = await tx`COPY parsed_rows (${tx(COLUMNS as unknown as string[])}) FROM STDIN`.writable();
+    await pipeline(Readable.from([text]), writable);
+    const set = COLUMNS.filter((c) => !['snapshot_id', 'entity', 'seq', 'payload'].includes(c));
+    await tx.unsafe(
+      `UPDATE snapshot_rows s SET ${set.map((c) => `${c} = p.${c}`).join(', ')}
+       FROM parsed_rows p WHERE s.snapshot_id = p.snapshot_id AND s.entity = p.entity AND s.seq = p.seq`,
+    );
+    return staged.length;
+  });
 }

@@ -67,39 +67,76 @@ export async function* readCsv(chunks: AsyncIterable<string>, entity: Entity = '
   if (pageSize(page) > 0) yield page;
 }
 
-export async function* readNdjson(chunks: AsyncIterable<string>, defaultEntity: Entity | null): AsyncGenerator<RawPage> {
-  let page = emptyPage();
+/**
+ * NDJSON lines read but not parsed yet, for a reader that wants them as text
+ * (staging: a line it applied before is recognised by its hash, without parsing).
+ * `texts[i]` is trimmed; `numbers[i]` is its line number in the source.
+ */
+export interface UnparsedLines {
+  defaultEntity: Entity | null;
+  texts: string[];
+  numbers: number[];
+}
+
+/** One NDJSON line (trimmed, not empty) as a record of its entity, or why it cannot be one. */
+export function parseNdjsonLine(
+  text: string,
+  line: number,
+  defaultEntity: Entity | null,
+): { entity: Entity; record: Record<string, unknown> } | { unreadable: RawPage['unreadable'][number] } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { unreadable: { entity: defaultEntity ?? 'employees', line, error: `line ${line} is not valid JSON: ${(err as Error).message}`, text: text.slice(0, 500) } };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { unreadable: { entity: defaultEntity ?? 'employees', line, error: `line ${line} must be a JSON object`, text: text.slice(0, 500) } };
+  }
+  const rec = value as Record<string, unknown>;
+  const entity = rec.entity === undefined ? defaultEntity : parseEntity(rec.entity);
+  if (!entity) {
+    return {
+      unreadable: {
+        entity: 'employees',
+        line,
+        error: `line ${line}: "entity" must be one of employee, employment, org_unit (or pass ?entity=)`,
+        text: text.slice(0, 500),
+      },
+    };
+  }
+  // The record keeps its `entity` key (mapping and validation ignore it): copying every record to drop it cost more.
+  (rec as Record<symbol, unknown>)[SOURCE_TEXT] = text;
+  return { entity, record: rec };
+}
+
+/**
+ * NDJSON → pages. With `unparsed`, lines are handed over as text in `page.lines`
+ * (see {@link UnparsedLines}) and whoever reads them parses them with {@link parseNdjsonLine}.
+ */
+export async function* readNdjson(
+  chunks: AsyncIterable<string>,
+  defaultEntity: Entity | null,
+  options: { unparsed?: boolean } = {},
+): AsyncGenerator<RawPage & { lines?: UnparsedLines }> {
+  const fresh = (): RawPage & { lines?: UnparsedLines } =>
+    options.unparsed ? { ...emptyPage(), lines: { defaultEntity, texts: [], numbers: [] } } : emptyPage();
+  let page = fresh();
   let rest = '';
   let line = 0;
+  const size = () => pageSize(page) + (page.lines?.texts.length ?? 0);
   const takeLine = (text: string) => {
     line++;
     const trimmed = (line === 1 ? text.replace(/^\uFEFF/, '') : text).trim();
     if (!trimmed) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(trimmed);
-    } catch (err) {
-      page.unreadable.push({ entity: defaultEntity ?? 'employees', line, error: `line ${line} is not valid JSON: ${(err as Error).message}`, text: trimmed.slice(0, 500) });
+    if (page.lines) {
+      page.lines.texts.push(trimmed);
+      page.lines.numbers.push(line);
       return;
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      page.unreadable.push({ entity: defaultEntity ?? 'employees', line, error: `line ${line} must be a JSON object`, text: trimmed.slice(0, 500) });
-      return;
-    }
-    const rec = value as Record<string, unknown>;
-    const entity = rec.entity === undefined ? defaultEntity : parseEntity(rec.entity);
-    if (!entity) {
-      page.unreadable.push({
-        entity: 'employees',
-        line,
-        error: `line ${line}: "entity" must be one of employee, employment, org_unit (or pass ?entity=)`,
-        text: trimmed.slice(0, 500),
-      });
-      return;
-    }
-    // The record keeps its `entity` key (mapping and validation ignore it): copying every record to drop it cost more.
-    (rec as Record<symbol, unknown>)[SOURCE_TEXT] = trimmed;
-    page[entity].push(rec);
+    const r = parseNdjsonLine(trimmed, line, defaultEntity);
+    if ('unreadable' in r) page.unreadable.push(r.unreadable);
+    else page[r.entity].push(r.record);
   };
   for await (const chunk of chunks) {
     // Lines are cut from each chunk by position; cutting the remainder after every line cost as much as parsing.
@@ -111,13 +148,13 @@ export async function* readNdjson(chunks: AsyncIterable<string>, defaultEntity: 
       start = nl + 1;
     }
     rest = text.slice(start);
-    if (pageSize(page) >= PAGE_SIZE) {
+    if (size() >= PAGE_SIZE) {
       yield page;
-      page = emptyPage();
+      page = fresh();
     }
   }
   if (rest) takeLine(rest);
-  if (pageSize(page) > 0) yield page;
+  if (size() > 0) yield page;
 }
 
 /**

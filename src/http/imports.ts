@@ -451,7 +451,7 @@ async function* abortable<T>(items: AsyncIterable<T>, signal: AbortSignal): Asyn
 export async function* deliveryPages(repo: DeliveriesRepo, d: Delivery, signal: AbortSignal): AsyncGenerator<ProviderPage> {
   const chunks = abortable(repo.body(d.id), signal);
   if (d.format === 'json') yield* jsonPages(chunks);
-  else if (d.format === 'ndjson') yield* readNdjson(decodeUtf8(chunks), d.entity);
+  else if (d.format === 'ndjson') yield* readNdjson(decodeUtf8(chunks), d.entity, { unparsed: true });
   else if (d.format === 'csv') yield* readCsv(decodeUtf8(chunks), d.entity ?? 'employees');
   else throw new PeopleSyncError(ErrorCode.Invalid, `Delivery #${d.id} (${d.kind}) holds no records.`);
 }

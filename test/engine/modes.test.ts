@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { parseStagedRows, stageSnapshot } from '../../src/engine/stage.js';
+import { chunksOf, readNdjson } from '../../src/formats/records-stream.js';
 
 /** Snapshot helpers: JSON exports read by the file provider. */
 type Person = Record<string, unknown>;
@@ -323,26 +325,53 @@ describe('a stored data set that is gone', () => {
   });
 });
 
-describe('fingerprints: rows applied before are recognised, never trusted blindly', () => {
+/** The same data set as NDJSON lines, read by the file provider without parsing the lines it knows. */
+const lines = (employees: Person[]) =>
+  [{ entity: 'org_unit', external_id: 'OU1', name: 'Engineering', manager_id: 'E1' }, ...employees.map((e) => ({ entity: 'employee', ...e }))]
+    .map((r) => JSON.stringify(r))
+    .join('\n') + '\n';
+const FORMATS = {
+  json: { file: 'export.json', write: doc },
+  ndjson: { file: 'export.ndjson', write: lines },
+} as const;
+
+describe.each(['json', 'ndjson'] as const)('fingerprints (%s): rows applied before are recognised, never trusted blindly', (format) => {
+  const f = FORMATS[format];
+  const setupAs = async (people: Person[], opts = '') => {
+    t = await createTestRuntime({ integrations: yaml(opts).replaceAll('export.json', f.file), files: { [f.file]: f.write(people) } });
+    return t;
+  };
+  const write = (t: TestRuntime, people: Person[]) => t.write(f.file, f.write(people));
   const linksInStep = async (t: TestRuntime) =>
     (await t.rt.sql`
       SELECT count(*)::int AS n FROM record_links l JOIN employees e ON e.id = l.record_id
       WHERE l.entity = 'employees' AND l.fp IS NOT NULL AND l.synced_xmin = e.xmin`)[0]!.n;
+  /** Rows of the run's data set staged without parsing (NDJSON lines a link knew). */
+  const unparsed = async (t: TestRuntime, snapshotId: number | null) =>
+    (await t.rt.sql`SELECT count(*)::int AS n FROM snapshot_rows WHERE snapshot_id = ${snapshotId} AND unparsed`)[0]!.n;
 
   it('a link remembers the row it applied; a second identical run is unchanged and writes nothing', async () => {
-    const t = await setup([1, 2, 3].map((i) => person(i)));
-    expect((await t.sync({ integration: 'hr', mode: 'full' })).counts.employees).toMatchObject({ created: 3 });
+    const t = await setupAs([1, 2, 3].map((i) => person(i)));
+    const first = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(first.counts.employees).toMatchObject({ created: 3 });
+    expect(await unparsed(t, first.snapshot_id)).toBe(0);
     expect(await linksInStep(t)).toBe(3);
     const [before] = await t.rt.sql`SELECT string_agg(xmin::text, ',' ORDER BY id) AS v FROM employees`;
+    const [linksBefore] = await t.rt.sql`SELECT string_agg(xmin::text, ',' ORDER BY external_id) AS v FROM record_links`;
     const again = await t.sync({ integration: 'hr', mode: 'full' });
     expect(again.status).toBe('completed');
     expect(again.counts.employees).toMatchObject({ unchanged: 3 });
     expect(again.counts.org_units).toMatchObject({ unchanged: 1 });
+    expect(await unparsed(t, again.snapshot_id)).toBe(format === 'ndjson' ? 4 : 0);
     expect((await t.rt.sql`SELECT string_agg(xmin::text, ',' ORDER BY id) AS v FROM employees`)[0]!.v).toBe(before!.v);
+    expect((await t.rt.sql`SELECT string_agg(xmin::text, ',' ORDER BY external_id) AS v FROM record_links`)[0]!.v).toBe(linksBefore!.v);
+    // Unchanged people are listed with the payload as the source sent it, parsed or not.
+    const listed = (await t.rt.service.runs.records(again, { status: 'unchanged', limit: 10 })).items.find((r) => r.external_id === 'E2');
+    expect(listed!.payload).toMatchObject({ external_id: 'E2', email: 'p2@example.com' });
   });
 
   it('a record changed outside the sync is compared in full and put back', async () => {
-    const t = await setup([1, 2].map((i) => person(i)));
+    const t = await setupAs([1, 2].map((i) => person(i)));
     await t.sync({ integration: 'hr', mode: 'full' });
     await t.rt.sql`UPDATE employees SET job_title = 'Changed by hand' WHERE email = 'p2@example.com'`;
     const run = await t.sync({ integration: 'hr', mode: 'full' });
@@ -350,13 +379,47 @@ describe('fingerprints: rows applied before are recognised, never trusted blindl
     const [e] = await t.rt.sql`SELECT job_title FROM employees WHERE email = 'p2@example.com'`;
     expect(e!.job_title).toBe('Engineer');
     expect(await linksInStep(t)).toBe(2);
+    // Only the line of the changed record had to be parsed.
+    expect(await unparsed(t, run.snapshot_id)).toBe(format === 'ndjson' ? 2 : 0);
+    const [changed] = await t.rt.sql`SELECT changes FROM run_records WHERE run_id = ${run.id} AND external_id = 'E2'`;
+    expect(changed!.changes).toEqual({ job_title: { before: 'Changed by hand', after: 'Engineer' } });
+  });
+
+  it('a dry run applied after its records changed compares those records in full', async () => {
+    const t = await setupAs([1, 2, 3].map((i) => person(i)));
+    await t.sync({ integration: 'hr', mode: 'full' });
+    const dry = await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
+    expect(dry.counts.employees).toMatchObject({ unchanged: 3 });
+    await t.rt.sql`UPDATE employees SET last_name = 'Edited' WHERE email IN ('p2@example.com', 'p3@example.com')`;
+    const { run } = await t.rt.service.applyDryRun(dry.id, 'api', 'admin');
+    const applied = await t.drain(run.id);
+    expect(applied.status).toBe('completed');
+    expect(applied.counts.employees).toMatchObject({ updated: 2, unchanged: 1 });
+    const stored = await t.rt.sql`SELECT email, first_name, last_name, job_title FROM employees ORDER BY email`;
+    expect(stored).toEqual([1, 2, 3].map((i) => ({ email: `p${i}@example.com`, first_name: `First${i}`, last_name: `Last${i}`, job_title: 'Engineer' })));
+    expect(await linksInStep(t)).toBe(3);
+  });
+
+  it('a row whose reference no longer resolves through a link is compared in full', async () => {
+    const t = await setupAs([1, 2, 3].map((i) => person(i)), '    match_key: email');
+    await t.sync({ integration: 'hr', mode: 'full' });
+    // The manager's link goes (as when an admin unlinks a record): the rows naming E1 can no longer be taken on trust.
+    await t.rt.sql`DELETE FROM record_links WHERE entity = 'employees' AND external_id = 'E1'`;
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.status).toBe('completed');
+    expect(run.counts.employees).toMatchObject({ unchanged: 3 });
+    const parsed = await t.rt.sql`SELECT external_id FROM snapshot_rows WHERE snapshot_id = ${run.snapshot_id} AND NOT unparsed ORDER BY external_id`;
+    expect(parsed.map((r) => r.external_id)).toEqual(['E1', 'E2', 'E3', 'OU1']);
+    const compared = await t.rt.sql`
+      SELECT l.external_id FROM record_links l JOIN employees e ON e.id = l.record_id WHERE l.entity = 'employees' ORDER BY 1`;
+    expect(compared.map((r) => r.external_id)).toEqual(['E1', 'E2', 'E3']);
   });
 
   it('a reference that did not resolve is resolved when its record arrives, though the row is the same', async () => {
-    const t = await setup([person(2), person(3, { manager_id: 'E2' })]);
+    const t = await setupAs([person(2), person(3, { manager_id: 'E2' })]);
     const first = await t.sync({ integration: 'hr', mode: 'full' });
     expect(first.counts.employees).toMatchObject({ created: 2 });
-    t.write('export.json', doc([person(1), person(2), person(3, { manager_id: 'E2' })]));
+    write(t, [person(1), person(2), person(3, { manager_id: 'E2' })]);
     const second = await t.sync({ integration: 'hr', mode: 'full' });
     expect(second.counts.employees).toMatchObject({ created: 1, updated: 1, unchanged: 1 });
     const [e2] = await t.rt.sql`
@@ -365,16 +428,56 @@ describe('fingerprints: rows applied before are recognised, never trusted blindl
   });
 
   it('someone terminated for absence who comes back unchanged is restored', async () => {
-    const t = await setup([1, 2, 3].map((i) => person(i)));
+    const t = await setupAs([1, 2, 3].map((i) => person(i)));
     await t.sync({ integration: 'hr', mode: 'full' });
-    t.write('export.json', doc([person(1), person(2)]));
+    write(t, [person(1), person(2)]);
     const gone = await t.sync({ integration: 'hr', mode: 'full' });
     expect(gone.counts.employees).toMatchObject({ terminated: 1 });
     expect(gone.guard).toMatchObject({ terminations: 1, active: 3 });
-    t.write('export.json', doc([1, 2, 3].map((i) => person(i))));
+    write(t, [1, 2, 3].map((i) => person(i)));
     const back = await t.sync({ integration: 'hr', mode: 'full' });
     expect(back.guard).toBeNull(); // nobody terminated: nothing to guard, the active count is not taken
     expect(back.counts.employees).toMatchObject({ restored: 1, unchanged: 2 });
     expect((await t.rt.sql`SELECT status FROM employees WHERE email = 'p3@example.com'`)[0]!.status).toBe('active');
+  });
+
+  it('a line repeated in the data set fails the second time, recognised or not', async () => {
+    const t = await setupAs([1, 2].map((i) => person(i)));
+    await t.sync({ integration: 'hr', mode: 'full' });
+    write(t, [person(1), person(2), person(2)]);
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.counts.employees).toMatchObject({ unchanged: 2, failed: 1 });
+    const [failed] = (await t.rt.service.runs.records(run, { status: 'failed', limit: 5 })).items;
+    expect(failed!.errors![0]!.message).toMatch(/appears more than once in this data set \(first on row 2\)/);
+  });
+});
+
+describe('NDJSON lines recognised without parsing', () => {
+  const stageLines = async (t: TestRuntime, text: string, mapping: Parameters<typeof stageSnapshot>[2]['mapping']) => {
+    const snap = await t.rt.engine.snapshots.create('hr', 'full', new Date());
+    const staged = await stageSnapshot(t.rt.sql, readNdjson(chunksOf(text, 64), null, { unparsed: true }), { snapshotId: snap.id, integrationId: 'hr', mapping });
+    return { snap, staged };
+  };
+  const columns = (t: TestRuntime, snapshotId: number) =>
+    t.rt.sql`SELECT entity, seq, external_id, errors, payload, email, first_name, last_name, job_title, manager_ref, org_unit_ref, status, attributes, name, fp
+             FROM snapshot_rows WHERE snapshot_id = ${snapshotId} ORDER BY entity, seq`;
+
+  it('a line is recognised under the mapping it was applied with, not under another', async () => {
+    t = await createTestRuntime({ integrations: yaml().replaceAll('export.json', 'export.ndjson'), files: { 'export.ndjson': lines([1, 2].map((i) => person(i))) } });
+    await t.sync({ integration: 'hr', mode: 'full' });
+    const text = lines([1, 2].map((i) => person(i)));
+    expect((await stageLines(t, text, {})).staged.unparsed).toBe(3);
+    expect((await stageLines(t, text, { employees: { job_title: '{{job_title}} (HR)' } })).staged.unparsed).toBe(0);
+  });
+
+  it('parsing staged lines later gives exactly the rows parsing them at once gives', async () => {
+    const people = [person(1, { attributes: { grade: 'L3', note: 'tab\there' } }), person(2, { manager_id: 'E1', last_name: 'O\\Brien' }), person(3)];
+    t = await createTestRuntime({ integrations: yaml().replaceAll('export.json', 'export.ndjson'), files: { 'export.ndjson': lines(people) } });
+    const first = await t.sync({ integration: 'hr', mode: 'full' });
+    const { snap, staged } = await stageLines(t, lines(people), {});
+    expect(staged.unparsed).toBe(4);
+    expect(await parseStagedRows(t.rt.sql, snap.id, {}, 'all')).toBe(4);
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM snapshot_rows WHERE snapshot_id = ${snap.id} AND unparsed`)[0]!.n).toBe(0);
+    expect(await columns(t, snap.id)).toEqual(await columns(t, first.snapshot_id!));
   });
 });
