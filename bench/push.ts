@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -8,6 +8,7 @@ import { connect } from '../src/store/db.js';
 import { PEOPLE_TABLES, diffWrites, prewarm, recreateDatabase, serverCpuSeconds, settle, tableWrites, type Written } from './db.js';
 import { BENCH_TOKEN, INTEGRATION } from './runtime.js';
 import { summarizeCounts, type ChildResult } from './report.js';
+import { procCpuSeconds, procStatus, resetPeak } from './proc.js';
 
 /**
  * The push scenario: the service runs as deployed (HTTP and a worker, in a
@@ -37,17 +38,6 @@ function freePort(): Promise<number> {
       s.close(() => res(port));
     });
   });
-}
-
-function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
-
-function procCpuSeconds(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 async function startServer(databaseUrl: string, importMaxBytes: number): Promise<{ child: ChildProcess; port: number }> {
@@ -124,11 +114,8 @@ export async function runPush(job: PushJob, log: (line: string) => void): Promis
       await new Promise((r) => setTimeout(r, 300));
       await settle(mon);
       const idle = procStatus(pid, 'VmRSS');
-      try {
-        writeFileSync(`/proc/${pid}/clear_refs`, '5'); // peak RSS from here on, start-up excluded
-      } catch {
-        log('    (cannot reset the peak RSS of the server: it includes start-up)');
-      }
+      // Peak RSS from here on, start-up excluded.
+      if (!resetPeak(pid)) log('    (cannot reset the peak RSS of the server: it includes start-up)');
       const cpu0 = procCpuSeconds(pid);
       const pg0 = await serverCpuSeconds(mon);
       const t0 = performance.now();
@@ -176,8 +163,8 @@ export async function runPush(job: PushJob, log: (line: string) => void): Promis
     pgCpu,
     written,
     counts,
-    peakRssBytes: Math.max(...peaks),
-    idleRssBytes: Math.min(...idles),
+    peaksBytes: peaks,
+    idlesBytes: idles,
     payloadBytes,
   };
 }

@@ -13,8 +13,10 @@ export interface ChildResult {
   pgCpu?: number[];
   written: Written | null;
   counts: string;
-  peakRssBytes?: number;
-  idleRssBytes?: number;
+  /** Peak resident memory of each measured repetition, counted from its start (VmHWM reset). */
+  peaksBytes?: number[];
+  /** Resident memory of the idle process just before each measured repetition. */
+  idlesBytes?: number[];
   /** The payload's size, for the push scenario. */
   payloadBytes?: number;
   note?: string;
@@ -29,8 +31,8 @@ export interface ScenarioRow {
   pgCpu?: number[];
   written: Written | null;
   counts?: string;
-  peakRssBytes?: number;
-  idleRssBytes?: number;
+  peaksBytes?: number[];
+  idlesBytes?: number[];
   payloadBytes?: number;
   /** Id of the B1 row this scenario is compared with. */
   b1?: string;
@@ -61,6 +63,20 @@ export function summarizeCounts(counts: Partial<Counts>): string {
 const mb = (b: number | undefined) => (b === undefined ? '' : `${Math.round(b / 1048576)} MB`);
 const num = (n: number) => n.toLocaleString('en-US');
 
+/**
+ * Peak memory: what a run added over the idle process (median over the repetitions, and the largest),
+ * and the largest peak itself. For a push, the additions are also given as multiples of the payload.
+ */
+function memory(r: ScenarioRow): string {
+  if (!r.peaksBytes?.length || !r.idlesBytes?.length) return '';
+  const added = r.peaksBytes.map((p, i) => p - r.idlesBytes![i]!);
+  const med = median(added);
+  const max = Math.max(...added);
+  const times = (b: number) => (r.payloadBytes ? ` = ${(b / r.payloadBytes).toFixed(1)}×` : '');
+  const spread = added.length > 1 ? `, max +${mb(max)}${times(max)}` : '';
+  return `+${mb(med)}${times(med)}${spread}${r.payloadBytes ? ` of payload ${mb(r.payloadBytes)}` : ''} (peak ${mb(Math.max(...r.peaksBytes))}, idle ${mb(median(r.idlesBytes))})`;
+}
+
 function seconds(s: number): string {
   return s >= 10 ? s.toFixed(1) : s >= 1 ? s.toFixed(2) : s.toFixed(3);
 }
@@ -85,12 +101,7 @@ export function tabulate(rows: ScenarioRow[]): Rendered {
     // Without B1-initial (run only on request) an initial load is compared with the same loop over loaded tables.
     const b1 = r.b1 ? (byId.get(r.b1) ?? (r.b1 === 'B1-initial' ? byId.get('B1-full') : undefined)) : undefined;
     const b1s = b1 && !b1.skipped ? median(b1.times) : NaN;
-    const rss =
-      r.peakRssBytes === undefined
-        ? ''
-        : r.payloadBytes
-          ? `${mb(r.peakRssBytes)} = ${(r.peakRssBytes / r.payloadBytes).toFixed(1)}× payload ${mb(r.payloadBytes)} (idle ${mb(r.idleRssBytes)}, +${mb(r.peakRssBytes - (r.idleRssBytes ?? 0))} = ${((r.peakRssBytes - (r.idleRssBytes ?? 0)) / r.payloadBytes).toFixed(1)}×)`
-          : `${mb(r.peakRssBytes)}${r.idleRssBytes ? ` (idle ${mb(r.idleRssBytes)})` : ''}`;
+    const rss = memory(r);
     lines.push([
       r.name,
       num(r.rows),

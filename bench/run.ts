@@ -32,6 +32,8 @@ interface Args {
   /** … and of the others (F2, churn, 100 % updated, dry runs): once by default, to keep the whole run to minutes. */
   repsOther: number;
   warmup: number;
+  /** Warm-up runs of those others: none by default (each is one sample, marked n=1). */
+  warmupOther: number;
   b1Reps: number;
   only: Set<string> | null;
   json: string | null;
@@ -40,7 +42,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { size: 100_000, reps: 5, repsOther: 1, warmup: 1, b1Reps: 1, only: null, json: null, profile: null };
+  const a: Args = { size: 100_000, reps: 5, repsOther: 1, warmup: 1, warmupOther: 0, b1Reps: 1, only: null, json: null, profile: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = () => {
@@ -56,14 +58,15 @@ function parseArgs(argv: string[]): Args {
     if (k === '--size') a.size = int(10);
     else if (k === '--reps') a.reps = a.repsOther = int(1);
     else if (k === '--reps-other') a.repsOther = int(1);
-    else if (k === '--quick') Object.assign(a, { reps: 3, repsOther: 1, warmup: 0 });
+    else if (k === '--quick') Object.assign(a, { reps: 3, repsOther: 1, warmup: 0, warmupOther: 0 });
     else if (k === '--warmup') a.warmup = int(0);
+    else if (k === '--warmup-other') a.warmupOther = int(0);
     else if (k === '--b1-reps') a.b1Reps = int(0);
     else if (k === '--only') a.only = new Set(v().split(',').map((s) => s.trim()));
     else if (k === '--json') a.json = v();
     else if (k === '--profile') a.profile = resolve(v());
     else if (k === '--help' || k === '-h') {
-      process.stdout.write('npm run bench -- [--size N] [--reps N] [--reps-other N] [--quick] [--warmup N] [--b1-reps N] [--only ID,ID] [--json FILE] [--profile SERVER_LOG_FILE]\n');
+      process.stdout.write('npm run bench -- [--size N] [--reps N] [--reps-other N] [--quick] [--warmup N] [--warmup-other N] [--b1-reps N] [--only ID,ID] [--json FILE] [--profile SERVER_LOG_FILE]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${k} (try --help)`);
   }
@@ -79,8 +82,8 @@ const measured = (r: ChildResult) => ({
   pgCpu: r.pgCpu,
   written: r.written,
   counts: r.counts,
-  peakRssBytes: r.peakRssBytes,
-  idleRssBytes: r.idleRssBytes,
+  peaksBytes: r.peaksBytes,
+  idlesBytes: r.idlesBytes,
 });
 
 function runChild(script: string, job: unknown): Promise<ChildResult> {
@@ -173,7 +176,7 @@ async function main(): Promise<void> {
     ] as const) {
       if (!want(id)) continue;
       log(`${name}`);
-      const r = await runFloor(server.adminUrl, 'bench_empty', id, text, args.warmup, id === 'F2' ? args.repsOther : args.reps, log);
+      const r = await runFloor(server.adminUrl, 'bench_empty', id, text, id === 'F2' ? args.warmupOther : args.warmup, id === 'F2' ? args.repsOther : args.reps, log);
       rows.push({ id, name, rows: baseRows, times: r.times, nodeCpu: r.nodeCpu, pgCpu: r.pgCpu, written: r.written, vsF1: true, b1: 'B1-initial' });
     }
 
@@ -227,6 +230,7 @@ async function main(): Promise<void> {
     for (const s of scenarios) {
       if (!want(s.id)) continue;
       log(`${s.id} ${s.name}`);
+      const main = ['S-initial', 'S-steady', 'R-recent'].includes(s.id);
       const job: SyncJob = {
         adminUrl: server.adminUrl,
         db: 'bench_run',
@@ -235,8 +239,8 @@ async function main(): Promise<void> {
         mode: s.mode,
         dryRun: s.dryRun,
         reset: s.reset,
-        warmup: args.warmup,
-        reps: ['S-initial', 'S-steady', 'R-recent'].includes(s.id) ? args.reps : args.repsOther,
+        warmup: main ? args.warmup : args.warmupOther,
+        reps: main ? args.reps : args.repsOther,
         expect: s.expect,
         profile: args.profile !== null,
       };
@@ -287,7 +291,7 @@ async function main(): Promise<void> {
   const info = machine(pgInfo);
   const out = [
     '',
-    `people-sync benchmark — ${args.size.toLocaleString('en-US')} employees (${rowsOf(g.base).toLocaleString('en-US')} records, ${fileMb('base')} MB NDJSON); median of ${args.reps} after ${args.warmup} warm-up (F2, churn, 100 %, dry runs: ${args.repsOther}; B1: ${args.b1Reps} pass, no warm-up)`,
+    `people-sync benchmark — ${args.size.toLocaleString('en-US')} employees (${rowsOf(g.base).toLocaleString('en-US')} records, ${fileMb('base')} MB NDJSON); median of ${args.reps} after ${args.warmup} warm-up (F2, churn, 100 %, dry runs: ${args.repsOther} after ${args.warmupOther}; B1: ${args.b1Reps} pass, no warm-up)`,
     ...info,
     `database: ${server.embedded ? 'embedded, fresh' : 'BENCH_DATABASE_URL'}; total bench time ${((performance.now() - started) / 1000).toFixed(0)} s`,
     '',

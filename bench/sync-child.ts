@@ -4,6 +4,7 @@ import type { SyncMode } from '../src/config.js';
 import { PEOPLE_TABLES, diffWrites, prewarm, recreateDatabase, serverCpuSeconds, settle, tableWrites, withDatabase, type Written } from './db.js';
 import { assertStatus, openRuntime, syncOnce } from './runtime.js';
 import { summarizeCounts, type ChildResult } from './report.js';
+import { procStatus, resetPeak } from './proc.js';
 
 /**
  * One sync scenario, in its own process so its peak RSS is its own: for each
@@ -34,7 +35,8 @@ async function main(): Promise<void> {
   const pgCpu: number[] = [];
   let written: Written | null = null;
   let counts = '';
-  let idleRss = 0;
+  const peaks: number[] = [];
+  const idles: number[] = [];
   for (let i = 0; i < job.warmup + job.reps; i++) {
     const fresh = job.reset === 'each' || i === 0;
     const url = fresh ? await recreateDatabase(job.adminUrl, job.db, job.template) : withDatabase(job.adminUrl, job.db);
@@ -52,14 +54,17 @@ async function main(): Promise<void> {
     }
     const before = await tableWrites(mon, PEOPLE_TABLES);
     const br = await openRuntime({ databaseUrl: url, file: job.file });
-    if (i === 0) idleRss = process.memoryUsage().rss;
     await settle(mon, fresh ? [] : ['snapshot_rows', 'run_records', 'sync_runs', 'snapshots']);
     const pg0 = await serverCpuSeconds(mon);
+    // Peak memory of this repetition alone: from the idle runtime (start-up and earlier repetitions excluded).
+    const idle = procStatus('self', 'VmRSS');
+    const peakOwn = resetPeak('self');
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const run = await syncOnce(br.rt, job.mode, job.dryRun);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const peak = peakOwn ? procStatus('self', 'VmHWM') : process.resourceUsage().maxRSS * 1024;
     const pg1 = await serverCpuSeconds(mon);
     await br.close();
     assertStatus(run, job.expect);
@@ -71,11 +76,13 @@ async function main(): Promise<void> {
       if (pg0 !== null && pg1 !== null) pgCpu.push(pg1 - pg0);
       written = w;
       counts = summarizeCounts(run.counts);
+      peaks.push(peak);
+      idles.push(idle);
     }
     const cpuNote = `cpu node ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s${pg0 !== null && pg1 !== null ? `, server ${(pg1 - pg0).toFixed(2)} s` : ''}`;
-    process.stderr.write(`    ${i < job.warmup ? 'warm-up' : `rep ${i - job.warmup + 1}`}: ${seconds.toFixed(3)} s  ${cpuNote}  ${summarizeCounts(run.counts)}  writes ins=${w.inserted} upd=${w.updated}\n`);
+    process.stderr.write(`    ${i < job.warmup ? 'warm-up' : `rep ${i - job.warmup + 1}`}: ${seconds.toFixed(3)} s  ${cpuNote}  peak RSS ${Math.round(peak / 1048576)} MB (idle ${Math.round(idle / 1048576)} MB)  ${summarizeCounts(run.counts)}  writes ins=${w.inserted} upd=${w.updated}\n`);
   }
-  const result: ChildResult = { times, nodeCpu, pgCpu, written, counts, peakRssBytes: process.resourceUsage().maxRSS * 1024, idleRssBytes: idleRss };
+  const result: ChildResult = { times, nodeCpu, pgCpu, written, counts, peaksBytes: peaks, idlesBytes: idles };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
 }
 
