@@ -113,7 +113,13 @@ export function createEngine(deps: EngineDeps) {
         await runs.setSnapshot(run.id, snap.id);
         try {
           const pages = deps.source({ run, integration, since: st?.last_sync_at ?? null, cursor: st?.cursor ?? null, signal });
-          const staged = await stageSnapshot(sql, pages, { snapshotId: snap.id, integrationId: integration.id, mapping: integration.mapping, userKey: run.mode === 'user' && !deps.fetchesUser?.(integration) ? run.user_key : null });
+          const staged = await stageSnapshot(sql, pages, {
+            snapshotId: snap.id,
+            integrationId: integration.id,
+            mapping: integration.mapping,
+            userKey: run.mode === 'user' && !deps.fetchesUser?.(integration) ? run.user_key : null,
+            whole: run.mode === 'full',
+          });
           await snapshots.complete(snap.id, staged.rows, staged.hasCursor ? { value: staged.cursor } : null, staged.duplicateIds);
           rlog.info('snapshot staged', { rows: staged.rows });
           // Planning joins the snapshot to the store; without statistics on rows staged a moment ago the planner

@@ -123,33 +123,19 @@ function decide(open: string, changed: string, changes: string, reasonSoFar: str
 const KEPT_WHEN_UNCHANGED = new Set(['seq', 'external_id', 'removed', 'errors', 'linked_id', 'target_id', 'dup_rank', 'first_seq', 'action', 'changes', 'fp', 'fast']);
 
 /**
- * Fingerprints (004_fingerprints.sql): a row is `fast` when its link holds the
- * row's fingerprint and the version of the stored record it left — the record
- * is then exactly what this row makes of it — and each reference of the row
- * names, through this integration's links, the record the stored one points
- * to. A linked reference resolves to its link whether or not its row is in
- * this data set, and links are never removed, so the row is unchanged. A
- * reference that resolved any other way (not found, a record matched by email
- * or created in this run but not linked) takes the full path.
- *
- * `refs`: [snapshot column, linked entity, stored column]; the joins go in `FAST_JOINS`.
+ * Fingerprints (004_fingerprints.sql, 005_known_lines.sql): a row is `fast` when
+ * its link holds the row's fingerprint and the version of the stored record it
+ * left. A fingerprint is only recorded for a record whose references each
+ * resolved through one of this integration's links, or to a record created and
+ * linked by the same run (see `fingerprinted`); links are never re-pointed
+ * (changing one by hand clears the integration's fingerprints), so the
+ * references still name those records and the record is exactly what this row
+ * makes of it: unchanged. Anything else takes the full path.
  */
-const FAST_REFS = {
-  org_units: [['parent_ref', 'org_units', 'parent_id'], ['manager_ref', 'employees', 'manager_id']],
-  employees: [['manager_ref', 'employees', 'manager_id'], ['org_unit_ref', 'org_units', 'org_unit_id']],
-  employments: [['employee_ref', 'employees', 'employee_id'], ['org_unit_ref', 'org_units', 'org_unit_id']],
-} as const;
-/** A reference of the row: the staged column, or for a row staged unparsed, the one its link recorded. */
-const refOf = (entity: Entity, i: number) => `CASE WHEN r.unparsed THEN l.refs[${i + 1}] ELSE r.${FAST_REFS[entity][i]![0]} END`;
-const FAST = (entity: Entity) =>
-  `coalesce(x.xmin = l.synced_xmin ${FAST_REFS[entity].map(([, , col], i) => `AND (${refOf(entity, i)} IS NULL OR fr${i}.record_id = x.${col})`).join(' ')}, false) AS fast, r.fp, r.unparsed`;
-const FAST_JOINS = (entity: Entity) => `
-           LEFT JOIN ${entity} x ON x.id = l.record_id AND l.fp = r.fp
-           ${FAST_REFS[entity].map(([, linked], i) => `LEFT JOIN record_links fr${i} ON x.id IS NOT NULL AND fr${i}.integration_id = $1 AND fr${i}.entity = '${linked}' AND fr${i}.external_id = ${refOf(entity, i)}`).join('\n           ')}`;
-/** The references a link records for the row `p` it was applied from (see 005_known_lines.sql). */
-const linkRefs = (entity: Entity) => `ARRAY[${FAST_REFS[entity].map(([ref]) => `p.${ref}`).join(', ')}]::text[]`;
+const FAST = `coalesce(x.xmin = l.synced_xmin, false) AS fast, r.fp, r.unparsed`;
+const FAST_JOIN = (entity: Entity) => `LEFT JOIN ${entity} x ON x.id = l.record_id AND l.fp = r.fp`;
 
-/** Raised by planning when rows staged unparsed need parsing: their record or references changed since. */
+/** Raised by planning when rows staged unparsed need parsing: their record, or a link, changed since. */
 export class UnparsedRows extends Error {
   constructor(readonly rows: { entity: Entity; seq: number }[]) {
     super(`${rows.length} row(s) staged unparsed need parsing`);
@@ -178,12 +164,13 @@ function finalTable(name: string, columns: readonly string[], select: string): s
 }
 
 const ORG_COLUMNS = ['seq', 'external_id', 'removed', 'errors', 'name', 'parent_ref', 'manager_ref', 'status', 'linked_id', 'target_id', 'dup_rank', 'first_seq',
-  'parent_id', 'parent_new', 'manager_id', 'manager_new', 'action', 'reason', 'changes', 'fp', 'fast'] as const;
+  'parent_id', 'parent_new', 'parent_linked', 'manager_id', 'manager_new', 'manager_linked', 'action', 'reason', 'changes', 'fp', 'fast'] as const;
 const EMP_COLUMNS = ['seq', 'external_id', 'removed', 'errors', 'email', 'first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref',
   'manager_ref', 'location', 'employee_number', 'status', 'start_date', 'end_date', 'attributes', 'linked_id', 'target_id', 'dup_rank', 'first_seq',
-  'org_unit_id', 'org_unit_new', 'manager_id', 'manager_new', 'action', 'reason', 'changes', 'fp', 'fast'] as const;
+  'org_unit_id', 'org_unit_new', 'org_unit_linked', 'manager_id', 'manager_new', 'manager_linked', 'action', 'reason', 'changes', 'fp', 'fast'] as const;
 const EMT_COLUMNS = ['seq', 'external_id', 'removed', 'errors', 'employee_ref', 'title', 'org_unit_ref', 'start_date', 'end_date', 'fte', 'is_primary', 'status',
-  'linked_id', 'target_id', 'dup_rank', 'first_seq', 'employee_id', 'employee_new', 'org_unit_id', 'org_unit_new', 'action', 'reason', 'changes', 'fp', 'fast'] as const;
+  'linked_id', 'target_id', 'dup_rank', 'first_seq', 'employee_id', 'employee_new', 'employee_linked', 'org_unit_id', 'org_unit_new', 'org_unit_linked',
+  'action', 'reason', 'changes', 'fp', 'fast'] as const;
 
 /**
  * `dd`: position among the rows of the data set with the same external id, for
@@ -221,7 +208,8 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const dupCols = size.duplicates === false ? '1 AS dup_rank, r.seq AS first_seq' : 'coalesce(dd.dup_rank, 1) AS dup_rank, coalesce(dd.first_seq, r.seq) AS first_seq';
   /** One entity's snapshot rows with their link, what the fingerprint check reads, and their duplicates. */
   const baseFrom = (entity: Entity, matchJoin = '') => `FROM snapshot_rows r
-           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = '${entity}' AND l.external_id = r.external_id ${FAST_JOINS(entity)}
+           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = '${entity}' AND l.external_id = r.external_id
+           ${FAST_JOIN(entity)}
            ${matchJoin}
            ${dupJoin(entity)}
            WHERE r.snapshot_id = $2 AND r.entity = '${entity}'`;
@@ -237,7 +225,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors, ${slim('name', 'parent_ref', 'manager_ref', 'status')}, linked_id, target_id, dup_rank, first_seq,
             ${failed('b')} AS action, fp, fast, unparsed
      FROM (SELECT r.seq, r.external_id, r.removed, r.errors, r.name, r.parent_ref, r.manager_ref, coalesce(r.status, 'active') AS status,
-                  l.record_id AS linked_id, l.record_id AS target_id, ${FAST('org_units')},
+                  l.record_id AS linked_id, l.record_id AS target_id, ${FAST},
                   ${dupCols}
            ${baseFrom('org_units')}) b`,
     [I, S],
@@ -261,7 +249,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                   r.location, CASE WHEN r.unparsed THEN x.employee_number ELSE r.employee_number END AS employee_number,
                   coalesce(r.status, 'active') AS status, r.start_date, r.end_date,
                   r.attributes,
-                  l.record_id AS linked_id, coalesce(l.record_id, m.id) AS target_id, ${FAST('employees')},
+                  l.record_id AS linked_id, coalesce(l.record_id, m.id) AS target_id, ${FAST},
                   ${dupCols}
            ${baseFrom('employees', matchJoin)}) b`,
     [I, S],
@@ -273,7 +261,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
             linked_id, target_id, dup_rank, first_seq, ${failed('b')} AS action, fp, fast, unparsed
      FROM (SELECT r.seq, r.external_id, r.removed, r.errors, r.employee_ref, r.title, r.org_unit_ref, r.start_date, r.end_date, r.fte,
                   coalesce(r.is_primary, false) AS is_primary, coalesce(r.status, 'active') AS status,
-                  l.record_id AS linked_id, l.record_id AS target_id, ${FAST('employments')},
+                  l.record_id AS linked_id, l.record_id AS target_id, ${FAST},
                   ${dupCols}
            ${baseFrom('employments')}) b`,
     [I, S],
@@ -318,9 +306,12 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const refJoin = (alias: string, base: string, entity: string, ref: string) => `
     LEFT JOIN ${base} ${alias} ON ${alias}.external_id = q.${ref} AND ${alias}.dup_rank = 1 AND ${alias}.action IS NULL AND NOT ${alias}.removed
     LEFT JOIN record_links ${alias}l ON ${alias}l.integration_id = $1 AND ${alias}l.entity = '${entity}' AND ${alias}l.external_id = q.${ref}`;
+  // `_linked`: resolved through this integration's link for that external id (then a row of the data set
+  // with that id targets the same record), which fingerprints rely on (see FAST).
   const resolved = (cond: string, alias: string, field: string) =>
     `CASE WHEN ${cond} THEN coalesce(${alias}.target_id, ${alias}l.record_id) END AS ${field}_id,
-     CASE WHEN ${cond} THEN (${alias}.seq IS NOT NULL AND ${alias}.target_id IS NULL) ELSE false END AS ${field}_new`;
+     CASE WHEN ${cond} THEN (${alias}.seq IS NOT NULL AND ${alias}.target_id IS NULL) ELSE false END AS ${field}_new,
+     CASE WHEN ${cond} THEN ${alias}l.record_id IS NOT NULL ELSE false END AS ${field}_linked`;
   const notFound = (alias: string, field: string, ref: string) =>
     `CASE WHEN q.${ref} IS NOT NULL AND ${alias}.seq IS NULL AND ${alias}l.record_id IS NULL THEN '${field}_id ' || q.${ref} || ' not found' END`;
 
@@ -333,7 +324,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
         'plan_org',
         ORG_COLUMNS,
         `SELECT p.seq, p.external_id, p.removed, p.errors, p.name, p.parent_ref, p.manager_ref, p.status, p.linked_id, p.target_id, p.dup_rank, p.first_seq,
-                p.parent_id, p.parent_new, p.manager_id, p.manager_new,
+                p.parent_id, p.parent_new, p.parent_linked, p.manager_id, p.manager_new, p.manager_linked,
                 ${d.action} AS action, ${d.reason} AS reason, ${d.changes} AS changes, p.fp, false AS fast
          FROM (SELECT q.*, ${resolved(cond, 'o', 'parent')}, ${resolved(cond, 'm', 'manager')},
                       CASE WHEN ${cond} THEN concat_ws('; ', ${notFound('o', 'parent', 'parent_ref')}, ${notFound('m', 'manager', 'manager_ref')}) END AS reason
@@ -358,7 +349,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
         `SELECT p.seq, p.external_id, p.removed, p.errors,
                 p.email, p.first_name, p.last_name, p.display_name, p.job_title, p.department, p.org_unit_ref, p.manager_ref,
                 p.location, p.employee_number, p.status, p.start_date, p.end_date, p.attributes, p.linked_id, p.target_id, p.dup_rank, p.first_seq,
-                p.org_unit_id, p.org_unit_new, p.manager_id, p.manager_new,
+                p.org_unit_id, p.org_unit_new, p.org_unit_linked, p.manager_id, p.manager_new, p.manager_linked,
                 ${d.action} AS action, ${d.reason} AS reason, ${d.changes} AS changes, p.fp, false AS fast
          FROM (SELECT q.*, ${resolved(cond, 'm', 'manager')}, ${resolved(cond, 'o', 'org_unit')},
                       CASE WHEN ${cond} THEN nullif(concat_ws('; ', ${notFound('m', 'manager', 'manager_ref')}, ${notFound('o', 'org_unit', 'org_unit_ref')}), '') END AS reason
@@ -386,7 +377,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                 CASE WHEN ${orphan} THEN jsonb_build_array(jsonb_build_object(
                   'field', 'employee_id', 'message', 'no employee with external_id ' || p.employee_ref || ' in this integration')) ELSE p.errors END AS errors,
                 p.employee_ref, p.title, p.org_unit_ref, p.start_date, p.end_date, p.fte, p.is_primary, p.status,
-                p.linked_id, p.target_id, p.dup_rank, p.first_seq, p.employee_id, p.employee_new, p.org_unit_id, p.org_unit_new,
+                p.linked_id, p.target_id, p.dup_rank, p.first_seq, p.employee_id, p.employee_new, p.employee_linked, p.org_unit_id, p.org_unit_new, p.org_unit_linked,
                 CASE WHEN ${orphan} THEN 'failed' ELSE ${d.action} END AS action, ${d.reason} AS reason, ${d.changes} AS changes, p.fp, false AS fast
          FROM (SELECT q.*, ${resolved(cond, 'm', 'employee')}, ${resolved(cond, 'o', 'org_unit')},
                       CASE WHEN ${cond} THEN ${notFound('o', 'org_unit', 'org_unit_ref')} END AS reason
@@ -495,11 +486,7 @@ export async function recordPlan(tx: Tx, runId: number): Promise<void> {
  * reference points to it.
  */
 function withNewRefs(t: 'plan_org' | 'plan_emp' | 'plan_emt', where: string, onePerTarget = false): string {
-  const refs: Record<typeof t, [string, string, string][]> = {
-    plan_org: [['parent', 'plan_org_new', 'parent_ref'], ['manager', 'plan_emp_new', 'manager_ref']],
-    plan_emp: [['org_unit', 'plan_org_new', 'org_unit_ref'], ['manager', 'plan_emp_new', 'manager_ref']],
-    plan_emt: [['employee', 'plan_emp_new', 'employee_ref'], ['org_unit', 'plan_org_new', 'org_unit_ref']],
-  };
+  const refs = NEW_REFS;
   const cols: Record<typeof t, string[]> = {
     plan_org: ['name', 'status'],
     plan_emp: [...EMP_FIELDS, 'status'],
@@ -591,26 +578,30 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
   // here carries this transaction's id (no lookup for each of them); one matched by email or number is read.
   const links = (t: keyof typeof NEW_IDS, entity: Entity, table: string) =>
     `SELECT $1, '${entity}', p.external_id, coalesce(p.target_id, n.new_id),
-            CASE WHEN ${fingerprinted()} THEN p.fp END, CASE WHEN ${fingerprinted()} THEN ${linkRefs(entity)} END,
-            CASE WHEN ${fingerprinted()} THEN CASE WHEN p.action = 'created' THEN xid(pg_current_xact_id())
+            CASE WHEN ${fingerprinted(t)} THEN p.fp END,
+            CASE WHEN ${fingerprinted(t)} THEN CASE WHEN p.action = 'created' THEN xid(pg_current_xact_id())
                                                 ELSE (SELECT x.xmin FROM ${table} x WHERE x.id = p.target_id) END END
        FROM ${t} p LEFT JOIN ${NEW_IDS[t]} n ON n.seq = p.seq ${sharedJoin(t)}
        WHERE p.linked_id IS NULL AND p.external_id IS NOT NULL AND p.dup_rank = 1 AND p.action IN ('created', 'updated', 'unchanged', 'restored', 'terminated')`;
+  // Every join here is between plan tables, none analyzed and all as large as the data set's changes: hash
+  // them (estimated at a row each, a nested loop over 100,000 created rows took 50 s).
+  const [{ nestloop }] = (await tx`SELECT current_setting('enable_nestloop') AS nestloop, set_config('enable_nestloop', 'off', true)`) as unknown as [{ nestloop: string }];
   await tx.unsafe(
-    `INSERT INTO record_links (integration_id, entity, external_id, record_id, fp, refs, synced_xmin)
+    `INSERT INTO record_links (integration_id, entity, external_id, record_id, fp, synced_xmin)
      SELECT * FROM (${links('plan_org', 'org_units', 'org_units')} UNION ALL ${links('plan_emp', 'employees', 'employees')}
                     UNION ALL ${links('plan_emt', 'employments', 'employments')}) l
      ON CONFLICT DO NOTHING`,
     [I],
   );
+  await tx`SELECT set_config('enable_nestloop', ${nestloop}, true)`;
   // Existing links: remember what the rows compared in full left (steady state: none, they were all fast).
   for (const [t, entity, table] of [['plan_org', 'org_units', 'org_units'], ['plan_emp', 'employees', 'employees'], ['plan_emt', 'employments', 'employments']] as const) {
     await tx.unsafe(
-      `UPDATE record_links l SET fp = p.fp, refs = ${linkRefs(entity)}, synced_xmin = x.xmin
+      `UPDATE record_links l SET fp = p.fp, synced_xmin = x.xmin
        FROM ${t} p JOIN ${table} x ON x.id = p.target_id ${sharedJoin(t)}
        WHERE l.integration_id = $1 AND l.entity = '${entity}' AND l.external_id = p.external_id AND l.record_id = p.target_id
-         AND p.linked_id IS NOT NULL AND NOT p.fast AND ${fingerprinted()}
-         AND (l.fp, l.synced_xmin, l.refs) IS DISTINCT FROM (p.fp, x.xmin, ${linkRefs(entity)})`,
+         AND p.linked_id IS NOT NULL AND NOT p.fast AND ${fingerprinted(t)}
+         AND (l.fp, l.synced_xmin) IS DISTINCT FROM (p.fp, x.xmin)`,
       [I],
     );
   }
@@ -622,12 +613,24 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
  * aimed at that record (when several are, the first wins and the others are not its
  * source).
  */
-function fingerprinted(): string {
+function fingerprinted(t: keyof typeof NEW_IDS): string {
   return `(p.fp IS NOT NULL AND p.seq IS NOT NULL AND NOT p.removed AND nullif(p.reason, '') IS NULL
-    AND p.action IN ('created', 'updated', 'unchanged', 'restored', 'terminated') AND sh.target_id IS NULL)`;
+    AND p.action IN ('created', 'updated', 'unchanged', 'restored', 'terminated') AND sh.target_id IS NULL
+    AND ${NEW_REFS[t].map(([f, , ref]) => `(p.${ref} IS NULL OR p.${f}_linked OR (p.${f}_new AND rl_${f}.new_id IS NOT NULL))`).join(' AND ')})`;
 }
 
-/** `sh`: the records several rows of the plan aim at (see `applyPlan`). */
+/** The references of a plan's rows: [field, side table of the records created for it, plan column]. */
+const NEW_REFS = {
+  plan_org: [['parent', 'plan_org_new', 'parent_ref'], ['manager', 'plan_emp_new', 'manager_ref']],
+  plan_emp: [['org_unit', 'plan_org_new', 'org_unit_ref'], ['manager', 'plan_emp_new', 'manager_ref']],
+  plan_emt: [['employee', 'plan_emp_new', 'employee_ref'], ['org_unit', 'plan_org_new', 'org_unit_ref']],
+} as const;
+
+/**
+ * `sh`: the records several rows of the plan aim at (see `applyPlan`); `rl_<field>`: the record created in
+ * this run for a reference to a new row. What `fingerprinted` reads.
+ */
 function sharedJoin(t: keyof typeof NEW_IDS): string {
-  return `LEFT JOIN plan_shared sh ON sh.plan = '${t}' AND sh.target_id = p.target_id`;
+  return `LEFT JOIN plan_shared sh ON sh.plan = '${t}' AND sh.target_id = p.target_id
+     ${NEW_REFS[t].map(([f, table, ref]) => `LEFT JOIN ${table} rl_${f} ON p.${f}_new AND rl_${f}.external_id = p.${ref}`).join('\n     ')}`;
 }

@@ -15,9 +15,9 @@ import { parseNdjsonLine, sourceTextOf, type UnparsedLines } from '../formats/re
  * NDJSON lines arrive unparsed. A line whose hash a link of this integration
  * holds is the very line that link's record was last applied from: it is
  * staged as it is, `unparsed`, with the entity and external id the link names,
- * and planning takes it as unchanged while the record and its references are
- * as that line left them (see plan.ts). One that is not — edited since, or a
- * data set applied later — is parsed then ({@link parseStagedRows}).
+ * and planning takes it as unchanged while the record is as that line left it
+ * (see plan.ts). One that is not — edited since, or a data set applied later —
+ * is parsed then ({@link parseStagedRows}).
  */
 
 const COLUMNS = [
@@ -173,7 +173,16 @@ export interface StageOptions {
   mapping: Partial<Record<Entity, Mapping>>;
   /** For `user` mode: keep only the employee whose email or external id matches. */
   userKey?: string | null;
+  /** The source sends its whole data set (a full sync): known lines are looked for from the first one. */
+  whole?: boolean;
 }
+
+/**
+ * Lines a delta must have sent before its known lines are looked for: loading
+ * the links' hashes costs about as much as parsing an eighth as many lines.
+ */
+const KNOWN_LINES_MIN = 5000;
+const KNOWN_LINES_SHARE = 8;
 
 export interface StageResult {
   rows: number;
@@ -198,7 +207,7 @@ async function knownLines(sql: Sql, integrationId: string): Promise<Map<string, 
   // In batches: 200,000 row objects at once cost ~100 MB of peak memory for a map a fifth of that.
   await sql<{ fp: string; entity: Entity; external_id: string }[]>`
     SELECT replace(fp::text, '-', '') AS fp, entity, external_id FROM record_links
-    WHERE integration_id = ${integrationId} AND fp IS NOT NULL AND refs IS NOT NULL`.cursor(5000, (rows) => {
+    WHERE integration_id = ${integrationId} AND fp IS NOT NULL`.cursor(5000, (rows) => {
     for (const r of rows) known.set(r.fp, known.has(r.fp) ? '' : String(ENTITIES.indexOf(r.entity)) + r.external_id);
   });
   return known;
@@ -219,8 +228,21 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   const sid = String(options.snapshotId);
   const userKey = options.userKey?.trim().toLowerCase() || null;
   const rows = createRowMaker(options.mapping);
-  // Loaded with the first unparsed lines; user mode reads every line (it filters on the email).
+  // Loaded with the first unparsed lines of a whole data set, or once a delta has sent enough of them;
+  // user mode parses every line (it filters on the email).
   let known: Map<string, string> | null = null;
+  let linesSeen = 0;
+  let links: number | null = null;
+  async function lookForKnownLines(lines: number): Promise<void> {
+    linesSeen += lines;
+    if (known !== null || userKey) return;
+    if (!options.whole) {
+      if (linesSeen < KNOWN_LINES_MIN) return;
+      links ??= Number((await sql`SELECT count(*) AS n FROM record_links WHERE integration_id = ${options.integrationId} AND fp IS NOT NULL`)[0]!.n);
+      if (linesSeen * KNOWN_LINES_SHARE < links) return;
+    }
+    known = await knownLines(sql, options.integrationId);
+  }
 
   /** Numbers the row within its entity and counts it. */
   const line = (cols: string[]) => {
@@ -289,7 +311,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
       // Unreadable lines go after the page's records, as a reader that parses puts them.
       const unreadable = [...(page.unreadable ?? [])];
       if (page.lines) {
-        if (known === null && !userKey) known = await knownLines(sql, options.integrationId);
+        await lookForKnownLines(page.lines.texts.length);
         const { texts, numbers } = page.lines;
         for (let i = 0; i < texts.length; i++) {
           const l = lineFor(texts[i]!, numbers[i]!, page.lines, unreadable);
