@@ -501,12 +501,17 @@ describe('NDJSON lines recognised without parsing', () => {
   });
 
   it('parsing staged lines later gives exactly the rows parsing them at once gives', async () => {
-    const people = [person(1, { attributes: { grade: 'L3', note: 'tab\there' } }), person(2, { manager_id: 'E1', last_name: 'O\\Brien' }), person(3)];
+    const people = [
+      person(1, { attributes: { grade: 'L3', note: 'tab\there' } }),
+      person(2, { manager_id: 'E1', last_name: 'O\\Brien' }),
+      person(3),
+      person(4, { external_id: 'E4\\back\tslash\u00e9', manager_id: 'E2' }),
+    ];
     t = await createTestRuntime({ integrations: yaml().replaceAll('export.json', 'export.ndjson'), files: { 'export.ndjson': lines(people) } });
     const first = await t.sync({ integration: 'hr', mode: 'full' });
     const { snap, staged } = await stageLines(t, lines(people), {});
-    expect(staged.unparsed).toBe(4);
-    expect(await parseStagedRows(t.rt.sql, snap.id, {}, 'all')).toBe(4);
+    expect(staged.unparsed).toBe(5);
+    expect(await parseStagedRows(t.rt.sql, snap.id, {}, 'all')).toBe(5);
     expect((await t.rt.sql`SELECT count(*)::int AS n FROM snapshot_rows WHERE snapshot_id = ${snap.id} AND unparsed`)[0]!.n).toBe(0);
     expect(await columns(t, snap.id)).toEqual(await columns(t, first.snapshot_id!));
   });
