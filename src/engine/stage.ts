@@ -246,15 +246,10 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     known = await knownLines(sql, options.integrationId);
   }
 
-  /** Numbers the row within its entity and counts it. */
-  const line = (cols: string[]) => {
-    const entity = cols[1] as Entity;
-    seq[entity]++;
+  /** Counts a row of `entity` with the (escaped) external `id`; returns its number within the entity. */
+  const count = (entity: Entity, id: string): number => {
     result.rows++;
     result.byEntity[entity]++;
-    cols[0] = sid;
-    cols[2] = String(seq[entity]);
-    const id = cols[3]!;
     if (id === '\\N') result.unidentified[entity]++;
     // Counted on the id as the database will store it (escaped, NUL dropped), so both agree on what repeats.
     else if (!result.duplicateIds) {
@@ -262,22 +257,21 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
       if (ids.has(id)) result.duplicateIds = true;
       else ids.add(id);
     }
+    return ++seq[entity];
+  };
+
+  /** The row's COPY line, numbered within its entity. */
+  const line = (cols: string[]) => {
+    cols[0] = sid;
+    cols[2] = String(count(cols[1] as Entity, cols[3]!));
     return cols.join('\t') + '\n';
   };
 
   /** The COPY line of a known line (`id`: escaped): written out directly, it is most of a steady-state sync. */
   const KNOWN_CANONICAL = '\t\\N'.repeat(CANONICAL_TO - CANONICAL_FROM);
   const knownLine = (entity: Entity, id: string, text: string, fp: string) => {
-    const n = ++seq[entity];
-    result.rows++;
-    result.byEntity[entity]++;
     result.unparsed++;
-    if (!result.duplicateIds) {
-      const ids = seen[entity];
-      if (ids.has(id)) result.duplicateIds = true;
-      else ids.add(id);
-    }
-    return `${sid}\t${entity}\t${n}\t${id}\tf\t\\N\t${esc(text)}${KNOWN_CANONICAL}\t${fp}\tt\n`;
+    return `${sid}\t${entity}\t${count(entity, id)}\t${id}\tf\t\\N\t${esc(text)}${KNOWN_CANONICAL}\t${fp}\tt\n`;
   };
 
   const keep = userKey
