@@ -267,7 +267,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     [I, S],
   );
   if (large) await tx`SELECT set_config('enable_nestloop', ${size.nestloop}, true)`;
-  // A row staged unparsed is complete only as long as its record and references are what its line left.
+  // A row staged unparsed has only its payload: planning can take it only as unchanged (fast). Any other is parsed.
   const stale = await tx<{ entity: Entity; seq: number }[]>`
     SELECT 'org_units' AS entity, seq FROM plan_org_base WHERE unparsed AND NOT fast
     UNION ALL SELECT 'employees', seq FROM plan_emp_base WHERE unparsed AND NOT fast
