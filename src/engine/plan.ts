@@ -608,10 +608,12 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
 }
 
 /**
- * Rows whose record, after this run, is exactly what the row makes of it: applied or
- * unchanged, references all resolved (no reason), and the only row of the data set
+ * Rows whose record, after this run, is exactly what the row makes of it, for as long as
+ * the record is not written again: applied or unchanged, the only row of the data set
  * aimed at that record (when several are, the first wins and the others are not its
- * source).
+ * source), and each reference resolved (no reason) through a link — an existing one, or
+ * that of a record this run creates. A reference resolved any other way (a record
+ * matched by email, a row the write mode skipped) may resolve differently next time.
  */
 function fingerprinted(t: keyof typeof NEW_IDS): string {
   return `(p.fp IS NOT NULL AND p.seq IS NOT NULL AND NOT p.removed AND nullif(p.reason, '') IS NULL
