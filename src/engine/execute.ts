@@ -120,7 +120,7 @@ export function createEngine(deps: EngineDeps) {
             userKey: run.mode === 'user' && !deps.fetchesUser?.(integration) ? run.user_key : null,
             whole: run.mode === 'full',
           });
-          await snapshots.complete(snap.id, staged.rows, staged.hasCursor ? { value: staged.cursor } : null, staged.duplicateIds);
+          await snapshots.complete(snap.id, staged.rows, staged.hasCursor ? { value: staged.cursor } : null, staged.duplicateIds, staged.mappingKey);
           rlog.info('snapshot staged', { rows: staged.rows });
           // Planning joins the snapshot to the store; without statistics on rows staged a moment ago the planner
           // takes them for one row and sorts them wide, several times. Outside the plan transaction: no lock held.

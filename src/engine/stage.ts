@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { Sql } from '../store/db.js';
+import { ErrorCode, PeopleSyncError } from '../errors.js';
 import { applyMapping, type Mapping } from '../domain/mapping.js';
 import { acceptCanonical, ENTITIES, validateRecord, type Entity, type Employee, type Employment, type OrgUnit } from '../domain/records.js';
 import type { ProviderPage } from '../../providers/types.js';
@@ -79,7 +80,7 @@ function externalIdOf(raw: unknown, mapped: unknown): string | null {
 }
 
 /** What fingerprints of source lines depend on besides the line: the integration's mapping. */
-const mappingKey = (mapping: Partial<Record<Entity, Mapping>>) => hash('md5', JSON.stringify(mapping), 'hex');
+export const mappingKey = (mapping: Partial<Record<Entity, Mapping>>) => hash('md5', JSON.stringify(mapping), 'hex');
 
 /**
  * The rows a source record becomes, as COPY columns. `seq` (column 2) is left to
@@ -187,6 +188,8 @@ export interface StageResult {
   duplicateIds: boolean;
   /** Rows staged from a line a link knew, without parsing it. */
   unparsed: number;
+  /** The mapping those rows were recognised under (see `mappingKey`); null when there are none. */
+  mappingKey: string | null;
 }
 
 /**
@@ -224,6 +227,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     hasCursor: false,
     duplicateIds: false,
     unparsed: 0,
+    mappingKey: null,
   };
   const seen: Record<Entity, Set<string>> = { employees: new Set(), employments: new Set(), org_units: new Set() };
   const seq: Record<Entity, number> = { employees: 0, employments: 0, org_units: 0 };
@@ -351,6 +355,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   const writable = await sql`COPY snapshot_rows (${sql(COLUMNS as unknown as string[])}) FROM STDIN`.writable();
   // One chunk in hand at a time: the database sets the pace, and memory stays flat however large the delivery.
   await pipeline(Readable.from(chunks(), { objectMode: true, highWaterMark: 1 }), writable);
+  if (result.unparsed > 0) result.mappingKey = mappingKey(options.mapping);
   return result;
 }
 
@@ -368,6 +373,14 @@ export async function parseStagedRows(
   if (which !== 'all' && which.length === 0) return 0;
   const rows = createRowMaker(mapping);
   return sql.begin(async (tx) => {
+    // Lines recognised under another mapping would be read differently from how they were previewed.
+    const [snap] = await tx<{ mapping_key: string | null }[]>`SELECT mapping_key FROM snapshots WHERE id = ${snapshotId}`;
+    if (snap?.mapping_key && snap.mapping_key !== mappingKey(mapping)) {
+      throw new PeopleSyncError(
+        ErrorCode.RunNotApplicable,
+        "The integration's mapping changed since this data set was read, and some of its rows would now read differently; start a new sync.",
+      );
+    }
     const staged = await tx<{ entity: Entity; seq: number; external_id: string; payload: string }[]>`
       SELECT entity, seq, external_id, payload FROM snapshot_rows
       WHERE snapshot_id = ${snapshotId} AND unparsed

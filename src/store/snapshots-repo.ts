@@ -11,6 +11,8 @@ export interface Snapshot {
   cursor: unknown;
   /** Whether two rows share an external id; null when not known. */
   duplicate_ids: boolean | null;
+  /** The mapping (hashed) its unparsed lines were recognised under; null when it has none. */
+  mapping_key: string | null;
 }
 
 export function createSnapshotsRepo(sql: Sql) {
@@ -21,10 +23,10 @@ export function createSnapshotsRepo(sql: Sql) {
       return row!;
     },
 
-    async complete(id: number, rowCount: number, cursor: { value: unknown } | null, duplicateIds: boolean | null = null): Promise<void> {
+    async complete(id: number, rowCount: number, cursor: { value: unknown } | null, duplicateIds: boolean | null = null, mappingKey: string | null = null): Promise<void> {
       await sql`
         UPDATE snapshots SET complete = true, fetched_at = now(), row_count = ${rowCount},
-               cursor = ${cursor ? (cursor.value as never) : null}, duplicate_ids = ${duplicateIds}
+               cursor = ${cursor ? (cursor.value as never) : null}, duplicate_ids = ${duplicateIds}, mapping_key = ${mappingKey}
         WHERE id = ${id}`;
     },
 

@@ -511,6 +511,9 @@ describe('NDJSON lines recognised without parsing', () => {
     const first = await t.sync({ integration: 'hr', mode: 'full' });
     const { snap, staged } = await stageLines(t, lines(people), {});
     expect(staged.unparsed).toBe(5);
+    await t.rt.engine.snapshots.complete(snap.id, staged.rows, null, staged.duplicateIds, staged.mappingKey);
+    // Under another mapping the lines would read differently from the preview: refused, nothing parsed.
+    await expect(parseStagedRows(t.rt.sql, snap.id, { employees: { job_title: 'Contractor' } }, 'all')).rejects.toThrow(/mapping changed since this data set was read/);
     expect(await parseStagedRows(t.rt.sql, snap.id, {}, 'all')).toBe(5);
     expect((await t.rt.sql`SELECT count(*)::int AS n FROM snapshot_rows WHERE snapshot_id = ${snap.id} AND unparsed`)[0]!.n).toBe(0);
     expect(await columns(t, snap.id)).toEqual(await columns(t, first.snapshot_id!));

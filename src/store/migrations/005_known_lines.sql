@@ -5,6 +5,9 @@
 -- hashing it, without parsing it: such a row is staged `unparsed`, with the
 -- payload and the link's entity and external id, and nothing else.
 ALTER TABLE snapshot_rows ADD COLUMN unparsed boolean NOT NULL DEFAULT false;
+-- The mapping (a hash of it) those lines were recognised under: parsing them later
+-- (a dry run applied, a held run confirmed) needs the same one.
+ALTER TABLE snapshots ADD COLUMN mapping_key text;
 
 -- A fingerprint is now recorded only for a record whose references each
 -- resolved through one of the integration's links, checked when it is applied,
