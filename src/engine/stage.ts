@@ -308,41 +308,33 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   const unreadableRow = (u: NonNullable<ProviderPage['unreadable']>[number]) =>
     line(rows.base(u.entity, null, false, [{ field: '(row)', message: u.error }], json(u.text === undefined ? { line: u.line } : { line: u.line, text: u.text })));
 
+  /** A page's COPY lines (null: a record user mode left out), in the order staging numbers them. */
+  function* pageRows(page: ProviderPage): Generator<string | null> {
+    for (const entity of ENTITIES) for (const raw of page[entity] ?? []) yield rowFor(entity, raw);
+    // Unreadable lines go after the page's records, as a reader that parses puts them.
+    const unreadable = [...(page.unreadable ?? [])];
+    if (page.lines) {
+      const { texts, numbers } = page.lines;
+      for (let i = 0; i < texts.length; i++) yield lineFor(texts[i]!, numbers[i]!, page.lines, unreadable);
+    }
+    if (!userKey) for (const u of unreadable) yield unreadableRow(u);
+    for (const r of page.removed ?? []) {
+      if (userKey && r.external_id.toLowerCase() !== userKey) continue;
+      yield line(rows.base(r.entity, r.external_id, true, null, json({ removed: true, external_id: r.external_id })));
+    }
+  }
+
   async function* chunks(): AsyncGenerator<string> {
     for await (const page of pages) {
+      if (page.lines) await lookForKnownLines(page.lines.texts.length);
       let chunk = '';
       let n = 0;
-      for (const entity of ENTITIES) {
-        for (const raw of page[entity] ?? []) {
-          const l = rowFor(entity, raw);
-          if (l) chunk += l;
-          if (++n % CHUNK_ROWS === 0 && chunk) {
-            yield chunk;
-            chunk = '';
-          }
+      for (const l of pageRows(page)) {
+        if (l) chunk += l;
+        if (++n % CHUNK_ROWS === 0 && chunk) {
+          yield chunk;
+          chunk = '';
         }
-      }
-      // Unreadable lines go after the page's records, as a reader that parses puts them.
-      const unreadable = [...(page.unreadable ?? [])];
-      if (page.lines) {
-        await lookForKnownLines(page.lines.texts.length);
-        const { texts, numbers } = page.lines;
-        for (let i = 0; i < texts.length; i++) {
-          const l = lineFor(texts[i]!, numbers[i]!, page.lines, unreadable);
-          if (l) chunk += l;
-          if (++n % CHUNK_ROWS === 0 && chunk) {
-            yield chunk;
-            chunk = '';
-          }
-        }
-      }
-      for (const u of unreadable) {
-        if (userKey) continue;
-        chunk += unreadableRow(u);
-      }
-      for (const r of page.removed ?? []) {
-        if (userKey && r.external_id.toLowerCase() !== userKey) continue;
-        chunk += line(rows.base(r.entity, r.external_id, true, null, json({ removed: true, external_id: r.external_id })));
       }
       if (page.cursor !== undefined) {
         result.cursor = page.cursor;
