@@ -37,4 +37,17 @@ describe('snapshot retention', () => {
     const created = await t.rt.service.runs.records(after!, { status: 'created', limit: 10 });
     expect(created.items.map((r) => r.external_id).sort()).toEqual(['E0', 'E1', 'E2']);
   });
+
+  it('deleting a run deletes its per-record results with it, and no other run\'s', async () => {
+    t = await createTestRuntime({ integrations: yaml, files: { 'export.json': doc(3) } });
+    const first = await t.sync({ integration: 'hr', mode: 'full' });
+    t.write('export.json', doc(5));
+    const second = await t.sync({ integration: 'hr', mode: 'full' });
+    const results = async (id: number) => (await t!.rt.sql`SELECT count(*)::int AS n FROM run_records WHERE run_id = ${id}`)[0]!.n;
+    expect([await results(first.id), await results(second.id)]).toEqual([3, 2]);
+
+    await t.rt.sql`DELETE FROM sync_runs WHERE id = ${first.id}`;
+
+    expect([await results(first.id), await results(second.id)]).toEqual([0, 2]);
+  });
 });
