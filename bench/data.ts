@@ -51,6 +51,12 @@ export interface DataSet {
 
 export const rowsOf = (d: DataSet) => d.employees.length + d.employments.length + d.org_units.length;
 
+/** Every `k`-th record of each entity (the first, the k+1-th, …): the same kinds of records, spread over the data set. */
+export function everyNth(d: DataSet, k: number): DataSet {
+  const pick = <T>(xs: T[]) => (k === 1 ? xs : xs.filter((_, i) => i % k === 0));
+  return { employees: pick(d.employees), employments: pick(d.employments), org_units: pick(d.org_units) };
+}
+
 /** mulberry32: tiny, fast, good enough for test data. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
