@@ -12,6 +12,9 @@ import { PEOPLE_TABLES, diffWrites, recreateDatabase, serverCpuSeconds, settle, 
  *  F0: UNLOGGED tables, no indexes, no constraints: the physical floor.
  *  F1: logged tables with the production columns, CHECKs and indexes (LIKE … INCLUDING …): the durable floor.
  *  F2: the production tables themselves, so also their deferred foreign keys (informative).
+ *  F3: F2 plus what an initial load must also store durably for the product to work: a link per record
+ *      (which source record it is) and a result per record (what the run did to it). The floor of a
+ *      sync that writes every row, staging and planning left out.
  */
 
 function esc(value: unknown): string {
@@ -26,7 +29,12 @@ export const FLOOR_COLUMNS = {
   employments: ['id', 'employee_id', 'title', 'org_unit_id', 'start_date', 'end_date', 'fte', 'is_primary', 'status'],
 } as const;
 
-export type CopyText = Record<(typeof PEOPLE_TABLES)[number], string[]>;
+export const LINK_COLUMNS = ['integration_id', 'entity', 'external_id', 'record_id', 'fp', 'synced_xmin'] as const;
+export const RESULT_COLUMNS = ['run_id', 'entity', 'external_id', 'seq', 'record_id', 'status'] as const;
+/** The run F3's results belong to (made before the clock starts). */
+const F3_RUN_ID = 1;
+
+export type CopyText = Record<(typeof PEOPLE_TABLES)[number] | 'record_links' | 'run_records', string[]>;
 
 /** COPY text of the data set as stored rows, in chunks of about 1 MB. */
 export function copyText(d: DataSet): CopyText {
@@ -57,13 +65,31 @@ export function copyText(d: DataSet): CopyText {
     employments: chunked(
       d.employments.map((e, i) => row([i + 1, ref(empIds, e.employee_id), e.title, ref(orgIds, e.org_unit_id), e.start_date, null, e.fte, e.primary ? 't' : 'f', e.status])),
     ),
+    // A link carries a fingerprint (any 16 bytes) and the record version it left (any xid).
+    record_links: chunked(
+      (['org_units', 'employees', 'employments'] as const).flatMap((entity) =>
+        d[entity].map((r, i) => row(['hr', entity, r.external_id, i + 1, fakeUuid(entity, i), 1000])),
+      ),
+    ),
+    run_records: chunked(
+      (['org_units', 'employees', 'employments'] as const).flatMap((entity) => d[entity].map((r, i) => row([F3_RUN_ID, entity, r.external_id, i + 1, i + 1, 'created']))),
+    ),
   };
 }
 
-export type FloorKind = 'F0' | 'F1' | 'F2';
+function fakeUuid(entity: string, i: number): string {
+  const h = (entity.length * 0x9e3779b1 + i * 0x85ebca6b) >>> 0;
+  return `${h.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+}
+
+export type FloorKind = 'F0' | 'F1' | 'F2' | 'F3';
 
 async function createTables(sql: Sql, kind: FloorKind): Promise<string[]> {
   if (kind === 'F2') return [...PEOPLE_TABLES];
+  if (kind === 'F3') {
+    await sql`INSERT INTO sync_runs (id, integration_id, mode, trigger, status) OVERRIDING SYSTEM VALUE VALUES (${F3_RUN_ID}, 'hr', 'full', 'cli', 'running')`;
+    return [...PEOPLE_TABLES, 'record_links', 'run_records'];
+  }
   const prefix = kind.toLowerCase();
   const names: string[] = [];
   for (const t of PEOPLE_TABLES) {
@@ -102,15 +128,18 @@ export async function runFloor(
     const mon = connect(url, { max: 1, applicationName: 'people-sync-bench-monitor' });
     const names = await createTables(mon, kind);
     await settle(mon);
-    const before = await tableWrites(mon, names);
+    // Rows written are counted in the people tables only, as for every scenario.
+    const people = names.slice(0, PEOPLE_TABLES.length);
+    const before = await tableWrites(mon, people);
     const writer = connect(url, { max: 1, applicationName: 'people-sync-bench-floor' });
     await writer`SELECT 1`;
     const pg0 = await serverCpuSeconds(mon);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await writer.begin(async (tx) => {
-      for (const [t, name] of PEOPLE_TABLES.map((t, k) => [t, names[k]!] as const)) {
-        const cols = FLOOR_COLUMNS[t].join(', ');
+      const tables = kind === 'F3' ? ([...PEOPLE_TABLES, 'record_links', 'run_records'] as const) : PEOPLE_TABLES;
+      for (const [t, name] of tables.map((t, k) => [t, names[k]!] as const)) {
+        const cols = (t === 'record_links' ? LINK_COLUMNS : t === 'run_records' ? RESULT_COLUMNS : FLOOR_COLUMNS[t]).join(', ');
         const writable = await tx.unsafe(`COPY ${name} (${cols}) FROM STDIN`).writable();
         await pipeline(Readable.from(text[t]), writable);
       }
@@ -119,7 +148,7 @@ export async function runFloor(
     const cpu = process.cpuUsage(cpu0);
     const pg1 = await serverCpuSeconds(mon);
     await writer.end({ timeout: 5 });
-    const w = diffWrites(before, await tableWrites(mon, names));
+    const w = diffWrites(before, await tableWrites(mon, people));
     await mon.end({ timeout: 5 });
     if (i >= warmup) {
       times.push(seconds);

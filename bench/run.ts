@@ -29,7 +29,7 @@ interface Args {
   size: number;
   /** Measured repetitions of the scenarios the targets are about (F0, F1, initial, steady, recent, push). */
   reps: number;
-  /** … and of the others (F2, churn, 100 % updated, dry runs): once by default, to keep the whole run to minutes. */
+  /** … and of the others (F2, F3, churn, 100 % updated, dry runs): once by default, to keep the whole run to minutes. */
   repsOther: number;
   warmup: number;
   /** Warm-up runs of those others: none by default (each is one sample, marked n=1). */
@@ -187,10 +187,12 @@ async function main(): Promise<void> {
       ['F0', 'F0 COPY → UNLOGGED, no indexes (physical floor)'],
       ['F1', 'F1 COPY → logged + production indexes (durable floor)'],
       ['F2', 'F2 COPY → production tables (indexes + FKs)'],
+      ['F3', 'F3 F2 + a link and a result per record (what an initial load must store)'],
     ] as const) {
       if (!want(id)) continue;
       log(`${name}`);
-      const r = await runFloor(server.adminUrl, 'bench_empty', id, text, id === 'F2' ? args.warmupOther : args.warmup, id === 'F2' ? args.repsOther : args.reps, log);
+      const other = id === 'F2' || id === 'F3';
+      const r = await runFloor(server.adminUrl, 'bench_empty', id, text, other ? args.warmupOther : args.warmup, other ? args.repsOther : args.reps, log);
       rows.push({ id, name, rows: baseRows, times: r.times, nodeCpu: r.nodeCpu, pgCpu: r.pgCpu, written: r.written, vsF1: true, b1: 'B1-initial' });
       lap(id);
     }
@@ -313,7 +315,7 @@ async function main(): Promise<void> {
         lap('P-push');
       }
     }
-    for (const t of ['bench_loaded', 'bench_b1_empty', 'bench_floor_f0', 'bench_floor_f1', 'bench_floor_f2']) await dropDatabase(server.adminUrl, t);
+    for (const t of ['bench_loaded', 'bench_b1_empty', 'bench_floor_f0', 'bench_floor_f1', 'bench_floor_f2', 'bench_floor_f3']) await dropDatabase(server.adminUrl, t);
   } finally {
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -323,7 +325,7 @@ async function main(): Promise<void> {
   const info = machine(pgInfo);
   const out = [
     '',
-    `people-sync benchmark — ${args.size.toLocaleString('en-US')} employees (${rowsOf(g.base).toLocaleString('en-US')} records, ${fileMb('base')} MB NDJSON); median of ${args.reps} after ${args.warmup} warm-up (F2, churn, 100 %, dry runs: ${args.repsOther} after ${args.warmupOther}; B1: ${args.b1Reps} pass${args.b1Sample > 1 ? ` over every ${ordinal(args.b1Sample)} record` : ''}, no warm-up)`,
+    `people-sync benchmark — ${args.size.toLocaleString('en-US')} employees (${rowsOf(g.base).toLocaleString('en-US')} records, ${fileMb('base')} MB NDJSON); median of ${args.reps} after ${args.warmup} warm-up (F2, F3, churn, 100 %, dry runs: ${args.repsOther} after ${args.warmupOther}; B1: ${args.b1Reps} pass${args.b1Sample > 1 ? ` over every ${ordinal(args.b1Sample)} record` : ''}, no warm-up)`,
     ...info,
     `database: ${server.embedded ? 'embedded, fresh' : 'BENCH_DATABASE_URL'}; total bench time ${((performance.now() - started) / 1000).toFixed(0)} s (${laps.map(([p, t]) => `${p} ${t.toFixed(0)}`).join(', ')})`,
     '',
