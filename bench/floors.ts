@@ -33,6 +33,8 @@ export const LINK_COLUMNS = ['integration_id', 'entity', 'external_id', 'record_
 export const RESULT_COLUMNS = ['run_id', 'entity', 'external_id', 'seq', 'record_id', 'status'] as const;
 /** The run F3's results belong to (made before the clock starts). */
 const F3_RUN_ID = 1;
+/** The production tables F3 writes, in order. */
+const F3_TABLES = [...PEOPLE_TABLES, 'record_links', 'run_records'] as const;
 
 export type CopyText = Record<(typeof PEOPLE_TABLES)[number] | 'record_links' | 'run_records', string[]>;
 
@@ -68,7 +70,7 @@ export function copyText(d: DataSet): CopyText {
     // A link carries a fingerprint (any 16 bytes) and the record version it left (any xid).
     record_links: chunked(
       (['org_units', 'employees', 'employments'] as const).flatMap((entity) =>
-        d[entity].map((r, i) => row(['hr', entity, r.external_id, i + 1, fakeUuid(entity, i), 1000])),
+        d[entity].map((r, i) => row(['hr', entity, r.external_id, i + 1, fillerUuid(entity, i), 1000])),
       ),
     ),
     run_records: chunked(
@@ -77,7 +79,7 @@ export function copyText(d: DataSet): CopyText {
   };
 }
 
-function fakeUuid(entity: string, i: number): string {
+function fillerUuid(entity: string, i: number): string {
   const h = (entity.length * 0x9e3779b1 + i * 0x85ebca6b) >>> 0;
   return `${h.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
 }
@@ -88,7 +90,7 @@ async function createTables(sql: Sql, kind: FloorKind): Promise<string[]> {
   if (kind === 'F2') return [...PEOPLE_TABLES];
   if (kind === 'F3') {
     await sql`INSERT INTO sync_runs (id, integration_id, mode, trigger, status) OVERRIDING SYSTEM VALUE VALUES (${F3_RUN_ID}, 'hr', 'full', 'cli', 'running')`;
-    return [...PEOPLE_TABLES, 'record_links', 'run_records'];
+    return [...F3_TABLES];
   }
   const prefix = kind.toLowerCase();
   const names: string[] = [];
@@ -137,7 +139,7 @@ export async function runFloor(
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await writer.begin(async (tx) => {
-      const tables = kind === 'F3' ? ([...PEOPLE_TABLES, 'record_links', 'run_records'] as const) : PEOPLE_TABLES;
+      const tables = kind === 'F3' ? F3_TABLES : PEOPLE_TABLES;
       for (const [t, name] of tables.map((t, k) => [t, names[k]!] as const)) {
         const cols = (t === 'record_links' ? LINK_COLUMNS : t === 'run_records' ? RESULT_COLUMNS : FLOOR_COLUMNS[t]).join(', ');
         const writable = await tx.unsafe(`COPY ${name} (${cols}) FROM STDIN`).writable();
