@@ -38,6 +38,8 @@ export interface ScenarioRow {
   b1?: string;
   /** Compared with F1 (scenarios over the whole data set). */
   vsF1?: boolean;
+  /** F1 measured once before each repetition of this scenario (`--pair-f1`). */
+  pairedF1?: number[];
   skipped?: string;
   note?: string;
 }
@@ -77,6 +79,13 @@ function memory(r: ScenarioRow): string {
   return `+${mb(med)}${times(med)}${spread}${r.payloadBytes ? ` of payload ${mb(r.payloadBytes)}` : ''} (peak ${mb(Math.max(...r.peaksBytes))}, idle ${mb(median(r.idlesBytes))})`;
 }
 
+/** The ratio to the F1 repetitions run between this scenario's own, when there are some. */
+function beside(r: ScenarioRow, s: number): string {
+  if (!r.pairedF1?.length) return '';
+  const f = median(r.pairedF1);
+  return ` (${(s / f).toFixed(2)}× the F1 run beside it, ${seconds(f)} s)`;
+}
+
 function seconds(s: number): string {
   return s >= 10 ? s.toFixed(1) : s >= 1 ? s.toFixed(2) : s.toFixed(3);
 }
@@ -108,7 +117,7 @@ export function tabulate(rows: ScenarioRow[]): Rendered {
       seconds(s),
       r.times.length > 1 ? `${seconds(Math.min(...r.times))}–${seconds(Math.max(...r.times))}` : `n=${r.times.length}`,
       num(Math.round(r.rows / s)),
-      r.vsF1 && Number.isFinite(f1s) ? `${(s / f1s).toFixed(2)}×` : '',
+      r.vsF1 && Number.isFinite(f1s) ? `${(s / f1s).toFixed(2)}×${beside(r, s)}` : '',
       Number.isFinite(b1s) && r.id !== r.b1 ? `${(b1s / s).toFixed(1)}×` : '',
       r.nodeCpu?.length ? `${median(r.nodeCpu).toFixed(1)} / ${r.pgCpu?.length ? median(r.pgCpu).toFixed(1) : '?'}` : '',
       rss,

@@ -37,6 +37,8 @@ interface Args {
   b1Reps: number;
   /** B1 over the whole data set is timed over every N-th record and scaled to all (1: the whole pass). */
   b1Sample: number;
+  /** Scenarios with an F1 repetition run before each of theirs, for a ratio taken in the same minutes. */
+  pairF1: Set<string>;
   only: Set<string> | null;
   json: string | null;
   /** Server log file: with it, every statement of the sync scenarios is logged with its duration. */
@@ -44,7 +46,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { size: 100_000, reps: 5, repsOther: 1, warmup: 1, warmupOther: 0, b1Reps: 1, b1Sample: 5, only: null, json: null, profile: null };
+  const a: Args = { size: 100_000, reps: 5, repsOther: 1, warmup: 1, warmupOther: 0, b1Reps: 1, b1Sample: 5, pairF1: new Set(['S-steady']), only: null, json: null, profile: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = () => {
@@ -65,11 +67,12 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--warmup-other') a.warmupOther = int(0);
     else if (k === '--b1-reps') a.b1Reps = int(0);
     else if (k === '--b1-sample') a.b1Sample = int(1);
+    else if (k === '--pair-f1') a.pairF1 = new Set(v().split(',').map((s) => s.trim()).filter((s) => s && s !== 'none'));
     else if (k === '--only') a.only = new Set(v().split(',').map((s) => s.trim()));
     else if (k === '--json') a.json = v();
     else if (k === '--profile') a.profile = resolve(v());
     else if (k === '--help' || k === '-h') {
-      process.stdout.write('npm run bench -- [--size N] [--reps N] [--reps-other N] [--quick] [--warmup N] [--warmup-other N] [--b1-reps N] [--b1-sample N] [--only ID,ID] [--json FILE] [--profile SERVER_LOG_FILE]\n');
+      process.stdout.write('npm run bench -- [--size N] [--reps N] [--reps-other N] [--quick] [--warmup N] [--warmup-other N] [--b1-reps N] [--b1-sample N] [--pair-f1 ID,ID|none] [--only ID,ID] [--json FILE] [--profile SERVER_LOG_FILE]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${k} (try --help)`);
   }
@@ -90,17 +93,35 @@ const measured = (r: ChildResult) => ({
   idlesBytes: r.idlesBytes,
 });
 
-function runChild(script: string, job: unknown): Promise<ChildResult> {
+/** Runs a scenario child; `onPause` runs whenever the child pauses for it (`BENCH_PAUSE`), before it goes on. */
+function runChild(script: string, job: unknown, onPause?: () => Promise<void>): Promise<ChildResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin/run-ts.js'), join(ROOT, script)], {
       cwd: ROOT,
       env: { ...process.env, BENCH_JOB: JSON.stringify(job) },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'inherit'],
     });
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    let seen = 0;
+    let failed: Error | null = null;
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      for (let nl = out.indexOf('\n', seen); nl >= 0; nl = out.indexOf('\n', seen)) {
+        const line = out.slice(seen, nl);
+        seen = nl + 1;
+        if (line !== 'BENCH_PAUSE') continue;
+        (onPause ?? (async () => undefined))().then(
+          () => child.stdin.write('go\n'),
+          (err: Error) => {
+            failed = err;
+            child.kill();
+          },
+        );
+      }
+    });
     child.on('error', reject);
     child.on('exit', (code) => {
+      if (failed) return reject(failed);
       const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
       if (code !== 0 || !line) return reject(new Error(`${script} exited ${code}${out ? `: ${out.slice(-500)}` : ''}`));
       resolvePromise(JSON.parse(line.slice('BENCH_RESULT '.length)) as ChildResult);
@@ -275,8 +296,16 @@ async function main(): Promise<void> {
         reps: main ? args.reps : args.repsOther,
         expect: s.expect,
         profile: args.profile !== null,
+        pause: args.pairF1.has(s.id),
       };
-      const r = await runChild('bench/sync-child.ts', job);
+      // F1 beside the scenario: one F1 repetition before each of its own, so that a VM whose speed drifts
+      // by the minute gives both the same minutes.
+      const pairedF1: number[] = [];
+      const beside = async () => {
+        const f = await runFloor(server.adminUrl, 'bench_empty', 'F1', text, 0, 1, (l) => log(l.replace('rep 1:', 'F1 beside it:')));
+        pairedF1.push(...f.times);
+      };
+      const r = await runChild('bench/sync-child.ts', job, beside);
       rows.push({
         id: s.id,
         name: s.name,
@@ -284,6 +313,7 @@ async function main(): Promise<void> {
         ...measured(r),
         b1: s.b1,
         vsF1: s.mode === 'full',
+        pairedF1: pairedF1.length ? pairedF1 : undefined,
       });
       lap(s.id);
     }

@@ -26,6 +26,24 @@ export interface SyncJob {
   expect: RunStatus[];
   /** Log every statement's duration (server log on stderr of the parent). */
   profile?: boolean;
+  /**
+   * Before each measured repetition, say `BENCH_PAUSE` on stdout and wait for a line on stdin:
+   * the parent runs F1 then, so the two are measured side by side in the same minutes.
+   */
+  pause?: boolean;
+}
+
+/** The next line on stdin (the parent's go-ahead). */
+function nextLine(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      if (!chunk.includes(10)) return;
+      process.stdin.off('data', onData).off('end', onEnd).pause();
+      resolve();
+    };
+    const onEnd = () => reject(new Error('the bench went away while this scenario waited for it'));
+    process.stdin.on('data', onData).on('end', onEnd).resume();
+  });
 }
 
 async function main(): Promise<void> {
@@ -38,6 +56,10 @@ async function main(): Promise<void> {
   const peaks: number[] = [];
   const idles: number[] = [];
   for (let i = 0; i < job.warmup + job.reps; i++) {
+    if (job.pause && i >= job.warmup) {
+      process.stdout.write('BENCH_PAUSE\n');
+      await nextLine();
+    }
     const fresh = job.reset === 'each' || i === 0;
     const url = fresh ? await recreateDatabase(job.adminUrl, job.db, job.template) : withDatabase(job.adminUrl, job.db);
     const mon = connect(url, { max: 1, applicationName: 'people-sync-bench-monitor' });

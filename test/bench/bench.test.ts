@@ -47,13 +47,14 @@ describe('bench report', () => {
     const rows: ScenarioRow[] = [
       { id: 'F1', name: 'F1', rows: 100, times: [2, 1, 3], written: null, vsF1: true },
       { id: 'B1-full', name: 'B1', rows: 100, times: [60], written: null, vsF1: true },
-      { id: 'S-steady', name: 'steady', rows: 100, times: [3, 4, 2.5], written: { inserted: 0, updated: 0, hot: 0 }, vsF1: true, b1: 'B1-full' },
+      { id: 'S-steady', name: 'steady', rows: 100, times: [3, 4, 2.5], written: { inserted: 0, updated: 0, hot: 0 }, vsF1: true, b1: 'B1-full', pairedF1: [2.5, 2.4, 2.6] },
     ];
     const t = tabulate(rows);
     const col = (name: string) => t.header.indexOf(name);
     const steady = t.lines[2]!;
     expect(steady[col('s (median)')]).toBe('3.00');
-    expect(steady[col('× F1')]).toBe('1.50×');
+    expect(steady[col('× F1')]).toBe('1.50× (1.20× the F1 run beside it, 2.50 s)');
+    expect(t.lines[1]![col('× F1')]).toBe('30.00×');
     expect(steady[col('B1 ÷ this')]).toBe('20.0×');
     expect(steady[col('rows written (ins / upd)')]).toBe('0 / 0');
   });
@@ -84,6 +85,9 @@ describe('npm run bench', () => {
       expect(byId.get('F3')!.written).toMatchObject({ inserted: 203, updated: 0 });
       expect(byId.get('B1-full')!.note).toMatch(/every 5th record timed \(41\)/);
       expect(byId.get('S-steady')).toMatchObject({ written: { inserted: 0, updated: 0 }, counts: 'unchanged 203' });
+      // F1 ran beside steady state, once per repetition; nowhere else by default.
+      expect(byId.get('S-steady')!.pairedF1).toHaveLength(1);
+      expect(rows.filter((r) => r.pairedF1).map((r) => r.id)).toEqual(['S-steady']);
       // 1 changed, 1 new with its employment, 1 leaver: 2 rows inserted, 2 updated and 2 terminated.
       const churned = { written: { inserted: 2, updated: 4 }, counts: 'created 2, updated 2, unchanged 199, terminated 2' };
       expect(byId.get('S-churn')).toMatchObject(churned);
