@@ -104,6 +104,8 @@ function runChild(script: string, job: unknown, onPause?: () => Promise<void>): 
     let out = '';
     let seen = 0;
     let failed: Error | null = null;
+    // A child that died while the parent ran F1 for it is reported by its exit; the late go-ahead goes nowhere.
+    child.stdin.on('error', () => undefined);
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
       out += c;
       for (let nl = out.indexOf('\n', seen); nl >= 0; nl = out.indexOf('\n', seen)) {
