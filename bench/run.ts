@@ -152,6 +152,23 @@ async function main(): Promise<void> {
     all: everything(g),
     recent: recentDelta(g, Math.min(1000, Math.max(10, Math.round(args.size / 100)))),
   };
+  // ── our syncs (run below, after the floors and B1) ──
+  const scenarios: { id: string; name: string; set: keyof typeof sets; template: string; mode: 'full' | 'recent'; dryRun: boolean; reset: 'each' | 'once'; expect: RunStatus[]; b1: string }[] = [
+    { id: 'S-initial', name: 'full sync: initial load (all created)', set: 'base', template: 'bench_empty', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-initial' },
+    { id: 'S-steady', name: 'full sync: steady state (0% changed)', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'once', expect: ['completed'], b1: 'B1-full' },
+    { id: 'S-churn', name: 'full sync: 1% updated, 0.5% new, 0.5% absent', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
+    { id: 'S-all', name: 'full sync: 100% updated', set: 'all', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
+    { id: 'R-recent', name: `recent sync: ${rowsOf(sets.recent)} changes into ${args.size.toLocaleString('en-US')}`, set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-recent' },
+    { id: 'D-initial', name: 'dry run: initial load', set: 'base', template: 'bench_empty', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-initial' },
+    { id: 'D-steady', name: 'dry run: steady state', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
+    { id: 'D-churn', name: 'dry run: 1% / 0.5% / 0.5%', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
+    { id: 'D-all', name: 'dry run: 100% updated', set: 'all', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
+    { id: 'D-recent', name: 'dry run: recent', set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-recent' },
+  ];
+  // Checked before anything is started: a scenario named here that is not a sync would get no F1 beside it.
+  const notSyncs = [...args.pairF1].filter((id) => !scenarios.some((s) => s.id === id));
+  if (notSyncs.length) throw new Error(`--pair-f1: ${notSyncs.join(', ')} is not a sync scenario (one of ${scenarios.map((s) => s.id).join(', ')})`);
+
   const dataDir = mkdtempSync(join(tmpdir(), 'people-sync-bench-data-'));
   const files = {} as Record<keyof typeof sets, string>;
   for (const [k, d] of Object.entries(sets) as [keyof typeof sets, DataSet][]) {
@@ -270,18 +287,6 @@ async function main(): Promise<void> {
     await dropDatabase(server.adminUrl, 'bench_b1_run');
 
     // ── our syncs ──
-    const scenarios: { id: string; name: string; set: keyof typeof sets; template: string; mode: 'full' | 'recent'; dryRun: boolean; reset: 'each' | 'once'; expect: RunStatus[]; b1: string }[] = [
-      { id: 'S-initial', name: 'full sync: initial load (all created)', set: 'base', template: 'bench_empty', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-initial' },
-      { id: 'S-steady', name: 'full sync: steady state (0% changed)', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'once', expect: ['completed'], b1: 'B1-full' },
-      { id: 'S-churn', name: 'full sync: 1% updated, 0.5% new, 0.5% absent', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
-      { id: 'S-all', name: 'full sync: 100% updated', set: 'all', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
-      { id: 'R-recent', name: `recent sync: ${rowsOf(sets.recent)} changes into ${args.size.toLocaleString('en-US')}`, set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-recent' },
-      { id: 'D-initial', name: 'dry run: initial load', set: 'base', template: 'bench_empty', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-initial' },
-      { id: 'D-steady', name: 'dry run: steady state', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
-      { id: 'D-churn', name: 'dry run: 1% / 0.5% / 0.5%', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
-      { id: 'D-all', name: 'dry run: 100% updated', set: 'all', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
-      { id: 'D-recent', name: 'dry run: recent', set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-recent' },
-    ];
     for (const s of scenarios) {
       if (!want(s.id)) continue;
       log(`${s.id} ${s.name}`);

@@ -61,6 +61,22 @@ describe('bench report', () => {
 });
 
 describe('npm run bench', () => {
+  it('refuses --pair-f1 naming something that is not a sync scenario, before starting anything', async () => {
+    const { code, err } = await new Promise<{ code: number | null; err: string }>((done, fail) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bin/run-ts.js'), join(ROOT, 'bench/run.ts'), '--size', '100', '--pair-f1', 'S-steady,P-push'], {
+        cwd: ROOT,
+        env: { ...process.env, BENCH_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+      child.on('error', fail);
+      child.on('exit', (c) => done({ code: c, err }));
+    });
+    expect(code).toBe(1);
+    expect(err).toContain('--pair-f1: P-push is not a sync scenario');
+  });
+
   it('runs every kind of scenario end to end at a small size, and unchanged rows write nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'people-sync-bench-test-'));
     const out = join(dir, 'out.json');
