@@ -58,7 +58,7 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
  * field of the same name. Source fields that are neither canonical nor read by
  * the mapping are kept under `attributes` so nothing the source sent is lost.
  */
-export function applyMapping(entity: Entity, source: unknown, mapping: Mapping | undefined): unknown {
+export function applyMapping(entity: Entity, source: unknown, mapping: Mapping | undefined, options: { patch?: boolean } = {}): unknown {
   if (source === null || typeof source !== 'object' || Array.isArray(source)) return source;
   const raw = source as Record<string, unknown>;
   const fields = FIELDS[entity];
@@ -74,7 +74,10 @@ export function applyMapping(entity: Entity, source: unknown, mapping: Mapping |
   }
   if (mapping) {
     for (const [target, template] of Object.entries(mapping)) {
-      for (const root of templateRoots(template)) consumed.add(root);
+      const roots = templateRoots(template);
+      for (const root of roots) consumed.add(root);
+      // In a patch, a field whose source keys are all absent is absent too (kept), not cleared.
+      if (options.patch && roots.length > 0 && roots.every((r) => !(r in raw))) continue;
       const value = renderTemplate(template, raw);
       if (value !== undefined) setPath(out, target, value);
     }

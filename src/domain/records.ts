@@ -134,6 +134,35 @@ export const FIELDS: Record<Entity, readonly string[]> = {
   org_units: Object.keys(OrgUnitSchema.shape),
 };
 
+/**
+ * Deltas are patches (RFC 7396, field by field): a key the source sent sets the
+ * field, an explicit `null` clears it, an absent key keeps the stored value.
+ * A patch is validated without the fields only a creation needs (planning
+ * fails a patch that would create a record without them, when it knows
+ * whether the record exists).
+ */
+export const REQUIRED_ON_CREATE: Record<Entity, readonly string[]> = {
+  employees: ['email'],
+  employments: ['employee_id'],
+  org_units: ['name'],
+};
+
+const PATCH_SCHEMAS = {
+  employees: EmployeeSchema.extend({ email: EmployeeSchema.shape.email.optional() }),
+  employments: EmploymentSchema.extend({ employee_id: EmploymentSchema.shape.employee_id.optional() }),
+  org_units: OrgUnitSchema.extend({ name: OrgUnitSchema.shape.name.optional() }),
+} as const;
+
+/**
+ * The canonical fields a mapped record does not carry (its key is absent or
+ * undefined): what a patch keeps. `external_id` is always required.
+ */
+export function absentFields(entity: Entity, mapped: unknown): string[] {
+  if (mapped === null || typeof mapped !== 'object' || Array.isArray(mapped)) return [];
+  const rec = mapped as Record<string, unknown>;
+  return FIELDS[entity].filter((f) => f !== 'external_id' && rec[f] === undefined);
+}
+
 export interface FieldError {
   field: string;
   message: string;
@@ -144,8 +173,8 @@ export type ValidationResult<E extends Entity> =
   | { ok: false; errors: FieldError[] };
 
 /** Validates one record; errors name the field (`email`, `attributes.cost_center`). */
-export function validateRecord<E extends Entity>(entity: E, input: unknown): ValidationResult<E> {
-  const parsed = SCHEMAS[entity].safeParse(input);
+export function validateRecord<E extends Entity>(entity: E, input: unknown, options: { patch?: boolean } = {}): ValidationResult<E> {
+  const parsed = (options.patch ? PATCH_SCHEMAS : SCHEMAS)[entity].safeParse(input);
   if (parsed.success) return { ok: true, record: parsed.data as CanonicalRecord<E> };
   return {
     ok: false,

@@ -119,6 +119,7 @@ export function createEngine(deps: EngineDeps) {
             mapping: integration.mapping,
             userKey: run.mode === 'user' && !deps.fetchesUser?.(integration) ? run.user_key : null,
             whole: run.mode === 'full',
+            patch: run.mode !== 'full',
           });
           await snapshots.complete(snap.id, staged.rows, staged.hasCursor ? { value: staged.cursor } : null, staged.duplicateIds, staged.mappingKey);
           rlog.info('snapshot staged', { rows: staged.rows });
@@ -150,6 +151,7 @@ export function createEngine(deps: EngineDeps) {
             matchKey: integration.match_key,
             write: integration.write,
             terminateAbsent: run.mode === 'full' && snap.kind === 'full',
+            patch: snap.kind === 'delta',
             approvedTerminations: approved,
             userKey: run.mode === 'user' ? run.user_key : null,
           });

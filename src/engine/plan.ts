@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import type { Entity, MatchKey } from '../domain/records.js';
+import { REQUIRED_ON_CREATE, type Entity, type MatchKey } from '../domain/records.js';
 import { emptyCounts, type Counts, type RecordStatus } from '../domain/run.js';
 import type { WriteMode } from '../config.js';
 
@@ -42,6 +42,11 @@ export interface PlanContext {
   approvedTerminations: number[] | null;
   /** `user` mode: the person asked for, to report when the source did not have them. */
   userKey: string | null;
+  /**
+   * The data set is a delta: each row is a patch (RFC 7396) that keeps the stored value of every field it
+   * left out (`snapshot_rows.absent`). Full data sets are the whole truth for each record they carry.
+   */
+  patch?: boolean;
 }
 
 export interface Plan {
@@ -210,6 +215,18 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const large = size.rows >= 10_000 && size.rows * 8 >= size.links;
   if (large) await tx`SELECT set_config('enable_nestloop', 'off', true)`;
 
+  // A patch (delta row) keeps the stored value `t.<column>` of each field it left out; a full row is taken as it is.
+  const absent = (field: string) => `(r.absent IS NOT NULL AND '${field}' = ANY(r.absent))`;
+  const pv = (field: string, column = field) => (ctx.patch ? `CASE WHEN ${absent(field)} THEN t.${column} ELSE r.${column} END` : `r.${column}`);
+  const patchStatus = ctx.patch
+    ? `CASE WHEN ${absent('status')} THEN coalesce(t.status, 'active') ELSE coalesce(r.status, 'active') END`
+    : `coalesce(r.status, 'active')`;
+  const kept = (ref: string, field: string) =>
+    ctx.patch
+      ? `${absent(field)} AS keep_${ref}, CASE WHEN ${absent(field)} THEN t.${field} END AS kept_${ref}_id`
+      : `false AS keep_${ref}, NULL::bigint AS kept_${ref}_id`;
+  const patchJoin = (table: Entity, target: string) => (ctx.patch ? `\n           LEFT JOIN ${table} t ON t.id = ${target}` : '');
+
   // ── base tables: snapshot rows + the stored record each one matches; invalid rows and duplicate ids fail ──
   const failedDup = (t: string) => `CASE WHEN ${t}.errors IS NULL AND ${t}.dup_rank > 1 THEN jsonb_build_array(jsonb_build_object(
       'field', 'external_id', 'message', 'appears more than once in this data set (first on row ' || ${t}.first_seq || '); this row was ignored')) ELSE ${t}.errors END`;
@@ -217,11 +234,11 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   await tx.unsafe(
     `CREATE TEMP TABLE plan_org_base ON COMMIT DROP AS
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors, ${slim('name', 'parent_ref', 'manager_ref', 'status')}, linked_id, target_id, dup_rank, first_seq,
-            ${failed('b')} AS action, fp, fast, unparsed
-     FROM (SELECT r.seq, r.external_id, r.removed, r.errors, r.name, r.parent_ref, r.manager_ref, coalesce(r.status, 'active') AS status,
+            ${failed('b')} AS action, fp, fast, unparsed, absent, keep_parent, kept_parent_id, keep_manager, kept_manager_id
+     FROM (SELECT r.seq, r.external_id, r.removed, r.errors, ${pv('name')} AS name, r.parent_ref, r.manager_ref, ${patchStatus} AS status,
                   l.record_id AS linked_id, l.record_id AS target_id, ${FAST},
-                  ${dupCols}
-           ${baseFrom('org_units')}) b`,
+                  ${dupCols}, r.absent, ${kept('parent', 'parent_id')}, ${kept('manager', 'manager_id')}
+           ${baseFrom('org_units', patchJoin('org_units', 'l.record_id'))}) b`,
     [I, S],
   );
 
@@ -237,27 +254,34 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
             email, ${slim('first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref', 'location')},
             employee_number, ${slim('status', 'start_date', 'end_date')}, CASE WHEN NOT fast THEN coalesce(attributes::jsonb, '{}'::jsonb) END AS attributes,
             linked_id, target_id, dup_rank, first_seq,
-            ${failed('b')} AS action, fp, fast, unparsed
+            ${failed('b')} AS action, fp, fast, unparsed, absent, keep_org_unit, kept_org_unit_id, keep_manager, kept_manager_id
      FROM (SELECT r.seq, r.external_id, r.removed, r.errors,
-                  CASE WHEN r.unparsed THEN x.email ELSE r.email END AS email, r.first_name, r.last_name, r.display_name, r.job_title, r.department, r.org_unit_ref, r.manager_ref,
-                  r.location, CASE WHEN r.unparsed THEN x.employee_number ELSE r.employee_number END AS employee_number,
-                  coalesce(r.status, 'active') AS status, r.start_date, r.end_date,
-                  r.attributes,
+                  CASE WHEN r.unparsed THEN x.email ELSE ${pv('email')} END AS email, ${['first_name', 'last_name', 'display_name', 'job_title', 'department'].map((f) => `${pv(f)} AS ${f}`).join(', ')},
+                  r.org_unit_ref, r.manager_ref,
+                  ${pv('location')} AS location, CASE WHEN r.unparsed THEN x.employee_number ELSE ${pv('employee_number')} END AS employee_number,
+                  ${patchStatus} AS status, ${pv('start_date')} AS start_date, ${pv('end_date')} AS end_date,
+                  ${ctx.patch
+                    ? `CASE WHEN r.absent IS NULL THEN r.attributes::jsonb WHEN ${absent('attributes')} THEN t.attributes
+                            WHEN jsonb_typeof(r.attributes::jsonb) = 'object' THEN people_sync_merge_patch(coalesce(t.attributes, '{}'::jsonb), r.attributes::jsonb)
+                            ELSE '{}'::jsonb END`
+                    : 'r.attributes'} AS attributes,
                   l.record_id AS linked_id, coalesce(l.record_id, m.id) AS target_id, ${FAST},
-                  ${dupCols}
-           ${baseFrom('employees', matchJoin)}) b`,
+                  ${dupCols}, r.absent, ${kept('org_unit', 'org_unit_id')}, ${kept('manager', 'manager_id')}
+           ${baseFrom('employees', matchJoin + patchJoin('employees', 'coalesce(l.record_id, m.id)'))}) b`,
     [I, S],
   );
 
   await tx.unsafe(
     `CREATE TEMP TABLE plan_emt_base ON COMMIT DROP AS
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors, ${slim('employee_ref', 'title', 'org_unit_ref', 'start_date', 'end_date', 'fte', 'is_primary', 'status')},
-            linked_id, target_id, dup_rank, first_seq, ${failed('b')} AS action, fp, fast, unparsed
-     FROM (SELECT r.seq, r.external_id, r.removed, r.errors, r.employee_ref, r.title, r.org_unit_ref, r.start_date, r.end_date, r.fte,
-                  coalesce(r.is_primary, false) AS is_primary, coalesce(r.status, 'active') AS status,
+            linked_id, target_id, dup_rank, first_seq, ${failed('b')} AS action, fp, fast, unparsed,
+            absent, keep_employee, kept_employee_id, keep_org_unit, kept_org_unit_id
+     FROM (SELECT r.seq, r.external_id, r.removed, r.errors, r.employee_ref, ${pv('title')} AS title, r.org_unit_ref,
+                  ${pv('start_date')} AS start_date, ${pv('end_date')} AS end_date, ${pv('fte')} AS fte,
+                  coalesce(${pv('primary', 'is_primary')}, false) AS is_primary, ${patchStatus} AS status,
                   l.record_id AS linked_id, l.record_id AS target_id, ${FAST},
-                  ${dupCols}
-           ${baseFrom('employments')}) b`,
+                  ${dupCols}, r.absent, ${kept('employee', 'employee_id')}, ${kept('org_unit', 'org_unit_id')}
+           ${baseFrom('employments', patchJoin('employments', 'l.record_id'))}) b`,
     [I, S],
   );
   if (large) await tx`SELECT set_config('enable_nestloop', ${size.nestloop}, true)`;
@@ -268,6 +292,20 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     UNION ALL SELECT 'employments', seq FROM plan_emt_base WHERE unparsed AND NOT fast`;
   if (stale.length > 0) throw new UnparsedRows(stale.map((r) => ({ entity: r.entity, seq: r.seq })));
   for (const t of ['plan_org_base', 'plan_emp_base', 'plan_emt_base']) await tx.unsafe(`ANALYZE ${t} (external_id, seq, action, removed, dup_rank, target_id)`);
+
+  // ── a patch for a record not synced here yet is a creation: it needs what a creation needs ──
+  if (ctx.patch && ctx.write !== 'update_only') {
+    for (const [t, entity] of [['plan_org_base', 'org_units'], ['plan_emp_base', 'employees'], ['plan_emt_base', 'employments']] as const) {
+      for (const field of REQUIRED_ON_CREATE[entity]) {
+        await tx.unsafe(
+          `UPDATE ${t} SET action = 'failed', errors = jsonb_build_array(jsonb_build_object('field', '${field}',
+             'message', 'is required: this delta row names a record not synced here yet, and creating it needs ${field}'))
+           WHERE action IS NULL AND NOT removed AND target_id IS NULL AND absent IS NOT NULL AND '${field}' = ANY(absent)
+             AND status IS DISTINCT FROM 'terminated'`,
+        );
+      }
+    }
+  }
 
   // ── employees that cannot be applied: the same email twice in the data set, or someone else's email or number ──
   // Both are unique in the store, so a second row carrying one fails here instead of failing the run.
@@ -302,8 +340,9 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     LEFT JOIN record_links ${alias}l ON ${alias}l.integration_id = $1 AND ${alias}l.entity = '${entity}' AND ${alias}l.external_id = q.${ref}`;
   // `_linked`: resolved through this integration's link for that external id (then a row of the data set
   // with that id targets the same record), which fingerprints rely on (see FAST).
+  // A patch that left a reference out keeps the stored one (`kept_<field>_id`).
   const resolved = (cond: string, alias: string, field: string) =>
-    `CASE WHEN ${cond} THEN coalesce(${alias}.target_id, ${alias}l.record_id) END AS ${field}_id,
+    `CASE WHEN q.keep_${field} THEN q.kept_${field}_id WHEN ${cond} THEN coalesce(${alias}.target_id, ${alias}l.record_id) END AS ${field}_id,
      CASE WHEN ${cond} THEN (${alias}.seq IS NOT NULL AND ${alias}.target_id IS NULL) ELSE false END AS ${field}_new,
      CASE WHEN ${cond} THEN ${alias}l.record_id IS NOT NULL ELSE false END AS ${field}_linked`;
   const notFound = (alias: string, field: string, ref: string) =>

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { Sql } from '../store/db.js';
 import { ErrorCode, PeopleSyncError } from '../errors.js';
 import { applyMapping, type Mapping } from '../domain/mapping.js';
-import { acceptCanonical, ENTITIES, validateRecord, type Entity, type Employee, type Employment, type OrgUnit } from '../domain/records.js';
+import { absentFields, acceptCanonical, ENTITIES, validateRecord, type Entity, type Employee, type Employment, type OrgUnit } from '../domain/records.js';
 import type { ProviderPage } from '../../providers/types.js';
 import { parseNdjsonLine, sourceTextOf, type UnparsedLines } from '../formats/records-stream.js';
 
@@ -25,17 +25,21 @@ const COLUMNS = [
   'snapshot_id', 'entity', 'seq', 'external_id', 'removed', 'errors', 'payload',
   'email', 'first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref',
   'location', 'employee_number', 'status', 'start_date', 'end_date', 'attributes',
-  'employee_ref', 'title', 'fte', 'is_primary', 'name', 'parent_ref', 'fp', 'unparsed',
+  'employee_ref', 'title', 'fte', 'is_primary', 'name', 'parent_ref', 'fp', 'unparsed', 'absent',
 ] as const;
 /** The canonical fields and references, `email` to `parent_ref`: what a row's fingerprint covers. */
 const CANONICAL_FROM = 7;
 const CANONICAL_TO = 27;
 const FP = 27;
 const UNPARSED = 28;
+/** A patch's (delta's) absent canonical fields, as a text[]; `\N` for rows of a full data set. */
+const ABSENT = 29;
 /** Part of every fingerprint: bump it when what a row makes of a stored record changes, so none is trusted. */
 const FP_VERSION = '1';
 /** Likewise for the fingerprint of a source line (its text, and the mapping it goes through). */
 const LINE_FP_VERSION = 'L1';
+/** The same line read as a patch keeps what it leaves out, so it is a different row from that line in a full data set. */
+const PATCH_FP_MARK = 'P';
 
 const WIDTH = COLUMNS.length;
 /** Rows per COPY chunk (about half a megabyte). */
@@ -53,19 +57,90 @@ function esc(value: unknown): string {
   return COPY_SPECIAL.test(s) ? s.replace(COPY_SPECIAL_ALL, copyEscape) : s;
 }
 
-/** The value without NUL characters in its strings and keys: jsonb rejects them. */
-function withoutNul(v: unknown): unknown {
-  if (typeof v === 'string') return v.replaceAll('\0', '');
-  if (Array.isArray(v)) return v.map(withoutNul);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replaceAll('\0', ''), withoutNul(x)]));
-  return v;
-}
+/**
+ * JSON text as jsonb takes it. jsonb rejects `\u0000` (dropped, as in text columns) and a `\uXXXX`
+ * escape of a lone UTF-16 surrogate, which JSON.stringify writes for one (replaced by U+FFFD, as
+ * UTF-8 encoding does to text columns). Escapes are read from the left, so `\\u…` is left alone.
+ */
+const JSON_ESCAPE = /\\(?:u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|u[dD][c-fC-F][0-9a-fA-F]{2}|u0000|[^u])/g;
+const fixEscape = (e: string) => (e.length === 12 || e.length === 2 ? e : e === '\\u0000' ? '' : '\\ufffd');
+/** Whether JSON text holds an escape jsonb may reject: most does not, and is left as it is. */
+const needsJsonFix = (s: string) => s.includes('\\u') && /\\u(?:0000|[dD][89a-fA-F])/.test(s);
+const storableJson = (s: string) => (needsJsonFix(s) ? s.replace(JSON_ESCAPE, fixEscape) : s);
 
 /** A JSON value as COPY text (`text`: its JSON when already at hand). */
 function json(value: unknown, text?: string): string {
   if (value === null || value === undefined) return '\\N';
-  const s = text ?? JSON.stringify(value);
-  return esc(s.includes('\\u0000') ? JSON.stringify(withoutNul(value)) : s);
+  return esc(storableJson(text ?? JSON.stringify(value)));
+}
+
+/** How deeply a row may nest, the record itself being the first level. */
+export const MAX_ROW_DEPTH = 64;
+/** How much text a row may hold (its JSON, or the length of its strings and keys). */
+export const MAX_ROW_CHARS = 512 * 1024;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const hex = (s: string) => `U+${s.charCodeAt(LONE_SURROGATE.exec(s)!.index).toString(16).toUpperCase()}`;
+
+/**
+ * Why a source record cannot be staged as it is, or null: nested deeper than
+ * {@link MAX_ROW_DEPTH}, larger than {@link MAX_ROW_CHARS}, or holding a lone
+ * UTF-16 surrogate in a key or string (no UTF-8 text can hold one). Checked
+ * before mapping and validation so such a row fails alone, with the field named,
+ * instead of failing the COPY, the schemas or the stack.
+ */
+function unstorable(raw: unknown, text: string | undefined): { field: string; message: string } | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  if (text !== undefined && text.length > MAX_ROW_CHARS) return { field: '(row)', message: `larger than ${MAX_ROW_CHARS / 1024} KiB of text (${text.length} characters)` };
+  let size = 0;
+  const walk = (v: unknown, depth: number, path: string): { field: string; message: string } | null => {
+    if (typeof v === 'string') {
+      size += v.length;
+      return LONE_SURROGATE.test(v) ? { field: path || '(row)', message: `holds a lone UTF-16 surrogate (${hex(v)}), which is not text; send it as valid UTF-8` } : null;
+    }
+    if (typeof v !== 'object' || v === null) return null;
+    if (depth > MAX_ROW_DEPTH) return { field: '(row)', message: `nested more than ${MAX_ROW_DEPTH} levels deep` };
+    for (const key of Object.keys(v)) {
+      const at = path ? `${path}.${key}` : key;
+      if (LONE_SURROGATE.test(key)) return { field: at, message: `has a key holding a lone UTF-16 surrogate (${hex(key)}), which is not text; send it as valid UTF-8` };
+      size += key.length;
+      const bad = walk((v as Record<string, unknown>)[key], depth + 1, at);
+      if (bad) return bad;
+      if (text === undefined && size > MAX_ROW_CHARS) return { field: '(row)', message: `larger than ${MAX_ROW_CHARS / 1024} KiB of text` };
+    }
+    return null;
+  };
+  return walk(raw, 1, '');
+}
+
+const wellFormed = (s: string) => s.replace(/[\uD800-\uDFFF]/g, (c, i: number, all: string) => {
+  const code = c.charCodeAt(0);
+  const pair = code < 0xdc00 ? /[\uDC00-\uDFFF]/.test(all[i + 1] ?? '') : /[\uD800-\uDBFF]/.test(all[i - 1] ?? '');
+  return pair ? c : '\uFFFD';
+});
+
+/** What is kept of a refused row: why, and enough of it to tell which record it was. */
+function refusedPayload(raw: unknown, refused: { field: string; message: string }): Record<string, unknown> {
+  const text = sourceTextOf(raw);
+  const out: Record<string, unknown> = { refused: `${refused.field}: ${refused.message}` };
+  if (text !== undefined) out.text = text.slice(0, 500);
+  else {
+    // No prototype: a `__proto__` key is kept as a key.
+    const fields: Record<string, unknown> = Object.create(null);
+    for (const [k, v] of Object.entries(raw as object).slice(0, 50)) {
+      fields[wellFormed(k.slice(0, 100))] = typeof v === 'string' ? wellFormed(v.slice(0, 200)) : typeof v === 'object' && v !== null ? '…' : v;
+    }
+    out.fields = fields;
+  }
+  return out;
+}
+
+/** The mapped record, or null when mapping cannot read it. */
+function mappedOrNull(entity: Entity, raw: unknown, m: Mapping): unknown {
+  try {
+    return applyMapping(entity, raw, m);
+  } catch {
+    return null;
+  }
 }
 
 function externalIdOf(raw: unknown, mapped: unknown): string | null {
@@ -86,9 +161,10 @@ export const mappingKey = (mapping: Partial<Record<Entity, Mapping>>) => hash('m
  * The rows a source record becomes, as COPY columns. `seq` (column 2) is left to
  * the caller. Pure: the same record and mapping give the same columns.
  */
-function createRowMaker(mapping: Partial<Record<Entity, Mapping>>) {
+function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false) {
   const mkey = mappingKey(mapping);
-  const lineFp = (text: string) => hash('md5', `${LINE_FP_VERSION}\t${mkey}\n${text}`, 'hex');
+  const lineVersion = patch ? LINE_FP_VERSION + PATCH_FP_MARK : LINE_FP_VERSION;
+  const lineFp = (text: string) => hash('md5', `${lineVersion}\t${mkey}\n${text}`, 'hex');
 
   const base = (entity: Entity, externalId: string | null, removed: boolean, errors: unknown, payload: string) => {
     const cols = new Array<string>(WIDTH).fill('\\N');
@@ -104,10 +180,16 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>) {
   /** A record's row; `keep` (user mode) drops the records it returns false for. */
   function record(entity: Entity, raw: unknown, keep?: (rec: Record<string, unknown> | null, ext: string | null) => boolean): string[] | null {
     const m = mapping[entity];
+    const refused = unstorable(raw, sourceTextOf(raw));
+    if (refused) {
+      const ext = externalIdOf(raw, m ? mappedOrNull(entity, raw, m) : null);
+      if (keep && (entity !== 'employees' || !keep(null, ext))) return null;
+      return base(entity, ext, false, [refused], json(refusedPayload(raw, refused)));
+    }
     // Records already in canonical form skip the schemas (same result, a fraction of the CPU).
     const fast = m ? undefined : acceptCanonical(entity, raw);
-    const mapped = fast ?? applyMapping(entity, raw, m);
-    const checked = fast ? ({ ok: true, record: fast } as const) : validateRecord(entity, mapped);
+    const mapped = fast ? raw : applyMapping(entity, raw, m, { patch });
+    const checked = fast ? ({ ok: true, record: fast } as const) : validateRecord(entity, mapped, { patch });
     if (keep) {
       if (entity !== 'employees') return null;
       const rec = (checked.ok ? checked.record : mapped) as Record<string, unknown> | null;
@@ -117,6 +199,16 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>) {
     const payload = json(raw, text);
     if (!checked.ok) return base(entity, externalIdOf(raw, mapped), false, checked.errors, payload);
     const cols = base(entity, checked.record.external_id, false, null, payload);
+    // A patch keeps what it leaves out: its absent fields go with the row (planning fills them from the store).
+    let absent: string[] | null = null;
+    if (patch) {
+      absent = absentFields(entity, mapped);
+      // The fast path folds keys that are not canonical fields into attributes, as applyMapping does into `mapped`.
+      if (fast && entity === 'employees' && Object.keys((checked.record as Employee).attributes).length > 0) {
+        absent = absent.filter((f) => f !== 'attributes');
+      }
+      cols[ABSENT] = `{${absent.join(',')}}`;
+    }
     if (entity === 'employees') {
       const r = checked.record as Employee;
       cols[7] = esc(r.email);
@@ -132,7 +224,8 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>) {
       cols[17] = r.status;
       cols[18] = esc(r.start_date);
       cols[19] = esc(r.end_date);
-      cols[20] = json(r.attributes);
+      // A patch that clears attributes (`"attributes": null`) says so with a JSON null; planning reads it as {}.
+      cols[20] = patch && (mapped as Record<string, unknown>).attributes === null ? 'null' : json(r.attributes);
     } else if (entity === 'employments') {
       const r = checked.record as Employment;
       cols[13] = esc(r.org_unit_id);
@@ -153,7 +246,9 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>) {
     // The fingerprint lets planning recognise a row it applied before (see 004_fingerprints.sql): the
     // source line's, when the record was read from one; otherwise that of the canonical fields.
     cols[FP] =
-      text !== undefined ? lineFp(text) : hash('md5', FP_VERSION + '\t' + cols.slice(CANONICAL_FROM, CANONICAL_TO).join('\t'), 'hex');
+      text !== undefined
+        ? lineFp(text)
+        : hash('md5', FP_VERSION + '\t' + cols.slice(CANONICAL_FROM, CANONICAL_TO).join('\t') + (absent ? `\t${PATCH_FP_MARK}${cols[ABSENT]}` : ''), 'hex');
     return cols;
   }
 
@@ -168,6 +263,8 @@ export interface StageOptions {
   userKey?: string | null;
   /** The source sends its whole data set (a full sync): known lines are looked for from the first one. */
   whole?: boolean;
+  /** Rows are patches (a delta): absent fields are kept, not cleared. */
+  patch?: boolean;
 }
 
 /**
@@ -233,7 +330,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   const seq: Record<Entity, number> = { employees: 0, employments: 0, org_units: 0 };
   const sid = String(options.snapshotId);
   const userKey = options.userKey?.trim().toLowerCase() || null;
-  const rows = createRowMaker(options.mapping);
+  const rows = createRowMaker(options.mapping, options.patch ?? false);
   // Loaded with the first unparsed lines of a whole data set, or once a delta has sent enough of them;
   // user mode parses every line (it filters on the email).
   let known: Map<string, string> | null = null;
@@ -275,7 +372,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   const KNOWN_CANONICAL = '\t\\N'.repeat(CANONICAL_TO - CANONICAL_FROM);
   const knownLine = (entity: Entity, id: string, text: string, fp: string) => {
     result.unparsed++;
-    return `${sid}\t${entity}\t${count(entity, id)}\t${id}\tf\t\\N\t${esc(text)}${KNOWN_CANONICAL}\t${fp}\tt\n`;
+    return `${sid}\t${entity}\t${count(entity, id)}\t${id}\tf\t\\N\t${esc(text)}${KNOWN_CANONICAL}\t${fp}\tt\t\\N\n`;
   };
 
   const keep = userKey
@@ -292,7 +389,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
 
   /** An NDJSON line: staged as it is when a link knows it, else parsed. */
   function lineFor(text: string, lineNo: number, lines: UnparsedLines, unreadable: NonNullable<ProviderPage['unreadable']>): string | null {
-    if (known && !text.includes('\\u0000')) {
+    if (known && !needsJsonFix(text)) {
       const fp = rows.lineFp(text);
       const hit = known.get(fp);
       if (hit) return knownLine(ENTITIES[hit.charCodeAt(0) - 48]!, hit.slice(1), text, fp);
@@ -363,10 +460,10 @@ export async function parseStagedRows(
   which: { entity: Entity; seq: number }[] | 'all',
 ): Promise<number> {
   if (which !== 'all' && which.length === 0) return 0;
-  const rows = createRowMaker(mapping);
   return sql.begin(async (tx) => {
     // Lines recognised under another mapping would be read differently from how they were previewed.
-    const [snap] = await tx<{ mapping_key: string | null }[]>`SELECT mapping_key FROM snapshots WHERE id = ${snapshotId}`;
+    const [snap] = await tx<{ mapping_key: string | null; kind: 'full' | 'delta' }[]>`SELECT mapping_key, kind FROM snapshots WHERE id = ${snapshotId}`;
+    const rows = createRowMaker(mapping, snap?.kind === 'delta');
     if (snap?.mapping_key && snap.mapping_key !== mappingKey(mapping)) {
       throw new PeopleSyncError(
         ErrorCode.RunNotApplicable,
