@@ -1,11 +1,14 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { describeError, ErrorCode, PeopleSyncError } from '../errors.js';
 import type { IntegrationConfig } from '../config.js';
-import { RECORD_STATUSES, totalsByStatus, type Run } from '../domain/run.js';
+import { RECORD_STATUSES, TERMINAL_STATUSES, totalsByStatus, type Run } from '../domain/run.js';
 import { toRunView, type RunView } from '../domain/run-view.js';
 import { bucketLine, formatDuration, runText } from '../../commands/render-text.js';
 import { platformError, type WebClient } from './client.js';
-import type { FailedRecord, SlackStore } from './store.js';
+import type { AlertDelivery, DeliveryStep, FailedRecord, SlackStore } from './store.js';
+import { RUN_FINISHED, type OutboxItem, type OutboxRepo } from '../store/outbox-repo.js';
 import {
   actions,
   clip,
@@ -34,6 +37,15 @@ import { BUCKET_LABEL, runButtons, STATUS_EMOJI, who } from './render.js';
  *
  * Dry runs never alert: they write nothing, and whoever asked for one sees
  * its result in the run message.
+ *
+ * Delivery is durable: every finished run has a `run.finished` outbox row,
+ * written with the run's end, and any process with Slack claims due rows
+ * (polling, and at once after a run ends in it), posts what the run calls
+ * for and completes the row. A row is held by one process at a time (a lease
+ * renewed as it goes); each message posted is recorded before the next, so a
+ * retry — after a Slack error, or in another process after a crash — continues
+ * where the last attempt stopped. Rows of one integration are delivered in
+ * order. A row not delivered within 24 h is marked expired, never posted late.
  */
 
 export const ALERT_STATUSES = ['failed', 'warning', 'held'] as const;
@@ -185,23 +197,55 @@ export function alertMessage(run: RunView, integrationName: string): MessagePayl
   return message(`${title}\n${runText(run)}`, blocks);
 }
 
-export interface Alerts {
-  onRunFinished(run: Run): Promise<void>;
+export interface AlertDeliverer {
+  /** Starts polling the outbox. */
+  start(): void;
+  /** A run ended in this process: deliver now rather than at the next poll. */
+  wake(): void;
+  /** One pass over the due rows; resolves when they are handled (polls and wakes share it). */
+  deliverDue(): Promise<void>;
+  /** Stops polling, and lets a delivery in progress stop between two messages (another process continues it). */
+  stop(): Promise<void>;
+  /** This process's lease owner id. */
+  readonly owner: string;
+}
+
+/** The delivery stopped part-way on purpose; the row is handed on at once. */
+class Interrupted extends Error {}
+/** Another process holds the row now; it goes on from the recorded progress. */
+class LeaseLost extends Error {}
+
+/** Wait before the next attempt: 5 s, doubling, at most 10 min. */
+export function alertBackoffSeconds(attempt: number): number {
+  return Math.min(600, 5 * 2 ** Math.max(0, attempt - 1));
 }
 
 export function createAlerts(d: {
   web: WebClient;
   store: SlackStore;
+  outbox: OutboxRepo;
+  getRun: (id: number) => Promise<Run | null>;
   log: Logger;
   integrations: () => readonly IntegrationConfig[];
   options: AlertOptions;
+  /** How often the outbox is polled (default 1.5 s; 0: only when woken). */
+  pollMs?: number;
+  /** How long a claimed row is held without progress before another process may take it (default 120 s). */
+  leaseSeconds?: number;
+  /** Gets each delivery pass (tests wait on it; shutdown too). */
+  track?: (work: Promise<unknown>) => void;
+  owner?: string;
   sleep?: (ms: number) => Promise<void>;
   fetch?: typeof fetch;
-}): Alerts {
+}): AlertDeliverer {
   const o = d.options;
   const sleep = d.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const doFetch = d.fetch ?? fetch;
   const nameOf = (id: string) => d.integrations().find((i) => i.id === id)?.name ?? id;
+  const owner = d.owner ?? `slack-alerts:${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const leaseSeconds = d.leaseSeconds ?? 120;
+  const pollMs = d.pollMs ?? 1500;
+  let stopped = true;
 
   async function uploadCsv(channel: string, threadTs: string, filename: string, csv: string, comment: string): Promise<void> {
     const bytes = Buffer.from(csv, 'utf8');
@@ -231,74 +275,199 @@ export function createAlerts(d: {
     });
   }
 
-  async function raise(run: Run): Promise<void> {
+  const step = async (item: OutboxItem, s: DeliveryStep) => {
+    if (!(await d.store.recordStep(item.id, owner, leaseSeconds, s))) throw new LeaseLost();
+  };
+
+  async function raise(item: OutboxItem, run: Run): Promise<void> {
     const integration = run.integration_id!;
     const view = toRunView(run);
-    const summary = alertMessage(view, nameOf(integration));
-    const top = await d.web.chat.postMessage({ channel: o.channel, text: summary.text, blocks: summary.blocks, unfurl_links: false });
-    const channel = top.channel ?? o.channel;
-    const ts = top.ts!;
-    await d.store.setAlertThread({ integration_id: integration, channel, ts, run_id: run.id, status: run.status });
+    const p: AlertDelivery | null = await d.store.startAlert(item.id, run.id, owner, leaseSeconds);
+    if (!p) throw new LeaseLost();
+    let channel = p.channel;
+    let ts = p.ts;
+    if (!ts) {
+      const summary = alertMessage(view, nameOf(integration));
+      const top = await d.web.chat.postMessage({ channel: o.channel, text: summary.text, blocks: summary.blocks, unfurl_links: false });
+      channel = top.channel ?? o.channel;
+      ts = top.ts!;
+      await step(item, { channel, ts, thread: { integration_id: integration, run_id: run.id, status: run.status } });
+    }
 
     const records = await d.store.failedRecords([run.id], o.maxRecords);
     if (!records.length) return;
     const plan = planReplies(records, o);
-    let posted = 0;
-    for (const reply of plan.replies) {
+    let posted = p.replies;
+    for (let i = p.replies; i < plan.replies.length; i++) {
+      if (stopped) throw new Interrupted();
+      const reply = plan.replies[i]!;
       await sleep(o.paceMs);
       try {
-        await d.web.chat.postMessage({ channel, thread_ts: ts, text: reply.text, blocks: reply.blocks, unfurl_links: false });
-        posted++;
+        await d.web.chat.postMessage({ channel: channel!, thread_ts: ts, text: reply.text, blocks: reply.blocks, unfurl_links: false });
       } catch (err) {
+        // The thread itself is unusable (deleted, no access): stop here. Anything else: the next attempt goes on from this reply.
+        if (!platformError(err)) throw err;
         d.log.error('alert thread reply failed', { run_id: run.id, error: describeError(err) });
-        // The thread itself is unusable (deleted, no access): stop here.
-        if (platformError(err)) break;
+        break;
       }
+      posted = i + 1;
+      await step(item, { replies: posted });
     }
     const total = totalsByStatus(view.results).failed;
-    if (plan.csv || total > records.length) {
+    if (!p.csv_done && (plan.csv || total > records.length)) {
+      if (stopped) throw new Interrupted();
       await sleep(o.paceMs);
       const count = total > records.length ? `the first ${records.length} of ${total}` : `all ${records.length}`;
-      await uploadCsv(
-        channel,
-        ts,
-        `run-${run.id}-failures.csv`,
-        failuresCsv(records),
-        `Failed records of run #${run.id}: ${count}, one row per error — more than this thread spells out (${posted} replies).`,
-      ).catch((err) => d.log.error('alert CSV upload failed', { run_id: run.id, error: describeError(err) }));
+      try {
+        await uploadCsv(
+          channel!,
+          ts,
+          `run-${run.id}-failures.csv`,
+          failuresCsv(records),
+          `Failed records of run #${run.id}: ${count}, one row per error — more than this thread spells out (${posted} replies).`,
+        );
+      } catch (err) {
+        if (!platformError(err)) throw err;
+        d.log.error('alert CSV upload failed', { run_id: run.id, error: describeError(err) });
+      }
+      await step(item, { csv_done: true });
     }
   }
 
-  async function resolve(run: Run): Promise<void> {
-    const thread = await d.store.claimResolution(run.integration_id!, run.id);
-    if (!thread) return;
+  /** False when there was no open thread to answer. */
+  async function resolve(item: OutboxItem, run: Run): Promise<boolean> {
+    const p = await d.store.startResolution(item.id, run.id, run.integration_id!, owner, leaseSeconds);
+    if (p === 'lost') throw new LeaseLost();
+    if (p === 'none') return false;
+    if (p.replies > 0) return true;
     const view = toRunView(run);
     const how =
-      thread.run_id === run.id
+      p.thread_run_id === run.id
         ? `Run #${run.id} was confirmed${run.confirmed_by ? ` by ${who(run.confirmed_by)}` : ''} and completed`
         : `Run #${run.id} of ${esc(nameOf(run.integration_id!))} completed`;
     const text = `:white_check_mark: *Resolved.* ${how} ${slackDate(run.finished_at)} — ${esc(bucketLine(view))}.`;
     try {
-      await d.web.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, text: clip(text, LIMITS.fallbackText), blocks: [section(text)], unfurl_links: false });
+      await d.web.chat.postMessage({ channel: p.channel!, thread_ts: p.ts!, text: clip(text, LIMITS.fallbackText), blocks: [section(text)], unfurl_links: false });
     } catch (err) {
-      await d.store.setAlertThread({ integration_id: thread.integration_id, channel: thread.channel, ts: thread.ts, run_id: thread.run_id, status: thread.status }).catch(() => undefined);
-      throw err;
+      if (!platformError(err)) throw err;
+      // The thread is gone or closed to us: nothing left to answer.
+      d.log.error('alert resolution reply failed', { run_id: run.id, error: describeError(err) });
+    }
+    await step(item, { replies: 1 });
+    return true;
+  }
+
+  /** The run ended again since this row was written (a held run confirmed, say): that end has its own row. */
+  function superseded(item: OutboxItem, run: Run): boolean {
+    if (!TERMINAL_STATUSES.includes(run.status)) return true;
+    const said = (item.payload as { status?: unknown }).status;
+    if (typeof said === 'string' && said !== run.status) return true;
+    return !!run.finished_at && new Date(run.finished_at).getTime() > new Date(item.created_at).getTime() + 1000;
+  }
+
+  async function deliver(item: OutboxItem, run: Run | null): Promise<'delivered' | 'ignored' | 'later'> {
+    if (!run || !run.integration_id || run.dry_run || superseded(item, run)) return 'ignored';
+    const alerting = (ALERT_STATUSES as readonly string[]).includes(run.status);
+    if (!alerting && run.status !== 'completed') return 'ignored';
+    if (await d.store.earlierAlertPending(item.id, run.integration_id)) return 'later';
+    if (alerting) {
+      await raise(item, run);
+      return 'delivered';
+    }
+    return (await resolve(item, run)) ? 'delivered' : 'ignored';
+  }
+
+  async function handle(item: OutboxItem): Promise<void> {
+    const runId = Number((item.payload as { run_id?: unknown }).run_id);
+    let run: Run | null = null;
+    try {
+      run = Number.isSafeInteger(runId) ? await d.getRun(runId) : null;
+      const outcome = await deliver(item, run);
+      if (outcome === 'later') {
+        await d.outbox.retry(item.id, owner, 'waiting for an earlier alert of this integration', 1);
+        return;
+      }
+      if (!(await d.outbox.complete(item.id, owner, outcome))) d.log.warn('alert delivered, but its outbox row was taken over meanwhile', { run_id: runId, outbox_id: item.id });
+    } catch (err) {
+      if (err instanceof LeaseLost) {
+        d.log.warn('alert delivery taken over by another process; stopping here', { run_id: runId, outbox_id: item.id });
+        return;
+      }
+      if (err instanceof Interrupted) {
+        await d.outbox.retry(item.id, owner, 'stopped at shutdown; to be continued', 0);
+        return;
+      }
+      const wait = alertBackoffSeconds(item.attempts);
+      d.log.error('Slack alert failed', {
+        run_id: runId,
+        integration: run?.integration_id ?? undefined,
+        attempt: item.attempts,
+        retry_in_s: wait,
+        error: describeError(err),
+      });
+      await d.outbox.retry(item.id, owner, describeError(err), wait);
     }
   }
 
-  // One alert at a time: they share a channel, and its pace.
-  let queue: Promise<unknown> = Promise.resolve();
-  const inTurn = (work: () => Promise<void>): Promise<void> => {
-    const mine = queue.then(work);
-    queue = mine.catch(() => undefined);
-    return mine;
+  async function deliverOnce(): Promise<void> {
+    for (;;) {
+      if (stopped) return;
+      const items = await d.outbox.claim(RUN_FINISHED, owner, 10, leaseSeconds);
+      if (!items.length) return;
+      for (const item of items) {
+        // Claimed but not started: hand back at once.
+        if (stopped) await d.outbox.retry(item.id, owner, 'stopped at shutdown; to be continued', 0);
+        else await handle(item);
+      }
+    }
+  }
+
+  let running: Promise<void> | null = null;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    clearTimeout(timer);
+    if (stopped || pollMs <= 0) return;
+    timer = setTimeout(() => void pass(), pollMs);
+    timer.unref();
   };
+  // One pass at a time in a process: alerts share a channel, and its pace.
+  function pass(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    const work = (async () => {
+      do {
+        again = false;
+        await deliverOnce();
+      } while (again && !stopped);
+    })()
+      .catch((err) => d.log.warn('alert delivery pass failed; retrying at the next poll', { error: describeError(err) }))
+      .finally(() => {
+        running = null;
+        schedule();
+      });
+    running = work;
+    d.track?.(work);
+    return work;
+  }
 
   return {
-    async onRunFinished(run) {
-      if (!run.integration_id || run.dry_run) return;
-      if ((ALERT_STATUSES as readonly string[]).includes(run.status)) return inTurn(() => raise(run));
-      if (run.status === 'completed') return inTurn(() => resolve(run));
+    owner,
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      void pass();
+    },
+    wake() {
+      if (!stopped) void pass();
+    },
+    deliverDue: () => (stopped ? Promise.resolve() : pass()),
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
     },
   };
 }

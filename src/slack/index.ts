@@ -10,6 +10,7 @@ import { slackActor, type SlackDeps } from './deps.js';
 import { createLiveMessages } from './live.js';
 import { createHttpReceiver } from './receiver.js';
 import { createSlackStore } from './store.js';
+import { createOutboxRepo } from '../store/outbox-repo.js';
 import { createTasks, type Tasks } from './tasks.js';
 
 /**
@@ -30,6 +31,10 @@ export interface SlackSurfaceOptions {
   groupThreshold?: number;
   /** How often run messages are checked against their runs (default 5 s; 0: only on run-finished). */
   pollMs?: number;
+  /** How often the outbox is checked for alerts to deliver (default 1.5 s; 0: only after a run ends here). */
+  alertPollMs?: number;
+  /** How long a claimed alert is held without progress before another process may take it over (default 120 s). */
+  alertLeaseSeconds?: number;
   retryConfig?: RetryOptions;
   adminCacheMs?: number;
   ackTimeoutMs?: number;
@@ -59,8 +64,13 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
       ? createAlerts({
           web,
           store,
+          outbox: createOutboxRepo(ctx.sql),
+          getRun: (id) => ctx.service.runs.get(id),
           log,
           integrations: () => ctx.config.integrations,
+          pollMs: options.alertPollMs,
+          leaseSeconds: options.alertLeaseSeconds,
+          track: (w) => tasks.track(w),
           options: {
             ...DEFAULT_ALERT_OPTIONS,
             channel: s.alertChannel,
@@ -118,11 +128,14 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
       } catch (err) {
         log.error('run message update failed', { run_id: run.id, error: describeError(err) });
       }
+      if (!alerts) return;
       try {
-        await alerts?.onRunFinished(run);
+        // The run's end wrote its outbox row; this covers a finishing path that did not.
+        if (await store.ensureFinishedRow(run.id)) log.debug('finished run had no outbox row; wrote one', { run_id: run.id });
       } catch (err) {
-        log.error('Slack alert failed', { run_id: run.id, integration: run.integration_id, error: describeError(err) });
+        log.error('could not record the alert of a finished run', { run_id: run.id, error: describeError(err) });
       }
+      alerts.wake();
     }
 
     async function connectSocket(): Promise<void> {
@@ -142,7 +155,7 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
     return {
       routes: http ? (root) => http.routes(root, root) : undefined,
       onRunFinished(run) {
-        // During shutdown the engine awaits us, so the job queue's drain waits for alerts too.
+        // During shutdown the engine awaits us, so the job queue's drain waits for this too; the alert itself is left to the outbox.
         if (stopped) return followUp(run);
         tasks.track(followUp(run));
       },
@@ -150,6 +163,7 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
         // Not awaited: an unreachable Slack must not hold up the service.
         if (socket) void connectSocket();
         schedulePoll();
+        alerts?.start();
         log.info('Slack is on', {
           mode: socket ? 'socket' : 'http (POST /slack/events)',
           alerts: s.alertChannel ?? 'off (set SLACK_ALERT_CHANNEL)',
@@ -163,6 +177,7 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
         stopped = true;
         clearTimeout(pollTimer);
         clearTimeout(socketRetry);
+        await alerts?.stop();
         if (socket) await app.stop().catch((err: unknown) => log.warn('Slack Socket Mode stop failed', { error: describeError(err) }));
         await tasks.idle(15_000);
       },

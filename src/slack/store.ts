@@ -2,7 +2,10 @@ import type { TransactionSql } from 'postgres';
 import type { Sql } from '../store/db.js';
 import type { Entity } from '../domain/records.js';
 
-/** Slack's own tables (migration 003_slack.sql): live run messages and alert threads. */
+/**
+ * Slack's own tables: live run messages and alert threads (003_slack.sql),
+ * alert delivery progress and signed requests already taken (010_slack_durable.sql).
+ */
 
 export interface RunMessage {
   channel: string;
@@ -34,6 +37,27 @@ export interface FailedRecord {
   email: string | null;
 }
 
+/** What one outbox row's alert has posted so far (010_slack_durable.sql). */
+export interface AlertDelivery {
+  outbox_id: number;
+  run_id: number;
+  kind: 'alert' | 'resolved';
+  channel: string | null;
+  ts: string | null;
+  thread_run_id: number | null;
+  replies: number;
+  csv_done: boolean;
+}
+
+/** Progress of a delivery; `thread` also makes the posted summary the integration's alert thread. */
+export interface DeliveryStep {
+  channel?: string;
+  ts?: string;
+  replies?: number;
+  csv_done?: boolean;
+  thread?: { integration_id: string; run_id: number; status: string };
+}
+
 /** A message is given up after this many failed updates in a row. */
 export const MAX_UPDATE_FAILURES = 10;
 
@@ -49,6 +73,17 @@ export function renderKey(status: string, childStatuses: string[]): string {
 }
 
 type Tx = TransactionSql<Record<string, never>>;
+
+/**
+ * True while `owner` still holds the outbox row's lease; the lease is then
+ * extended, so a long delivery is not taken over while it makes progress.
+ */
+async function holdLease(tx: Tx, outboxId: number, owner: string, leaseSeconds: number): Promise<boolean> {
+  const rows = await tx`
+    UPDATE outbox SET locked_until = now() + make_interval(secs => ${leaseSeconds})
+    WHERE id = ${outboxId} AND locked_by = ${owner} AND status = 'pending' AND locked_until > now() RETURNING id`;
+  return rows.length > 0;
+}
 
 export function createSlackStore(sql: Sql) {
   return {
@@ -130,6 +165,105 @@ export function createSlackStore(sql: Sql) {
         UPDATE slack_alert_threads SET resolved_by_run = ${runId}, resolved_at = now()
         WHERE integration_id = ${integrationId} AND resolved_at IS NULL RETURNING *`;
       return row ?? null;
+    },
+
+    async delivery(outboxId: number): Promise<AlertDelivery | null> {
+      const [row] = await sql<AlertDelivery[]>`SELECT * FROM slack_alert_deliveries WHERE outbox_id = ${outboxId}`;
+      return row ?? null;
+    },
+
+    /** Starts recording an alert's progress (kept when an earlier attempt started it); null when the lease is lost. */
+    async startAlert(outboxId: number, runId: number, owner: string, leaseSeconds: number): Promise<AlertDelivery | null> {
+      return sql.begin(async (tx) => {
+        if (!(await holdLease(tx, outboxId, owner, leaseSeconds))) return null;
+        await tx`INSERT INTO slack_alert_deliveries (outbox_id, run_id, kind) VALUES (${outboxId}, ${runId}, 'alert') ON CONFLICT (outbox_id) DO NOTHING`;
+        const [row] = await tx<AlertDelivery[]>`SELECT * FROM slack_alert_deliveries WHERE outbox_id = ${outboxId}`;
+        return row!;
+      }) as Promise<AlertDelivery | null>;
+    },
+
+    /**
+     * Records what was just posted, while the lease is held; false when another
+     * process has taken the row over (the caller stops: that one goes on).
+     */
+    async recordStep(outboxId: number, owner: string, leaseSeconds: number, step: DeliveryStep): Promise<boolean> {
+      return sql.begin(async (tx) => {
+        if (!(await holdLease(tx, outboxId, owner, leaseSeconds))) return false;
+        await tx`
+          UPDATE slack_alert_deliveries SET channel = coalesce(${step.channel ?? null}, channel), ts = coalesce(${step.ts ?? null}, ts),
+            replies = coalesce(${step.replies ?? null}, replies), csv_done = coalesce(${step.csv_done ?? null}, csv_done), updated_at = now()
+          WHERE outbox_id = ${outboxId}`;
+        if (step.thread && step.channel && step.ts) {
+          await tx`
+            INSERT INTO slack_alert_threads (integration_id, channel, ts, run_id, status)
+            VALUES (${step.thread.integration_id}, ${step.channel}, ${step.ts}, ${step.thread.run_id}, ${step.thread.status})
+            ON CONFLICT (integration_id) DO UPDATE SET channel = EXCLUDED.channel, ts = EXCLUDED.ts, run_id = EXCLUDED.run_id,
+              status = EXCLUDED.status, resolved_by_run = NULL, resolved_at = NULL, created_at = now()`;
+        }
+        return true;
+      }) as Promise<boolean>;
+    },
+
+    /**
+     * Marks the integration's open alert thread resolved by this run and records
+     * which thread this delivery answers, in one transaction; an earlier attempt's
+     * record is returned as is. `none`: no open thread; `lost`: the lease is gone.
+     */
+    async startResolution(outboxId: number, runId: number, integrationId: string, owner: string, leaseSeconds: number): Promise<AlertDelivery | 'none' | 'lost'> {
+      return sql.begin(async (tx) => {
+        if (!(await holdLease(tx, outboxId, owner, leaseSeconds))) return 'lost' as const;
+        const [started] = await tx<AlertDelivery[]>`SELECT * FROM slack_alert_deliveries WHERE outbox_id = ${outboxId}`;
+        if (started) return started;
+        const [thread] = await tx<AlertThread[]>`
+          UPDATE slack_alert_threads SET resolved_by_run = ${runId}, resolved_at = now()
+          WHERE integration_id = ${integrationId} AND resolved_at IS NULL RETURNING *`;
+        if (!thread) return 'none' as const;
+        const [row] = await tx<AlertDelivery[]>`
+          INSERT INTO slack_alert_deliveries (outbox_id, run_id, kind, channel, ts, thread_run_id)
+          VALUES (${outboxId}, ${runId}, 'resolved', ${thread.channel}, ${thread.ts}, ${thread.run_id}) RETURNING *`;
+        return row!;
+      }) as Promise<AlertDelivery | 'none' | 'lost'>;
+    },
+
+    /**
+     * An earlier finished-run row of the same integration is still to be
+     * delivered: this one waits, so a thread's alert always precedes its replies
+     * and its resolution, whichever process delivers them.
+     */
+    async earlierAlertPending(outboxId: number, integrationId: string): Promise<boolean> {
+      const [row] = await sql`
+        SELECT 1 FROM outbox o JOIN sync_runs r ON o.payload->>'run_id' = r.id::text
+        WHERE o.topic = 'run.finished' AND o.status = 'pending' AND o.id < ${outboxId} AND r.integration_id = ${integrationId}
+        LIMIT 1`;
+      return !!row;
+    },
+
+    /**
+     * Writes the run's finished-run row unless one was written when (or after)
+     * it finished. Finishing paths write it in their own transaction; this
+     * covers a path that does not (yet), for runs finished in this process.
+     */
+    async ensureFinishedRow(runId: number): Promise<boolean> {
+      const rows = await sql`
+        INSERT INTO outbox (topic, payload)
+        SELECT 'run.finished', jsonb_build_object('run_id', r.id) FROM sync_runs r
+        WHERE r.id = ${runId} AND r.finished_at IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.topic = 'run.finished' AND o.payload->>'run_id' = r.id::text AND o.created_at >= r.finished_at)
+        RETURNING id`;
+      return rows.length > 0;
+    },
+
+    /**
+     * Remembers a signed request (by a key derived from its signature); false
+     * when it was already taken — by any process — within `keepSeconds`.
+     */
+    async firstSighting(key: string, keepSeconds = 900): Promise<boolean> {
+      const rows = await sql`
+        INSERT INTO slack_requests_seen (key) VALUES (${key})
+        ON CONFLICT (key) DO UPDATE SET seen_at = now() WHERE slack_requests_seen.seen_at < now() - make_interval(secs => ${keepSeconds})
+        RETURNING key`;
+      if (Math.random() < 0.02) await sql`DELETE FROM slack_requests_seen WHERE seen_at < now() - make_interval(secs => ${keepSeconds})`;
+      return rows.length > 0;
     },
 
     /** Failed records of runs, with the source payload (who) — oldest first, at most `limit`. */
