@@ -94,8 +94,12 @@ function syntaxError(line: number, column: number, message: string): PeopleSyncE
  * one — the records of the `employees` / `employments` / `org_units` arrays.
  * It never builds the document, so a 50 MB body costs a few KB of memory.
  */
-export function createEnvelopeScanner(options: { onElement?: (entity: Entity, value: unknown) => void; maxDepth?: number } = {}) {
+export function createEnvelopeScanner(
+  options: { onElement?: (entity: Entity, value: unknown) => void; maxDepth?: number; maxRecordDepth?: number } = {},
+) {
   const maxDepth = options.maxDepth ?? 64;
+  // Inside a record, staging bounds the depth and fails a deeper record alone; this only bounds the scanner's own memory.
+  const maxRecordDepth = options.maxRecordDepth ?? 100_000;
   const stack: boolean[] = []; // true: array
   let state = S_VALUE;
   let num = 0;
@@ -193,7 +197,8 @@ export function createEnvelopeScanner(options: { onElement?: (entity: Entity, va
   const open = (i: number, array: boolean) => {
     beginValue(i, array ? 'array' : 'object');
     stack.push(array);
-    if (stack.length > maxDepth) fail(base + i, `nesting deeper than ${maxDepth} levels`);
+    const limit = entity !== null ? maxRecordDepth : maxDepth;
+    if (stack.length > limit) fail(base + i, `nesting deeper than ${limit} levels`);
     state = array ? S_ARR_FIRST : S_OBJ_FIRST;
   };
 

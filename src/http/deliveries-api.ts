@@ -3,7 +3,8 @@ import { stream } from 'hono/streaming';
 import { z } from 'zod';
 import type { Run } from '../domain/run.js';
 import type { DeliveriesRepo, Delivery } from '../store/deliveries-repo.js';
-import { HttpProblem, problemFromZod } from './problem.js';
+import { HttpProblem } from './problem.js';
+import { idCursorParam, idParam, limitParam, nameParam, parseParams as parse } from './validate.js';
 
 /**
  * `/api/deliveries…`: what HR systems pushed, with the runs it started.
@@ -38,19 +39,13 @@ export function toDeliveryView(d: Delivery) {
 }
 
 const ListQuery = z.object({
-  integration: z.string().min(1).optional(),
-  batch: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().regex(/^\d+$/, 'must be the next_cursor of a previous page').optional(),
+  integration: nameParam().optional(),
+  batch: nameParam(100).optional(),
+  limit: limitParam(),
+  cursor: idCursorParam.optional(),
 });
-const DeliveryId = z.coerce.number({ error: 'must be a delivery id' }).int().positive();
+const DeliveryPath = z.object({ id: idParam('delivery') });
 const ReplayBody = z.object({ dry_run: z.boolean({ error: 'must be true or false' }).optional() }).strict();
-
-function parse<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw problemFromZod(r.error, where);
-  return r.data;
-}
 
 export interface DeliveriesApiDeps {
   repo: DeliveriesRepo;
@@ -63,7 +58,7 @@ export function createDeliveriesApi(deps: DeliveriesApiDeps) {
   const app = new Hono();
 
   const deliveryOr404 = async (raw: string) => {
-    const id = parse(DeliveryId, raw, 'delivery id');
+    const { id } = parse(DeliveryPath, { id: raw }, 'path');
     const d = await repo.get(id);
     if (!d) throw new HttpProblem(404, 'Not found', `There is no delivery #${id}.`);
     return d;
@@ -71,7 +66,7 @@ export function createDeliveriesApi(deps: DeliveriesApiDeps) {
 
   app.get('/deliveries', async (c) => {
     const q = parse(ListQuery, c.req.query(), 'query');
-    const page = await repo.list({ integration: q.integration, batch: q.batch, limit: q.limit, before: q.cursor ? Number(q.cursor) : undefined });
+    const page = await repo.list({ integration: q.integration, batch: q.batch, limit: q.limit, before: q.cursor });
     return c.json({ items: page.items.map(toDeliveryView), next_cursor: page.next_cursor });
   });
 

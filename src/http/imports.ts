@@ -22,6 +22,7 @@ import { HttpProblem } from './problem.js';
 import { verifyWebhook, type WebhookAuth } from './middleware/webhook-auth.js';
 import { createDeliveriesApi } from './deliveries-api.js';
 import { createEnvelopeScanner, type EnvelopeScan, type JsonKind } from '../formats/json-scanner.js';
+import { decimalParam } from './validate.js';
 
 /**
  * Push imports: `POST /imports/:integration` (one delivery) and
@@ -107,7 +108,10 @@ const entityParam = z.string().transform((v, ctx) => {
 });
 
 const PushQuery = z.object({ mode: modeParam.optional(), dry_run: boolParam.optional(), entity: entityParam.optional() });
-const PartQuery = z.object({ part: z.coerce.number({ error: 'must be a whole number from 1' }).int('must be a whole number from 1').min(1, 'must be a whole number from 1').max(100_000).optional(), entity: entityParam.optional() });
+const PartQuery = z.object({
+  part: decimalParam('must be a whole number from 1 to 100000').refine((n) => n <= 100_000, 'must be a whole number from 1 to 100000').optional(),
+  entity: entityParam.optional(),
+});
 const BatchOpenBody = z.object({ mode: modeParam.optional(), dry_run: z.boolean({ error: 'must be true or false' }).optional() }).strict();
 const CommitBody = z.object({ parts: z.number({ error: 'must be the number of parts sent' }).int().min(1).optional() }).strict();
 

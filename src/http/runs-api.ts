@@ -5,13 +5,12 @@ import { RECORD_STATUSES, RUN_STATUSES, TRIGGERS } from '../domain/run.js';
 import { toRunView } from '../domain/run-view.js';
 import { SYNC_MODES } from '../config.js';
 import type { SyncService } from '../engine/service.js';
-import { decodeCursor } from '../store/runs-repo.js';
-import { HttpProblem, problemFromZod } from './problem.js';
+import { HttpProblem } from './problem.js';
+import { idCursorParam, idParam, limitParam, nameParam, parseParams as parse, recordsCursorParam, searchParam } from './validate.js';
 
 /** `/api/syncs` and `/api/runs…`: the runs API. Mounted behind the bearer check. */
 
 const boolParam = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-const limitParam = z.coerce.number().int().min(1).max(500).default(50);
 
 const SyncBody = z
   .object({
@@ -24,30 +23,24 @@ const SyncBody = z
   .strict();
 
 const RunsQuery = z.object({
-  integration: z.string().min(1).optional(),
+  integration: nameParam().optional(),
   status: z.enum(RUN_STATUSES).optional(),
   dry_run: boolParam.optional(),
   trigger: z.enum(TRIGGERS).optional(),
-  requested_by: z.string().optional(),
-  limit: limitParam,
-  cursor: z.string().regex(/^\d+$/, 'must be the next_cursor of a previous page').optional(),
+  requested_by: nameParam().optional(),
+  limit: limitParam(),
+  cursor: idCursorParam.optional(),
 });
 
 const RecordsQuery = z.object({
   status: z.enum(RECORD_STATUSES).optional(),
   entity: z.enum(ENTITIES).optional(),
-  q: z.string().max(200).optional(),
-  limit: limitParam,
-  cursor: z.string().optional(),
+  q: searchParam().optional(),
+  limit: limitParam(),
+  cursor: recordsCursorParam.optional(),
 });
 
-const RunId = z.coerce.number().int().positive();
-
-function parse<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw problemFromZod(r.error, where);
-  return r.data;
-}
+const RunPath = z.object({ id: idParam('run') });
 
 async function jsonBody(req: { json(): Promise<unknown> }): Promise<unknown> {
   try {
@@ -63,7 +56,7 @@ export function createRunsApi(deps: { service: SyncService }) {
   const app = new Hono();
 
   const runOr404 = async (raw: string) => {
-    const id = parse(RunId, raw, 'run id');
+    const { id } = parse(RunPath, { id: raw }, 'path');
     const run = await runs.get(id);
     if (!run) throw new HttpProblem(404, 'Not found', `There is no run #${id}.`);
     return run;
@@ -84,7 +77,7 @@ export function createRunsApi(deps: { service: SyncService }) {
 
   app.get('/runs', async (c) => {
     const q = parse(RunsQuery, c.req.query(), 'query');
-    const page = await runs.list({ ...q, before: q.cursor ? Number(q.cursor) : undefined });
+    const page = await runs.list({ ...q, before: q.cursor });
     return c.json({ items: page.items.map((r) => toRunView(r)), next_cursor: page.next_cursor });
   });
 
@@ -96,9 +89,7 @@ export function createRunsApi(deps: { service: SyncService }) {
   app.get('/runs/:id/records', async (c) => {
     const run = await runOr404(c.req.param('id'));
     const q = parse(RecordsQuery, c.req.query(), 'query');
-    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
-    if (after === null) throw new HttpProblem(400, 'Invalid request', 'cursor: must be the next_cursor of a previous page');
-    const page = await runs.records(run, { status: q.status, entity: q.entity, q: q.q, limit: q.limit, after });
+    const page = await runs.records(run, { status: q.status, entity: q.entity, q: q.q, limit: q.limit, after: q.cursor });
     return c.json({
       items: page.items.map(({ entity, external_id, status, reason, errors, changes, diff, payload }) => ({
         entity, external_id, status, reason, errors, changes, diff, payload,

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { decodeCursor } from '../store/runs-repo.js';
+import { problemFromZod } from './problem.js';
+
+/**
+ * Request parameters, validated at the edge: every path and query parameter
+ * of /api goes through {@link parseParams}, so a value the store could not take
+ * (an id beyond bigint, a NUL in search text, `0x10`) is a 400 naming the
+ * parameter, never a 500 from deeper down.
+ */
+
+/** Validates `value` (path or query parameters, or a body) or throws a 400 problem naming each failing parameter. */
+export function parseParams<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw problemFromZod(r.error, where);
+  return r.data;
+}
+
+/** A plain positive decimal within JavaScript's safe integers: `16`, not `0x10`, `1e1`, `016` or `+16`. */
+const DECIMAL = /^[1-9][0-9]{0,15}$/;
+export const decimalParam = (message: string) =>
+  z
+    .string({ error: message })
+    .regex(DECIMAL, message)
+    .transform(Number)
+    .refine((n) => Number.isSafeInteger(n), message);
+
+/** An id typed into a URL (`/api/runs/42`). */
+export const idParam = (what: string) => decimalParam(`must be a ${what} id: a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`);
+
+/** `limit`: 1 to `max`, plain decimal; absent means `fallback`. */
+export const limitParam = (max = 500, fallback = 50) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,4}$/, `must be a whole number from 1 to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= max, `must be a whole number from 1 to ${max}`)
+    .optional()
+    .transform((n) => n ?? fallback);
+
+/** The `next_cursor` of a list ordered by id (runs, deliveries): the last id seen. */
+export const idCursorParam = decimalParam('must be the next_cursor of a previous page');
+
+/** The `next_cursor` of a run's records. */
+export const recordsCursorParam = z.string().transform((s, ctx) => {
+  const c = s.length <= 64 ? decodeCursor(s) : null;
+  if (!c || !Number.isSafeInteger(c.id)) {
+    ctx.addIssue({ code: 'custom', message: 'must be the next_cursor of a previous page' });
+    return z.NEVER;
+  }
+  return c;
+});
+
+/** Search text. PostgreSQL text cannot hold NUL, so none is searched for. */
+export const searchParam = (max = 200) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => !s.includes('\0'), 'must not contain NUL characters (no stored text holds one)');
+
+/** A name the store looks up as text (an integration id, a requester): bounded, without NUL. */
+export const nameParam = (max = 200) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => !s.includes('\0'), 'must not contain NUL characters');
