@@ -32,7 +32,7 @@ export const idParam = (what: string) => decimalParam(`must be a ${what} id: a w
 export const limitParam = (max = 500, fallback = 50) =>
   z
     .string()
-    .regex(/^[0-9]{1,4}$/, `must be a whole number from 1 to ${max}`)
+    .regex(/^[1-9][0-9]{0,3}$/, `must be a whole number from 1 to ${max}`)
     .transform(Number)
     .refine((n) => n >= 1 && n <= max, `must be a whole number from 1 to ${max}`)
     .optional()
