@@ -14,6 +14,8 @@ export const ErrorCode = {
   ProviderAuth: 'provider_auth',
   ProviderUnsupported: 'provider_unsupported',
   RunNotApplicable: 'run_not_applicable',
+  /** A dry run or held run whose data moved since it was planned, or that was applied already: start a new one. */
+  PreviewOutdated: 'preview_outdated',
   PayloadTooLarge: 'payload_too_large',
   UnsupportedMediaType: 'unsupported_media_type',
   Unavailable: 'unavailable',

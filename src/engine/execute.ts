@@ -2,14 +2,14 @@ import type { Sql } from '../store/db.js';
 import type { IntegrationConfig, MaxTerminations } from '../config.js';
 import type { Logger } from '../log.js';
 import { redactText } from '../log.js';
-import { describeError } from '../errors.js';
+import { describeError, isCoded, ErrorCode, PeopleSyncError } from '../errors.js';
 import { totalsByStatus, type Counts, type GuardInfo, type Run, type RunStatus } from '../domain/run.js';
 import type { ProviderPage } from '../../providers/types.js';
 import { createRunsRepo } from '../store/runs-repo.js';
 import { createStateRepo } from '../store/state-repo.js';
 import { createSnapshotsRepo } from '../store/snapshots-repo.js';
 import { parseStagedRows, stageSnapshot } from './stage.js';
-import { applyPlan, buildPlan, recordPlan, UnparsedRows } from './plan.js';
+import { applyPlan, buildPlan, keepPreview, previewDifferences, recordPlan, UnparsedRows } from './plan.js';
 
 /**
  * Runs one sync run to its end: fetch (or reuse a stored snapshot), stage,
@@ -143,7 +143,10 @@ export function createEngine(deps: EngineDeps) {
       const approved = run.confirmed_by !== null ? await runs.approvedTerminations(run.id) : null;
       const planAndApply = () =>
         sql.begin(async (tx) => {
-          if (approved) await tx`DELETE FROM run_records WHERE run_id = ${run.id}`;
+          if (approved) {
+            await keepPreview(tx, run.id);
+            await tx`DELETE FROM run_records WHERE run_id = ${run.id}`;
+          }
           const plan = await buildPlan(tx, {
             integrationId: integration.id,
             snapshotId: snap.id,
@@ -163,6 +166,11 @@ export function createEngine(deps: EngineDeps) {
           const tripped = guard !== null && guard.terminations > guard.limit && approved === null;
           if (!run.dry_run && !tripped) await applyPlan(tx, integration.id);
           await recordPlan(tx, run.id);
+          // A preview is applied only while it is current: a plan that differs from it writes nothing.
+          if (run.source_run_id !== null || approved) {
+            const differs = await previewDifferences(tx, run.id, approved ? null : run.source_run_id, approved ? `held run #${run.id}` : `dry run #${run.source_run_id}`);
+            if (differs) throw new PeopleSyncError(ErrorCode.PreviewOutdated, `${differs} ${approved ? 'Discard it and run the sync again to review the new plan.' : 'Start a new dry run.'}`);
+          }
           return { plan, guard, tripped };
         });
       // Rows staged unparsed whose record or references changed since their line was applied are parsed, and the
@@ -207,7 +215,8 @@ export function createEngine(deps: EngineDeps) {
     } catch (err) {
       const message = redactText(describeError(err));
       rlog.error('run failed', { error: message });
-      if (!run.dry_run) await state.markError(integration.id, message, run.id).catch(() => undefined);
+      // An outdated preview says nothing about the integration's health.
+      if (!run.dry_run && !isCoded(err, ErrorCode.PreviewOutdated)) await state.markError(integration.id, message, run.id).catch(() => undefined);
       return await finish(run, { status: 'failed', error: message });
     } finally {
       clearInterval(beat);

@@ -674,3 +674,38 @@ function sharedJoin(t: keyof typeof NEW_IDS): string {
   return `LEFT JOIN plan_shared sh ON sh.plan = '${t}' AND sh.target_id = p.target_id
      ${NEW_REFS[t].map(([f, table, ref]) => `LEFT JOIN ${table} rl_${f} ON p.${f}_new AND rl_${f}.external_id = p.${ref}`).join('\n     ')}`;
 }
+
+/**
+ * A preview is applied only while it is current. Before a held run is planned
+ * again on confirm, its results (which the new plan replaces) are kept here
+ * to compare; a dry run's stay with it.
+ */
+export async function keepPreview(tx: Tx, runId: number): Promise<void> {
+  await tx`CREATE TEMP TABLE plan_preview ON COMMIT DROP AS
+           SELECT entity, external_id, seq, status, changes FROM run_records WHERE run_id = ${runId}`;
+}
+
+/**
+ * How the plan just recorded for `runId` differs from the preview it applies
+ * (the results of dry run `previewRunId`, or those `keepPreview` kept): null
+ * when it does exactly what was shown, else a sentence naming a few records.
+ * Both plans read the same stored data set, so a difference means the store
+ * moved since the preview.
+ */
+export async function previewDifferences(tx: Tx, runId: number, previewRunId: number | null, what: string): Promise<string | null> {
+  const preview = previewRunId === null
+    ? tx`SELECT entity, external_id, seq, status, changes FROM plan_preview`
+    : tx`SELECT entity, external_id, seq, status, changes FROM run_records WHERE run_id = ${previewRunId}`;
+  const rows = await tx<{ n: number; entity: string; external_id: string; was: string | null; now: string | null }[]>`
+    SELECT count(*) OVER ()::int AS n, coalesce(n.entity, o.entity) AS entity, coalesce(n.external_id, o.external_id) AS external_id,
+           o.status AS was, n.status AS now
+    FROM (SELECT entity, external_id, seq, status, changes FROM run_records WHERE run_id = ${runId}) n
+    FULL JOIN (${preview}) o ON o.entity = n.entity AND o.external_id = n.external_id AND coalesce(o.seq, -1) = coalesce(n.seq, -1)
+    WHERE n.status IS DISTINCT FROM o.status OR n.changes IS DISTINCT FROM o.changes
+    ORDER BY 2, 3 LIMIT 3`;
+  if (rows.length === 0) return null;
+  const say = (r: (typeof rows)[number]) =>
+    `${r.external_id}: ${r.was ?? 'unchanged'} in the preview, ${r.now ?? 'unchanged'} now${r.was === r.now ? ' with other changes' : ''}`;
+  const n = rows[0]!.n;
+  return `Nothing was written: the data changed since ${what} was planned, and ${n} record${n === 1 ? '' : 's'} would now be applied differently (${rows.map(say).join('; ')}${n > rows.length ? '; …' : ''}).`;
+}

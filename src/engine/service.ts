@@ -84,6 +84,33 @@ export function createSyncService(deps: SyncServiceDeps) {
     return created;
   }
 
+  /**
+   * A preview (a dry run to apply, a held run to confirm) is applied once, and only while it is current:
+   * no writing run of its integration committed since it was planned. (Whether re-planning it does exactly
+   * what it showed is checked when it is applied, in the same transaction as the writes.)
+   */
+  async function assertCurrent(preview: Run, what: 'dry run' | 'held run'): Promise<void> {
+    if (what === 'dry run') {
+      const applied = await runs.applicationOf(preview.id);
+      if (applied) {
+        throw new PeopleSyncError(
+          ErrorCode.PreviewOutdated,
+          `Dry run #${preview.id} was already applied by run #${applied.id} (${applied.status}); a dry run is applied once. Start a new dry run to preview again.`,
+        );
+      }
+    }
+    const since = preview.started_at ?? preview.created_at;
+    const newer = preview.integration_id ? await runs.writtenSince(preview.integration_id, since, preview.id) : null;
+    if (newer) {
+      throw new PeopleSyncError(
+        ErrorCode.PreviewOutdated,
+        `Run #${newer.id} changed "${preview.integration_id}" after ${what} #${preview.id} was planned, so it no longer shows what would happen. ${
+          what === 'dry run' ? 'Start a new dry run.' : 'Discard it and run the sync again to review the new plan.'
+        }`,
+      );
+    }
+  }
+
   return {
     /**
      * Starts a sync of one integration, or of all of them under one parent run.
@@ -149,6 +176,8 @@ export function createSyncService(deps: SyncServiceDeps) {
       if (dry.status !== 'completed' && dry.status !== 'warning') {
         throw new PeopleSyncError(ErrorCode.RunNotApplicable, `Run #${runId} is ${dry.status}; only a finished dry run (completed or warning) can be applied.`);
       }
+      const targets = dry.integration_id ? [dry] : (await runs.children(dry.id)).filter((c) => c.status === 'completed' || c.status === 'warning');
+      for (const d of targets) await assertCurrent(d, 'dry run');
       const applyOne = async (d: Run, parentId: number | null) => {
         const integration = integrationOrThrow(d.integration_id!);
         if (!(await enabled(integration))) throw new PeopleSyncError(ErrorCode.RunNotApplicable, `Integration "${integration.id}" is disabled; enable it first.`);
@@ -193,6 +222,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       if (!targets.length || targets.some((t) => t.status !== 'held')) {
         throw new PeopleSyncError(ErrorCode.RunNotApplicable, `Run #${runId} is ${held.status}; only a held run can be confirmed.`);
       }
+      for (const t of targets) await assertCurrent(t, 'held run');
       for (const t of targets) {
         const reopened = await runs.reopenHeld(t.id, confirmedBy ?? 'unknown');
         if (!reopened) {

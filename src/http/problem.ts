@@ -25,6 +25,7 @@ const STATUS_OF: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   [ErrorCode.Invalid]: 400,
   [ErrorCode.Conflict]: 409,
   [ErrorCode.RunNotApplicable]: 409,
+  [ErrorCode.PreviewOutdated]: 409,
   [ErrorCode.Unauthorized]: 401,
   [ErrorCode.Forbidden]: 403,
   [ErrorCode.PayloadTooLarge]: 413,

@@ -195,6 +195,27 @@ export function createRunsRepo(sql: Sql) {
       return row ?? null;
     },
 
+    /** The run that applies (or applied) dry run `dryRunId`, unless it ended without writing (failed, skipped, discarded). */
+    async applicationOf(dryRunId: number): Promise<Run | null> {
+      const [row] = await sql.unsafe<Run[]>(
+        `SELECT ${RUN_COLUMNS} FROM sync_runs WHERE source_run_id = $1 AND NOT dry_run AND status NOT IN ('failed', 'skipped', 'discarded')
+         ORDER BY id DESC LIMIT 1`,
+        [dryRunId],
+      );
+      return row ?? null;
+    },
+
+    /** The newest writing run of the integration that committed changes after `since` (other than `exceptId`). */
+    async writtenSince(integrationId: string, since: Date, exceptId: number): Promise<Run | null> {
+      const [row] = await sql.unsafe<Run[]>(
+        `SELECT ${RUN_COLUMNS} FROM sync_runs
+         WHERE integration_id = $1 AND NOT dry_run AND status IN ('completed', 'warning') AND finished_at > $2 AND id <> $3
+         ORDER BY finished_at DESC LIMIT 1`,
+        [integrationId, since, exceptId],
+      );
+      return row ?? null;
+    },
+
     async approvedTerminations(runId: number): Promise<number[]> {
       const rows = await sql<{ record_id: number }[]>`
         SELECT record_id FROM run_records WHERE run_id = ${runId} AND entity = 'employees' AND status = 'terminated' AND record_id IS NOT NULL`;

@@ -69,7 +69,7 @@ describe('dry run and apply', () => {
     expect(state!.last_sync_at!.getTime()).toBe(dry.started_at!.getTime());
   });
 
-  it('shows the new differences when the data moved between preview and apply', async () => {
+  it('writes nothing when the data moved between preview and apply, and says what moved', async () => {
     const t = await setup([1, 2].map((i) => person(i)));
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc([person(1), person(2, { job_title: 'Lead' })]));
@@ -79,9 +79,10 @@ describe('dry run and apply', () => {
     await t.rt.sql`UPDATE employees SET job_title = 'Lead', last_name = 'Changed' WHERE email = 'p2@example.com'`;
     const { run } = await t.rt.service.applyDryRun(dry.id, 'api', 'admin');
     const applied = await t.drain(run.id);
-    expect(applied.counts.employees).toMatchObject({ updated: 1 });
-    const [rec] = (await t.rt.service.runs.records(applied, { status: 'updated', limit: 5 })).items;
-    expect(rec!.changes).toEqual({ last_name: { before: 'Changed', after: 'Last2' } });
+    expect(applied.status).toBe('failed');
+    expect(applied.error).toContain('1 record would now be applied differently (E2: updated in the preview, updated now with other changes)');
+    const [p2] = await t.rt.sql`SELECT last_name FROM employees WHERE email = 'p2@example.com'`;
+    expect(p2!.last_name).toBe('Changed');
   });
 
   it('refuses to apply a run that is not a finished dry run', async () => {
@@ -277,7 +278,7 @@ describe('held runs', () => {
     await expect(t.rt.service.confirm(held.id, 'admin')).rejects.toMatchObject({ code: 'run_not_applicable' });
   });
 
-  it('confirm never terminates more than the held plan did', async () => {
+  it('confirm never terminates more than the held plan did: a plan that moved writes nothing', async () => {
     const t = await setup([1, 2, 3, 4, 5, 6].map((i) => person(i)));
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc([person(1), person(2)]));
@@ -289,11 +290,12 @@ describe('held runs', () => {
     await t.rt.sql`INSERT INTO record_links (integration_id, entity, external_id, record_id) VALUES ('hr', 'employees', 'LATE', ${extra!.id})`;
     await t.rt.service.confirm(held.id, 'admin');
     const done = await t.drain(held.id);
-    expect(done.status).toBe('warning');
+    expect(done.status).toBe('failed');
     expect(done.confirmed_by).toBe('admin');
-    expect(done.counts.employees).toMatchObject({ terminated: 4, skipped: 1 });
+    expect(done.error).toContain('LATE: unchanged in the preview, skipped now');
     const [late] = await t.rt.sql`SELECT status FROM employees WHERE email = 'late@example.com'`;
     expect(late!.status).toBe('active');
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees WHERE status = 'active'`)[0]!.n).toBe(7);
   });
 });
 
@@ -385,7 +387,7 @@ describe.each(['json', 'ndjson'] as const)('fingerprints (%s): rows applied befo
     expect(changed!.changes).toEqual({ job_title: { before: 'Changed by hand', after: 'Engineer' } });
   });
 
-  it('a dry run applied after its records changed compares those records in full', async () => {
+  it('a dry run applied after its records changed compares those records in full (and so writes nothing)', async () => {
     const t = await setupAs([1, 2, 3].map((i) => person(i)));
     await t.sync({ integration: 'hr', mode: 'full' });
     const dry = await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
@@ -393,10 +395,14 @@ describe.each(['json', 'ndjson'] as const)('fingerprints (%s): rows applied befo
     await t.rt.sql`UPDATE employees SET last_name = 'Edited' WHERE email IN ('p2@example.com', 'p3@example.com')`;
     const { run } = await t.rt.service.applyDryRun(dry.id, 'api', 'admin');
     const applied = await t.drain(run.id);
-    expect(applied.status).toBe('completed');
-    expect(applied.counts.employees).toMatchObject({ updated: 2, unchanged: 1 });
-    const stored = await t.rt.sql`SELECT email, first_name, last_name, job_title FROM employees ORDER BY email`;
-    expect(stored).toEqual([1, 2, 3].map((i) => ({ email: `p${i}@example.com`, first_name: `First${i}`, last_name: `Last${i}`, job_title: 'Engineer' })));
+    // The full comparison finds both edited records, so the preview is out of date.
+    expect(applied.status).toBe('failed');
+    expect(applied.error).toContain('2 records would now be applied differently (E2: unchanged in the preview, updated now; E3: unchanged in the preview, updated now)');
+    const stored = await t.rt.sql`SELECT last_name FROM employees ORDER BY email`;
+    expect(stored.map((r) => r.last_name)).toEqual(['Last1', 'Edited', 'Edited']);
+    // A new sync puts them back.
+    const again = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(again.counts.employees).toMatchObject({ updated: 2, unchanged: 1 });
     expect(await linksInStep(t)).toBe(3);
   });
 
