@@ -83,7 +83,14 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
     const socket = Boolean(s.appToken);
     const http = socket
       ? null
-      : createHttpReceiver({ signingSecret: s.signingSecret!, log, ackTimeoutMs: options.ackTimeoutMs, now: options.now, track: (w) => tasks.track(w) });
+      : createHttpReceiver({
+          signingSecret: s.signingSecret!,
+          log,
+          ackTimeoutMs: options.ackTimeoutMs,
+          now: options.now,
+          track: (w) => tasks.track(w),
+          firstSighting: (key) => store.firstSighting(key),
+        });
     const receiver =
       http ??
       new SocketModeReceiver({

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '../log.js';
@@ -18,6 +18,9 @@ import type { RouteRegistrar } from '../http/app.js';
  *   time gets an empty 200 so Slack does not show a timeout error twice.
  * - Events API retries (`x-slack-retry-num`) of an event already received are
  *   answered 200 and not processed again.
+ * - A signed request sent again as it was (a replay within the 5 minutes the
+ *   signature is good for) is answered 200 and not processed again, whichever
+ *   process gets it: signatures taken are kept in PostgreSQL.
  */
 
 export type SlackVariables = { slackRawBody: string };
@@ -47,7 +50,13 @@ export function checkSlackSignature(o: {
  * Middleware: reads the raw body once, answers `ssl_check`, refuses bad
  * signatures with 401, and hands the verified raw body on.
  */
-export function verifySlackRequest(o: { signingSecret: string; log: Logger; now?: () => number }): MiddlewareHandler<{ Variables: SlackVariables }> {
+export function verifySlackRequest(o: {
+  signingSecret: string;
+  log: Logger;
+  now?: () => number;
+  /** Records a signed request's key; false when it was taken before (a replay). */
+  firstSighting?: (key: string) => Promise<boolean>;
+}): MiddlewareHandler<{ Variables: SlackVariables }> {
   const now = o.now ?? Date.now;
   return async function verifySlackRequest(c, next) {
     const declared = Number(c.req.header('content-length') ?? 0);
@@ -67,6 +76,21 @@ export function verifySlackRequest(o: { signingSecret: string; log: Logger; now?
     if (problem) {
       o.log.warn('Slack request refused', { reason: problem, path: c.req.path });
       throw new HttpProblem(401, 'Unauthorized', 'The request is not signed with this app\'s Slack signing secret, or it is too old.');
+    }
+    if (o.firstSighting) {
+      // The signature is an HMAC of timestamp and body: the same signature is the same request.
+      const key = createHash('sha256').update(c.req.header('x-slack-signature')!).digest('hex');
+      let first: boolean;
+      try {
+        first = await o.firstSighting(key);
+      } catch (err) {
+        o.log.error('could not check a Slack request against those already taken', { error: describeError(err) });
+        throw new HttpProblem(503, 'Service unavailable', 'Slack requests cannot be taken right now; try again shortly.');
+      }
+      if (!first) {
+        o.log.warn('Slack request replayed (same signature as one already taken); not processed again', { path: c.req.path });
+        return c.body(null, 200, { 'x-slack-no-retry': '1' });
+      }
     }
     c.set('slackRawBody', raw);
     await next();
@@ -97,6 +121,8 @@ export function createHttpReceiver(o: {
   now?: () => number;
   /** Gets the listener work that goes on after the response. */
   track?: (work: Promise<unknown>) => void;
+  /** Records a signed request's key; false when it was taken before (see verifySlackRequest). */
+  firstSighting?: (key: string) => Promise<boolean>;
 }): HttpReceiver {
   const path = o.path ?? '/slack/events';
   const ackTimeoutMs = o.ackTimeoutMs ?? 2500;
@@ -188,7 +214,7 @@ export function createHttpReceiver(o: {
       return undefined;
     },
     routes(app: Hono) {
-      app.post(path, verifySlackRequest({ signingSecret: o.signingSecret, log: o.log, now: o.now }), (c) =>
+      app.post(path, verifySlackRequest({ signingSecret: o.signingSecret, log: o.log, now: o.now, firstSighting: o.firstSighting }), (c) =>
         dispatch(c.get('slackRawBody'), c.req.header('content-type') ?? '', c.req.raw.headers),
       );
     },

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTestRuntime } from '../helpers/runtime.js';
-import { slackSurface } from '../../src/slack/index.js';
+import { createSlackSurface, slackSurface } from '../../src/slack/index.js';
+import { createRuntime } from '../../src/runtime.js';
+import { createTasks } from '../../src/slack/tasks.js';
 import { checkSlackSignature } from '../../src/slack/receiver.js';
 import { allText, captureLog, createSlackTest, csv, fakeSlack, integrationsYml, person, sign, SIGNING_SECRET, type FakeSlack, type SlackTest } from './helpers.js';
 
@@ -59,6 +61,51 @@ describe('Slack receiver (POST /slack/events)', () => {
     expect(checkSlackSignature({ ...base, signature: 'v0=abc' })).toMatch(/not a v0 signature/);
     expect(checkSlackSignature({ ...base, nowSeconds: 1_700_000_000 + 301 })).toMatch(/5 minutes/);
     expect(checkSlackSignature({ ...base, rawBody: body + '&x=1' })).toBe('signature mismatch');
+  });
+
+  it('takes a signed /sync recent sent twice only once, also when the replay reaches another process', async () => {
+    const runs = async () => (await s.t.rt.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM sync_runs`)[0]!.n;
+    const before = await runs();
+    const body = commandBody('recent hr');
+    const headers = { 'content-type': FORM, ...sign(body) };
+    const first = await s.post(body, FORM, headers);
+    expect(first.status).toBe(200);
+    await s.idle();
+    expect(await runs()).toBe(before + 1);
+
+    const again = await s.post(body, FORM, headers);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('x-slack-no-retry')).toBe('1');
+    await s.idle();
+
+    const tasks = createTasks();
+    const other = await createRuntime({
+      config: s.t.rt.config,
+      databaseUrl: s.t.rt.config.databaseUrl!,
+      log: captureLog().log,
+      work: false,
+      surfaces: [createSlackSurface({ tasks, pollMs: 0, alertPollMs: 0 })],
+    });
+    try {
+      await other.start();
+      const elsewhere = await other.http.request('/slack/events', { method: 'POST', headers, body });
+      expect(elsewhere.status).toBe(200);
+      expect(await elsewhere.text()).toBe('');
+      await tasks.idle();
+    } finally {
+      await other.stop();
+    }
+    expect(await runs()).toBe(before + 1);
+    expect(fake.of('chat.postMessage')).toHaveLength(1);
+
+    const replays = () => s.logs.lines.filter((l) => l.msg.startsWith('Slack request replayed')).length;
+    expect(replays()).toBe(1);
+    // The same command signed again (a new timestamp) is a new request.
+    await s.post(body, FORM, sign(body, Math.floor(Date.now() / 1000) - 1));
+    await s.idle();
+    expect(replays()).toBe(1);
+    for (const { id } of await s.t.rt.sql<{ id: number }[]>`SELECT id FROM sync_runs WHERE status = 'pending'`) await s.t.drain(id);
+    await s.idle();
   });
 
   it('answers ssl_check without a signature, and url_verification with its challenge', async () => {
