@@ -195,7 +195,7 @@ export function createEngine(deps: EngineDeps) {
       if (run.dry_run && tripped) notes.push(`A real run would be held: it ${guardReason}.`);
       if (run.source_run_id) notes.push(`Applied from dry run #${run.source_run_id}.`);
       const totals = totalsByStatus(plan.counts);
-      const status: RunStatus = tripped && !run.dry_run ? 'held' : totals.failed + totals.skipped > 0 ? 'warning' : 'completed';
+      const status: RunStatus = tripped && !run.dry_run ? 'held' : totals.failed + totals.skipped + plan.warnings > 0 ? 'warning' : 'completed';
       if (!run.dry_run && (status === 'completed' || status === 'warning')) {
         await state.markSynced(integration.id, snap.fetch_started_at, run.id, snap.cursor !== null ? { value: snap.cursor } : null);
       }

@@ -56,6 +56,8 @@ export interface Plan {
   /** Active employees this integration supplied before the run; counted only when the plan terminates someone. */
   activeLinked: number | null;
   notes: string[];
+  /** Records applied with something held back that the run must report (a reference that would close a cycle). */
+  warnings: number;
 }
 
 const EMP_FIELDS = ['email', 'first_name', 'last_name', 'display_name', 'job_title', 'department', 'location', 'employee_number', 'start_date', 'end_date', 'attributes'] as const;
@@ -419,6 +421,11 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
       [I, ctx.write],
     );
   }
+  // ── references that would close a cycle (a manager chain or org unit tree back to itself) are not stored ──
+  const cycles =
+    (await dropCycles(tx, { plan: 'plan_emp', table: 'employees', field: 'manager', integrationId: I })) +
+    (await dropCycles(tx, { plan: 'plan_org', table: 'org_units', field: 'parent', integrationId: I }));
+
   // Rows whose fingerprint holds stay in the base tables only (as `unchanged`): copying 200,000 of them into
   // the final tables cost a steady state ~0.2 s. What needs every row of the data set reads the base tables,
   // which hold the same external ids and targets (they are dropped at commit).
@@ -495,7 +502,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
       WHERE l.integration_id = ${I} AND l.entity = 'employees'`) as unknown as [{ active: number }];
   }
 
-  return { counts, terminations: counts.employees.terminated, activeLinked: active, notes };
+  return { counts, terminations: counts.employees.terminated, activeLinked: active, notes, warnings: cycles };
 }
 
 const NEW_IDS = { plan_org: 'plan_org_new', plan_emp: 'plan_emp_new', plan_emt: 'plan_emt_new' } as const;
@@ -708,4 +715,96 @@ export async function previewDifferences(tx: Tx, runId: number, previewRunId: nu
     `${r.external_id}: ${r.was ?? 'unchanged'} in the preview, ${r.now ?? 'unchanged'} now${r.was === r.now ? ' with other changes' : ''}`;
   const n = rows[0]!.n;
   return `Nothing was written: the data changed since ${what} was planned, and ${n} record${n === 1 ? '' : 's'} would now be applied differently (${rows.map(say).join('; ')}${n > rows.length ? '; …' : ''}).`;
+}
+
+/** How far a chain of references is followed looking for a cycle: deeper than any real org chart. */
+const CYCLE_DEPTH = 64;
+
+/**
+ * Finds, set-based, the references this plan would store that close a cycle —
+ * a person who is their own manager, managers A → B → A, an org unit that is
+ * its own ancestor — over the store as it will be after the plan (the plan's
+ * references where it sets them, the stored ones elsewhere). Per cycle, the
+ * reference of the row that comes last in the data set among those this plan
+ * sets is not stored: the record keeps its stored reference (none, when it is
+ * created), and its result names the cycle. Only rows whose reference this
+ * plan sets are walked, so a sync that moves no reference costs nothing here.
+ * Returns how many records had a reference held back.
+ */
+async function dropCycles(
+  tx: Tx,
+  o: { plan: 'plan_emp' | 'plan_org'; table: 'employees' | 'org_units'; field: 'manager' | 'parent'; integrationId: string },
+): Promise<number> {
+  const { plan, table, field } = o;
+  const entity = table;
+  const ref = `${field}_ref`;
+  // Nodes: a stored record by its id, a record this plan creates by minus its row's seq.
+  await tx.unsafe(
+    `CREATE TEMP TABLE ${plan}_edges ON COMMIT DROP AS
+     SELECT coalesce(p.target_id, -p.seq) AS node, p.seq, p.external_id,
+            CASE WHEN p.${field}_new THEN -nb.seq ELSE p.${field}_id END AS up,
+            (p.action IN ('created', 'restored') OR p.changes ? '${field}_id') AS moved
+     FROM ${plan} p
+     LEFT JOIN ${plan}_base nb ON p.${field}_new AND nb.external_id = p.${ref} AND nb.dup_rank = 1 AND nb.action IS NULL AND NOT nb.removed
+     WHERE p.action IN ('created', 'updated', 'restored') AND p.seq IS NOT NULL AND NOT p.removed`,
+  );
+  const [{ n }] = (await tx.unsafe(`SELECT count(*)::int AS n FROM ${plan}_edges WHERE moved AND up IS NOT NULL`)) as unknown as [{ n: number }];
+  if (n === 0) return 0;
+  await tx.unsafe(`ANALYZE ${plan}_edges`);
+  // Walk up from every row whose reference moves; a walk that comes back to where it started found a cycle.
+  const step = `CASE WHEN pe.node IS NOT NULL THEN pe.up ELSE s.${field}_id END`;
+  const stored = `LEFT JOIN ${table} s ON pe.node IS NULL AND w.cur > 0 AND s.id = w.cur`;
+  await tx.unsafe(
+    `CREATE TEMP TABLE ${plan}_cycles ON COMMIT DROP AS
+     WITH RECURSIVE walk(start, cur, depth) AS (
+       SELECT node, up, 1 FROM ${plan}_edges WHERE moved AND up IS NOT NULL
+       UNION ALL
+       SELECT w.start, ${step}, w.depth + 1
+       FROM walk w LEFT JOIN ${plan}_edges pe ON pe.node = w.cur ${stored}
+       WHERE w.cur IS NOT NULL AND w.cur <> w.start AND w.depth < ${CYCLE_DEPTH}
+     )
+     SELECT DISTINCT start FROM walk WHERE cur = start`,
+  );
+  const [{ c }] = (await tx.unsafe(`SELECT count(*)::int AS c FROM ${plan}_cycles`)) as unknown as [{ c: number }];
+  if (c === 0) return 0;
+  // Rare from here on: the members of each cycle, in order, to say which reference closes it and name the cycle.
+  await tx.unsafe(
+    `CREATE TEMP TABLE ${plan}_loops ON COMMIT DROP AS
+     WITH RECURSIVE walk(start, cur, path) AS (
+       SELECT node, up, ARRAY[node] FROM ${plan}_edges WHERE node IN (SELECT start FROM ${plan}_cycles)
+       UNION ALL
+       SELECT w.start, ${step}, w.path || w.cur
+       FROM walk w LEFT JOIN ${plan}_edges pe ON pe.node = w.cur ${stored}
+       WHERE w.cur IS NOT NULL AND w.cur <> w.start AND cardinality(w.path) < ${CYCLE_DEPTH}
+     )
+     SELECT start, path FROM walk WHERE cur = start`,
+  );
+  // The closing reference: that of the member this plan moves that comes last in the data set.
+  await tx.unsafe(
+    `CREATE TEMP TABLE ${plan}_closers ON COMMIT DROP AS
+     SELECT l.start, l.path,
+            (SELECT string_agg(coalesce(pe.external_id, lk.external_id, '#' || m.node), ' → ' ORDER BY m.i)
+             FROM unnest(l.path || l.start) WITH ORDINALITY m(node, i)
+             LEFT JOIN ${plan}_edges pe ON pe.node = m.node
+             LEFT JOIN LATERAL (SELECT external_id FROM record_links k
+                                WHERE k.integration_id = $1 AND k.entity = '${entity}' AND k.record_id = m.node LIMIT 1) lk ON true) AS names
+     FROM ${plan}_loops l
+     WHERE (SELECT max(pe.seq) FROM ${plan}_edges pe WHERE pe.node = ANY(l.path) AND pe.moved)
+           = (SELECT seq FROM ${plan}_edges WHERE node = l.start)`,
+    [o.integrationId],
+  );
+  const note = `'${field}_id: ' || c.names || ' is a cycle; the ${field === 'manager' ? 'manager' : 'parent unit'} was not stored'`;
+  // Keep the stored reference (none when created); an update that then changes nothing is reported as skipped.
+  const rows = await tx.unsafe(
+    `UPDATE ${plan} p SET ${field}_id = e.${field}_id, ${field}_new = false,
+            changes = nullif(p.changes - '${field}_id', '{}'::jsonb),
+            action = CASE WHEN p.action = 'updated' AND nullif(p.changes - '${field}_id', '{}'::jsonb) IS NULL THEN 'skipped' ELSE p.action END,
+            reason = ${note},
+            errors = coalesce(p.errors, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('field', '${field}_id', 'message', c.names || ' is a cycle; the ${field === 'manager' ? 'manager' : 'parent unit'} was not stored'))
+     FROM ${plan}_closers c JOIN ${plan}_edges pe ON pe.node = c.start
+     LEFT JOIN ${table} e ON e.id = c.start
+     WHERE p.seq = pe.seq
+     RETURNING p.seq`,
+  );
+  return rows.length;
 }
