@@ -99,6 +99,15 @@ function processStart(pid: number): string | null {
   }
 }
 
+/** A stale postmaster.pid may name a pid reused by another program, never to be signalled. */
+function isPostgres(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!.endsWith('postgres');
+  } catch {
+    return !existsSync('/proc/self');
+  }
+}
+
 interface Postmaster {
   pid: number;
   port: number;
@@ -110,7 +119,7 @@ async function readPostmaster(pgDir: string): Promise<Postmaster | null> {
     const lines = (await readFile(join(pgDir, 'postmaster.pid'), 'utf8')).split('\n');
     const pid = Number(lines[0]);
     const port = Number(lines[3]);
-    if (!pid || !port || !isAlive(pid)) return null;
+    if (!pid || !port || !isAlive(pid) || !isPostgres(pid)) return null;
     return { pid, port, status: (lines[7] ?? '').trim() };
   } catch {
     return null;
@@ -137,9 +146,46 @@ function ownerIsAlive(owner: Owner | null): boolean {
   return owner.start === null || start === null || owner.start === start;
 }
 
-async function recordOwner(file: string): Promise<void> {
-  const owner: Owner = { pid: process.pid, start: processStart(process.pid) };
-  await writeFile(file, JSON.stringify(owner) + '\n', { mode: 0o644 });
+/**
+ * Makes this process the owner unless a live people-sync process already is (then
+ * returns that owner). Created exclusively, so two processes starting together
+ * cannot both own the server.
+ */
+async function claimOwnership(file: string): Promise<Owner | null> {
+  const me: Owner = { pid: process.pid, start: processStart(process.pid) };
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      await writeFile(file, JSON.stringify(me) + '\n', { mode: 0o644, flag: 'wx' });
+      return null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = await readOwner(file);
+    if (owner && ownerIsAlive(owner)) return owner;
+    // Unreadable: maybe being written this instant; look again before calling it stale.
+    if (!owner && attempt === 0) {
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    await unlink(file).catch(() => undefined);
+  }
+  throw new PeopleSyncError(ErrorCode.Unavailable, `Could not record this process as the owner of the embedded PostgreSQL in ${file}: remove that file and start again.`);
+}
+
+/** The server a live owner runs or is starting. */
+async function ownersPostmaster(pgDir: string, owner: Owner): Promise<Postmaster> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const pm = await readPostmaster(pgDir);
+    if (pm?.status === 'ready') return pm;
+    if (Date.now() > deadline || !ownerIsAlive(owner)) {
+      throw new PeopleSyncError(
+        ErrorCode.Unavailable,
+        `people-sync process ${owner.pid} owns the embedded PostgreSQL in ${pgDir}, but it is not running: stop that process and start again, or set DATABASE_URL to your own server.`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 function forgetOwner(file: string): void {
@@ -355,24 +401,44 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   const runAs = process.getuid?.() === 0 ? postgresUser(log) : null;
   const pgDir = await clusterDir(dataDir, runtimeDir, runAs, log);
 
-  const running = await readPostmaster(pgDir);
-  if (running) {
-    const owner = await readOwner(ownerFile);
-    if (ownerIsAlive(owner)) {
-      log.info('embedded PostgreSQL already running; connecting to it', { port: running.port, dir: pgDir, owner: owner!.pid });
-      return { url: urlFor(running.port), owned: false, stop: async () => undefined };
-    }
-    await recordOwner(ownerFile);
-    log.info('embedded PostgreSQL left running by a people-sync process that has exited: taking it over', {
-      port: running.port,
-      dir: pgDir,
-      pid: running.pid,
-      previousOwner: owner?.pid ?? null,
-    });
-    return ownedDatabase(urlFor(running.port), running.pid, ownerFile, log);
+  const previousOwner = await readOwner(ownerFile);
+  const owner = await claimOwnership(ownerFile);
+  if (owner) {
+    const pm = await ownersPostmaster(pgDir, owner);
+    log.info('embedded PostgreSQL already running; connecting to it', { port: pm.port, dir: pgDir, owner: owner.pid });
+    return { url: urlFor(pm.port), owned: false, stop: async () => undefined };
   }
+  try {
+    const running = await readPostmaster(pgDir);
+    if (running) {
+      log.info('embedded PostgreSQL left running by a people-sync process that has exited: taking it over', {
+        port: running.port,
+        dir: pgDir,
+        pid: running.pid,
+        previousOwner: previousOwner?.pid ?? null,
+      });
+      return ownedDatabase(urlFor(running.port), running.pid, ownerFile, log);
+    }
+    return await startServer({ pgDir, port, creds, runAs, runtimeDir, ownerFile, nativeDir: options.nativeDir, urlFor, log });
+  } catch (err) {
+    forgetOwner(ownerFile);
+    throw err;
+  }
+}
 
-  let nativeDir = options.nativeDir ?? defaultNativeDir();
+async function startServer(o: {
+  pgDir: string;
+  port: number;
+  creds: Credentials;
+  runAs: RunAs | null;
+  runtimeDir: string;
+  ownerFile: string;
+  nativeDir: string | undefined;
+  urlFor: (port: number, db?: string) => string;
+  log: Logger;
+}): Promise<EmbeddedDatabase> {
+  const { pgDir, port, creds, runAs, runtimeDir, ownerFile, urlFor, log } = o;
+  let nativeDir = o.nativeDir ?? defaultNativeDir();
   if (!nativeDir || !existsSync(join(nativeDir, 'bin', 'postgres'))) {
     throw new PeopleSyncError(
       ErrorCode.Unavailable,
@@ -384,76 +450,70 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   // Children of the postgres user run from a directory it can enter.
   const cwd = dirname(pgDir);
 
-  await recordOwner(ownerFile);
-  try {
-    const fresh = !existsSync(join(pgDir, 'PG_VERSION'));
-    if (fresh) {
-      log.info('initialising embedded PostgreSQL', { dir: pgDir });
-      await mkdir(pgDir, { recursive: true, mode: 0o700 });
-      const pwFile = join(cwd, `.pg-password-${randomBytes(6).toString('hex')}`);
-      await writeFile(pwFile, creds.password + '\n', { mode: 0o600 });
-      try {
-        if (runAs) {
-          await chown(pgDir, runAs.uid, runAs.gid);
-          await chown(pwFile, runAs.uid, runAs.gid);
-        }
-        await spawnChecked(
-          join(nativeDir, 'bin', 'initdb'),
-          [`--pgdata=${pgDir}`, '--auth=scram-sha-256', `--username=${creds.user}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C', '--lc-messages=C'],
-          { runAs, cwd },
-        );
-      } finally {
-        await unlink(pwFile).catch(() => undefined);
-      }
-    }
-
-    // Its own process group: a Ctrl-C in the terminal reaches the service, whose ordered
-    // shutdown (HTTP, running syncs, the pools) stops PostgreSQL last.
-    const child = spawn(
-      join(nativeDir, 'bin', 'postgres'),
-      ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
-      { ...runAs, cwd, env: { LC_MESSAGES: 'C' }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    const lines: string[] = [];
-    child.stderr!.on('data', (b: Buffer) => {
-      for (const line of b.toString().split('\n').filter(Boolean)) {
-        lines.push(line);
-        if (lines.length > 20) lines.shift();
-        log.debug('postgres', { line });
-      }
-    });
-    child.on('error', (err) => log.debug('postgres', { error: String(err) }));
-    let pid: number;
+  const fresh = !existsSync(join(pgDir, 'PG_VERSION'));
+  if (fresh) {
+    log.info('initialising embedded PostgreSQL', { dir: pgDir });
+    await mkdir(pgDir, { recursive: true, mode: 0o700 });
+    const pwFile = join(cwd, `.pg-password-${randomBytes(6).toString('hex')}`);
+    await writeFile(pwFile, creds.password + '\n', { mode: 0o600 });
     try {
-      pid = await waitUntilReady(child, pgDir, () => lines.join(' | '));
-    } catch (err) {
-      throw new PeopleSyncError(
-        ErrorCode.Unavailable,
-        `Embedded PostgreSQL did not start on port ${port}: is the port in use? Set EMBEDDED_PG_PORT to a free port, or DATABASE_URL to use your own server.`,
-        { cause: err },
-      );
-    }
-    child.unref();
-    (child.stderr as unknown as { unref?: () => void }).unref?.();
-    const db = ownedDatabase(urlFor(port), pid, ownerFile, log);
-
-    if (fresh) {
-      const admin = postgres(urlFor(port, 'postgres'), { max: 1, onnotice: () => undefined });
-      try {
-        await admin.unsafe(`CREATE DATABASE ${creds.database}`).catch((e: { code?: string }) => {
-          if (e.code !== '42P04') throw e;
-        });
-      } catch (err) {
-        await db.stop();
-        throw err;
-      } finally {
-        await admin.end();
+      if (runAs) {
+        await chown(pgDir, runAs.uid, runAs.gid);
+        await chown(pwFile, runAs.uid, runAs.gid);
       }
+      await spawnChecked(
+        join(nativeDir, 'bin', 'initdb'),
+        [`--pgdata=${pgDir}`, '--auth=scram-sha-256', `--username=${creds.user}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C', '--lc-messages=C'],
+        { runAs, cwd },
+      );
+    } finally {
+      await unlink(pwFile).catch(() => undefined);
     }
-    log.info('embedded PostgreSQL started', { port, dir: pgDir });
-    return db;
-  } catch (err) {
-    forgetOwner(ownerFile);
-    throw err;
   }
+
+  // Its own process group: a Ctrl-C in the terminal reaches the service, whose ordered
+  // shutdown (HTTP, running syncs, the pools) stops PostgreSQL last.
+  const child = spawn(
+    join(nativeDir, 'bin', 'postgres'),
+    ['-D', pgDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    { ...runAs, cwd, env: { LC_MESSAGES: 'C' }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const lines: string[] = [];
+  child.stderr!.on('data', (b: Buffer) => {
+    for (const line of b.toString().split('\n').filter(Boolean)) {
+      lines.push(line);
+      if (lines.length > 20) lines.shift();
+      log.debug('postgres', { line });
+    }
+  });
+  child.on('error', (err) => log.debug('postgres', { error: String(err) }));
+  let pid: number;
+  try {
+    pid = await waitUntilReady(child, pgDir, () => lines.join(' | '));
+  } catch (err) {
+    throw new PeopleSyncError(
+      ErrorCode.Unavailable,
+      `Embedded PostgreSQL did not start on port ${port}: is the port in use? Set EMBEDDED_PG_PORT to a free port, or DATABASE_URL to use your own server.`,
+      { cause: err },
+    );
+  }
+  child.unref();
+  (child.stderr as unknown as { unref?: () => void }).unref?.();
+  const db = ownedDatabase(urlFor(port), pid, ownerFile, log);
+
+  if (fresh) {
+    const admin = postgres(urlFor(port, 'postgres'), { max: 1, onnotice: () => undefined });
+    try {
+      await admin.unsafe(`CREATE DATABASE ${creds.database}`).catch((e: { code?: string }) => {
+        if (e.code !== '42P04') throw e;
+      });
+    } catch (err) {
+      await db.stop();
+      throw err;
+    } finally {
+      await admin.end();
+    }
+  }
+  log.info('embedded PostgreSQL started', { port, dir: pgDir });
+  return db;
 }

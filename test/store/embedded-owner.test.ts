@@ -1,0 +1,35 @@
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connect } from '../../src/store/db.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/store/embedded.js';
+import { silentLogger } from '../../src/log.js';
+
+describe('embedded PostgreSQL ownership', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'people-sync-owner-'));
+  // The test's own directory: open it so that, as root, the postgres user may enter it.
+  chmodSync(dir, 0o755);
+  const started: EmbeddedDatabase[] = [];
+  afterAll(async () => {
+    for (const db of started) await db.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('two starts at once: one owns and stops the server, the other connects to it', async () => {
+    const dataDir = join(dir, 'data');
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const both = await Promise.all([0, 1].map(() => startEmbeddedDatabase({ dataDir, port, log: silentLogger })));
+    started.push(...both);
+    expect(both.map((d) => d.owned).sort()).toEqual([false, true]);
+    for (const db of both) {
+      const sql = connect(db.url, { max: 1 });
+      expect((await sql`SELECT 1 AS one`)[0]!.one).toBe(1);
+      await sql.end();
+    }
+    expect(JSON.parse(readFileSync(join(dataDir, 'pg-owner'), 'utf8')).pid).toBe(process.pid);
+    await both.find((d) => d.owned)!.stop();
+    expect(existsSync(join(dataDir, 'pg-owner'))).toBe(false);
+    expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  }, 120_000);
+});
