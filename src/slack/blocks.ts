@@ -72,19 +72,65 @@ export function clip(text: string | null | undefined, max: number, empty = '—'
   return cut + ELLIPSIS;
 }
 
-/** Escapes data for mrkdwn: `&`, `<` and `>` (so text cannot ping @channel or forge links). */
-export function esc(text: string | number | null | undefined): string {
+/** Escapes `&`, `<` and `>` only: for code, where mrkdwn formatting does not apply. */
+export function escEntities(text: string | number | null | undefined): string {
   return String(text ?? '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Like `esc`, but keeps user mentions `<@U123>` (our actor labels) clickable. */
+const ZWJ = '\u200d';
+const WORD_CHAR = /[\p{L}\p{N}]/u;
+const LINE_BREAKS = /[ \t]*(?:\r\n|[\r\n\u2028\u2029\u0085\v\f])+[ \t]*/g;
+const EMOJI = /:([a-z0-9_+'-]+):/gi;
+/** Anything escaping may change: most data has none of it and is returned as is. */
+const SPECIAL = /[&<>`*_~:\r\n\u2028\u2029\u0085\v\f]/;
+
+/**
+ * Fences what mrkdwn would act on with zero-width joiners: a backtick
+ * anywhere (code), `*` `_` `~` at a word's edge (bold, italics, strike —
+ * inside a word, as in `max_terminations`, they do nothing).
+ */
+function fenceMarks(s: string): string {
+  return s.replace(/[`*_~]/g, (m, i: number) => {
+    if (m !== '`' && WORD_CHAR.test(s[i - 1] ?? ' ') && WORD_CHAR.test(s[i + 1] ?? ' ')) return m;
+    return ZWJ + m + ZWJ;
+  });
+}
+
+/**
+ * Like `esc`, but keeps line breaks and emoji: for text of our own that spans
+ * lines and carries data (command answers, fallback texts).
+ */
+export function escLines(text: string | number | null | undefined): string {
+  const s = String(text ?? '');
+  if (!SPECIAL.test(s)) return s;
+  return (
+    fenceMarks(escEntities(s))
+      // A line that starts with `>` would be a quote.
+      .replace(/(^|\n)&gt;/g, `$1${ZWJ}&gt;`)
+  );
+}
+
+/**
+ * Escapes data (names, emails, messages from HR systems…) for mrkdwn, so it
+ * shows exactly as written: `&`, `<` and `>` become entities (no pings, no
+ * forged links), formatting marks are fenced with zero-width joiners (no
+ * bold, italics, strike, code or emoji), and line breaks become spaces (no
+ * lines of its own).
+ */
+export function esc(text: string | number | null | undefined): string {
+  const s = String(text ?? '');
+  if (!SPECIAL.test(s)) return s;
+  return escLines(s.replace(LINE_BREAKS, ' ')).replace(EMOJI, `:${ZWJ}$1${ZWJ}:`);
+}
+
+/** Like `escLines`, but keeps user mentions `<@U123>` (our actor labels) clickable. */
 export function escKeepMentions(text: string | null | undefined): string {
-  return esc(text).replace(/&lt;@([UW][A-Z0-9]{2,})&gt;/g, '<@$1>');
+  return escLines(text).replace(/&lt;@([UW][A-Z0-9]{2,})&gt;/g, '<@$1>');
 }
 
 /** Inline code with backticks removed from the value. */
 export function code(text: string | number | null | undefined): string {
-  const v = esc(text).replace(/`/g, "'").replace(/\n/g, ' ');
+  const v = escEntities(text).replace(/`/g, "'").replace(LINE_BREAKS, ' ');
   return v ? '`' + v + '`' : '`—`';
 }
 
@@ -93,7 +139,7 @@ export function code(text: string | number | null | undefined): string {
  * fences are broken so the block cannot end early.
  */
 export function codeBlock(text: string, max: number = LIMITS.sectionText): string {
-  const inner = esc(text).replace(/```/g, '`\u200b``');
+  const inner = escEntities(text).replace(/```/g, '`\u200b``');
   return '```\n' + clip(inner, max - 8, '(empty)') + '\n```';
 }
 
@@ -115,7 +161,7 @@ export function md(text: string | null | undefined, max: number = LIMITS.section
 }
 
 export function header(text: string): Block {
-  return { type: 'header', text: plain(text, LIMITS.headerText) };
+  return { type: 'header', text: plain(text.replace(LINE_BREAKS, ' '), LIMITS.headerText) };
 }
 
 export function divider(): Block {

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { code, codeBlock, esc, escKeepMentions, header } from '../../src/slack/blocks.js';
+import { runMessage } from '../../src/slack/render.js';
+import { toRunView } from '../../src/domain/run-view.js';
+import { allText, createSlackTest, csv, fakeSlack, integrationsYml, person, type FakeSlack, type SlackTest } from './helpers.js';
+
+/**
+ * HR text shows in Slack exactly as written: formatting characters, emoji
+ * codes and line breaks in a name or a message never format anything.
+ */
+
+const ZWJ = /\u200d/g;
+/** What a forged name from an HR system tried to show as its own bold line. */
+const FORGED = 'Ana\n:white_check_mark: *Resolved.* _all_ ~gone~ `x`';
+
+/** Would this mrkdwn make bold, italics, strike, code, an emoji or a new line out of `forged`? */
+function formats(mrkdwn: string): string[] {
+  const found: string[] = [];
+  if (/\*Resolved\.\*/.test(mrkdwn)) found.push('bold');
+  if (/(^|\s)_all_(\s|$)/.test(mrkdwn)) found.push('italics');
+  if (/~gone~/.test(mrkdwn)) found.push('strike');
+  if (/`x`/.test(mrkdwn)) found.push('code');
+  if (/:white_check_mark:/.test(mrkdwn)) found.push('emoji');
+  if (/Ana\n/.test(mrkdwn)) found.push('line break');
+  return found;
+}
+
+describe('mrkdwn escaping of HR text', () => {
+  it('esc neutralises formatting, emoji codes and line breaks, and reads the same once the joiners are gone', () => {
+    const out = esc(FORGED);
+    expect(formats(out)).toEqual([]);
+    expect(out.replace(ZWJ, '')).toBe('Ana :white_check_mark: *Resolved.* _all_ ~gone~ `x`');
+    // Still: no pings, no forged links.
+    expect(esc('<!channel> & <https://evil|bank>')).toBe('&lt;!channel&gt; &amp; &lt;https://evil|bank&gt;');
+    // A mark inside a word does nothing in mrkdwn and is left alone.
+    expect(esc('max_terminations 2*3')).toBe('max_terminations 2*3');
+    expect(esc('> quoted')).toBe('\u200d&gt; quoted');
+    // Our own mentions stay mentions; our own line breaks stay.
+    expect(escKeepMentions('by <@U0ADMIN>\nnext *line*')).toBe('by <@U0ADMIN>\nnext \u200d*\u200dline\u200d*\u200d');
+    // Code shows its content literally already: copied ids carry no hidden characters.
+    expect(code('E_1*')).toBe('`E_1*`');
+    expect(codeBlock('{"name": "*x*"}')).toBe('```\n{"name": "*x*"}\n```');
+    expect(header('Ana\nBold')).toMatchObject({ text: { text: 'Ana Bold' } });
+  });
+
+  it('a run message shows a forged error and notes literally', () => {
+    const at = new Date('2026-01-01T00:00:00Z');
+    const view = toRunView({
+      id: 7, integration_id: 'hr', parent_id: null, mode: 'full', dry_run: false, trigger: 'cli', requested_by: 'test', user_key: null,
+      source_run_id: null, snapshot_id: null, source: null, status: 'failed', reason: null, error: `Fetching failed: ${FORGED}`,
+      counts: {}, guard: null, notes: [FORGED], confirmed_by: null, worker: null, created_at: at, started_at: at, heartbeat_at: null, finished_at: at,
+    } as never);
+    const text = allText(runMessage(view).blocks);
+    expect(text).toContain('Fetching failed: Ana');
+    expect(formats(text)).toEqual([]);
+  });
+
+  describe('in Slack', () => {
+    let s: SlackTest;
+    let fake: FakeSlack;
+    beforeAll(async () => {
+      s = await createSlackTest({ integrations: integrationsYml({ maxTerminations: 100 }), files: { 'people.csv': csv([1, 2].map((i) => person(i))) } });
+      await s.t.sync({ integration: 'hr', mode: 'full' });
+      await s.idle();
+    });
+    afterAll(async () => s?.t.close());
+    beforeEach(() => {
+      fake = fakeSlack();
+    });
+
+    it('a forged name reaches the alert thread and the Records modal as plain text', async () => {
+      s.t.write('people.csv', csv([person(1), person(2, { first_name: FORGED, email: 'not-an-email' })]));
+      const run = await s.t.sync({ integration: 'hr', mode: 'full' });
+      expect(run.status).toBe('warning');
+      await s.idle();
+      const [summary, reply] = fake.of('chat.postMessage');
+      expect(reply!.body.thread_ts).toBe(summary!.result.ts);
+      expect(reply!.body.text.replace(ZWJ, '')).toContain('*Ana :white_check_mark: *Resolved.* _all_ ~gone~ `x` Last2*');
+      expect(formats(reply!.body.text)).toEqual([]);
+      expect(formats(allText(reply!.body.blocks))).toEqual([]);
+
+      await s.action({ actionId: 'run_records', value: String(run.id), where: { kind: 'message', channel: 'C0ALERTS', ts: summary!.result.ts } });
+      await s.idle();
+      const modal = fake.of('views.open')[0]!.body.view;
+      const row = modal.blocks.find((b: any) => b.accessory?.action_id === 'records_open' && b.text.text.includes('`E2`'));
+      expect(row.text.text.replace(ZWJ, '')).toContain('*Ana :white_check_mark: *Resolved.* _all_ ~gone~ `x` Last2*');
+      expect(formats(allText(modal.blocks))).toEqual([]);
+      expect(row.text.text.split('\n')).toHaveLength(2);
+
+      const ref = row.accessory.value;
+      await s.action({ actionId: 'records_open', value: ref, where: { kind: 'modal', view: { ...modal, id: 'V1', hash: 'h', state: { values: {} } } } });
+      await s.idle();
+      const record = fake.of('views.push')[0]!.body.view;
+      expect(record.blocks[0]).toMatchObject({ type: 'header', text: { type: 'plain_text' } });
+      expect(record.blocks[0].text.text).not.toContain('\n');
+    });
+  });
+});
