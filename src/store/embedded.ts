@@ -1,7 +1,7 @@
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
-import { chmod, chown, cp, lstat, mkdir, readFile, readdir, readlink, realpath, rename, rm, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, lstat, mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import postgres from 'postgres';
@@ -246,10 +246,9 @@ async function makeDirs(dir: string, mode: number): Promise<void> {
   }
 }
 
-/** A copy of the binaries under `runtimeDir`, named by what it copies, made once. */
+/** A copy of the binaries under `runtimeDir`, named by the server binary's content, so checkouts share it. */
 async function reachableBinaries(nativeDir: string, runtimeDir: string, runAs: RunAs, log: Logger): Promise<string> {
-  const server = await stat(join(nativeDir, 'bin', 'postgres'));
-  const id = createHash('sha256').update(`${await realpath(nativeDir)}:${server.size}:${server.mtimeMs}`).digest('hex').slice(0, 12);
+  const id = createHash('sha256').update(await readFile(join(nativeDir, 'bin', 'postgres'))).digest('hex').slice(0, 12);
   const copy = join(runtimeDir, `postgres-${id}`);
   if (!existsSync(join(copy, 'bin', 'postgres'))) {
     log.info('the postgres user cannot reach the PostgreSQL binaries: copying them', { from: nativeDir, to: copy });
