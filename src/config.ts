@@ -57,6 +57,15 @@ const EnvSchema = z.object({
   SLACK_ADMIN_USER_IDS: optionalString,
   SLACK_ADMIN_USERGROUP_ID: optionalString,
   SLACK_API_URL: optionalString.pipe(z.url('SLACK_API_URL must be a URL such as https://slack.com/api/').optional()),
+}).superRefine((e, ctx) => {
+  // A run is declared dead after this long without a heartbeat: fewer than three would fail live runs.
+  if (e.RUN_STALE_AFTER_SECONDS < 3 * e.RUN_HEARTBEAT_SECONDS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['RUN_STALE_AFTER_SECONDS'],
+      message: `RUN_STALE_AFTER_SECONDS must be at least three times RUN_HEARTBEAT_SECONDS (${3 * e.RUN_HEARTBEAT_SECONDS}; got ${e.RUN_STALE_AFTER_SECONDS} with RUN_HEARTBEAT_SECONDS ${e.RUN_HEARTBEAT_SECONDS})`,
+    });
+  }
 });
 
 export type Env = Record<string, string | undefined>;

@@ -14,6 +14,8 @@ export const ErrorCode = {
   ProviderAuth: 'provider_auth',
   ProviderUnsupported: 'provider_unsupported',
   RunNotApplicable: 'run_not_applicable',
+  /** A worker's run was failed as stale or ended meanwhile: it may no longer write. */
+  RunNotOwned: 'run_not_owned',
   /** A dry run or held run whose data moved since it was planned, or that was applied already: start a new one. */
   PreviewOutdated: 'preview_outdated',
   PayloadTooLarge: 'payload_too_large',

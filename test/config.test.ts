@@ -51,6 +51,15 @@ describe('config', () => {
     expect(() => loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token', DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
   });
 
+  it('refuses a stale limit below three heartbeats, naming both variables', () => {
+    const env = { INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token' };
+    expect(() => loadConfig({ ...env, RUN_HEARTBEAT_SECONDS: '10', RUN_STALE_AFTER_SECONDS: '20' })).toThrow(
+      /Invalid environment: RUN_STALE_AFTER_SECONDS must be at least three times RUN_HEARTBEAT_SECONDS \(30; got 20 with RUN_HEARTBEAT_SECONDS 10\)/,
+    );
+    expect(() => loadConfig({ ...env, RUN_STALE_AFTER_SECONDS: '15' })).toThrow(/at least three times RUN_HEARTBEAT_SECONDS/);
+    expect(loadConfig({ ...env, RUN_HEARTBEAT_SECONDS: '5', RUN_STALE_AFTER_SECONDS: '15' }).runStaleAfterSeconds).toBe(15);
+  });
+
   it.each([
     ['an unknown key', ok.replace('max_terminations: 25', 'max_termination: 25'), /integration "hr" \(#1\): \(integration\): unknown key\(s\) max_termination/],
     ['a bad percentage', ok.replace('max_terminations: 25', 'max_terminations: 10 percent'), /integration "hr" \(#1\): max_terminations: must be a number of people/],

@@ -1,11 +1,13 @@
+import type postgres from 'postgres';
 import type { Sql } from '../store/db.js';
 import type { IntegrationConfig, MaxTerminations } from '../config.js';
 import type { Logger } from '../log.js';
 import { redactText } from '../log.js';
 import { describeError, isCoded, ErrorCode, PeopleSyncError } from '../errors.js';
+import { isConnectionError } from '../store/db.js';
 import { totalsByStatus, type Counts, type GuardInfo, type Run, type RunStatus } from '../domain/run.js';
 import type { ProviderPage } from '../../providers/types.js';
-import { createRunsRepo } from '../store/runs-repo.js';
+import { createRunsRepo, type RunEnd } from '../store/runs-repo.js';
 import { createStateRepo } from '../store/state-repo.js';
 import { createSnapshotsRepo } from '../store/snapshots-repo.js';
 import { parseStagedRows, stageSnapshot } from './stage.js';
@@ -45,6 +47,8 @@ export interface EngineDeps {
   onFinished?: (run: Run) => void | Promise<void>;
 }
 
+type Tx = postgres.TransactionSql<Record<string, never>>;
+
 /** Plans taken before every row staged unparsed is parsed (see the loop in `execute`). */
 const PARSE_ROUNDS = 3;
 
@@ -70,8 +74,31 @@ export function createEngine(deps: EngineDeps) {
     return s?.enabled ?? integration.enabled;
   }
 
-  async function finish(run: Run, end: Parameters<typeof runs.finish>[1]): Promise<Run> {
-    const done = await runs.finish(run.id, end);
+  /** Runs executing in this process: alive by definition, whatever their heartbeat says. */
+  const active = new Map<number, string>();
+
+  /**
+   * Ends a run this worker owns (with `also` in the same transaction). While the database is
+   * away, tries again (1 s, doubling to 10 s) until it answers or the worker stops. A run
+   * that lost ownership keeps the state it was given meanwhile.
+   */
+  async function finish(run: Run, worker: string, signal: AbortSignal, end: RunEnd, also?: (tx: Tx) => Promise<void>): Promise<Run> {
+    let result: Awaited<ReturnType<typeof runs.finish>>;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        result = await runs.finish(run.id, end, { worker, also });
+        break;
+      } catch (err) {
+        if (!isConnectionError(err) || signal.aborted) throw err;
+        log.warn('run could not be finished yet: the database is unreachable', { run_id: run.id, error: describeError(err) });
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 1000 * 2 ** attempt)));
+      }
+    }
+    const done = result.run;
+    if (!result.finished) {
+      log.warn('run no longer owned: its final state stands', { run_id: run.id, worker, status: done.status, wanted: end.status });
+      return done;
+    }
     log.info('run finished', { run_id: run.id, integration: run.integration_id, status: done.status, reason: done.reason ?? undefined });
     if (deps.onFinished) {
       try {
@@ -90,16 +117,28 @@ export function createEngine(deps: EngineDeps) {
   async function execute(runId: number, worker: string, signal: AbortSignal = new AbortController().signal): Promise<Run | null> {
     const run = await runs.claim(runId, worker);
     if (!run) return null;
+    active.set(run.id, worker);
+    try {
+      return await executeClaimed(run, worker, signal);
+    } finally {
+      active.delete(run.id);
+    }
+  }
+
+  async function executeClaimed(run: Run, worker: string, signal: AbortSignal): Promise<Run> {
     const rlog = log.child({ run_id: run.id, integration: run.integration_id });
     const integration = deps.integrations().find((i) => i.id === run.integration_id);
     if (!integration) {
-      return finish(run, { status: 'skipped', reason: `not_configured: integration "${run.integration_id}" is not in integrations.yml` });
+      return finish(run, worker, signal, { status: 'skipped', reason: `not_configured: integration "${run.integration_id}" is not in integrations.yml` });
     }
     if (!(await isEnabled(integration))) {
-      return finish(run, { status: 'skipped', reason: 'disabled' });
+      return finish(run, worker, signal, { status: 'skipped', reason: 'disabled' });
     }
     const beat = setInterval(() => {
-      runs.heartbeat(run.id).catch((err) => rlog.warn('heartbeat failed', { error: describeError(err) }));
+      runs.heartbeat(run.id, worker).then(
+        (alive) => alive || rlog.warn('run no longer owned: it was failed as stale or ended elsewhere; it will not be written'),
+        (err) => rlog.warn('heartbeat failed', { error: describeError(err) }),
+      );
     }, deps.heartbeatSeconds * 1000);
     beat.unref();
     try {
@@ -127,22 +166,24 @@ export function createEngine(deps: EngineDeps) {
           // takes them for one row and sorts them wide, several times. Outside the plan transaction: no lock held.
           if (staged.rows >= 10_000) await sql`ANALYZE snapshot_rows (snapshot_id, entity)`;
         } catch (err) {
+          if (isConnectionError(err)) throw err;
           const message = redactText(describeError(err));
           if (!run.dry_run) await state.markError(integration.id, message, run.id);
-          return await finish(run, { status: 'failed', error: `Fetching from ${integration.name} failed: ${message}` });
+          return await finish(run, worker, signal, { status: 'failed', error: `Fetching from ${integration.name} failed: ${message}` });
         }
       }
       const snap = await snapshots.get(snapshotId);
       const gone = 'The stored data set of this run is no longer available; start a new sync.';
-      if (!snap || !snap.complete) return await finish(run, { status: 'failed', error: `${gone} (It was pruned or never completed.)` });
+      if (!snap || !snap.complete) return await finish(run, worker, signal, { status: 'failed', error: `${gone} (It was pruned or never completed.)` });
       // Snapshot rows are unlogged (004_fingerprints.sql): after a database crash they are gone while the
       // snapshot itself remains. Planning nothing would pass for "the source is empty", so say it.
       if (!fetchedNow && snap.row_count > 0 && (await snapshots.rowsMissing(snap.id))) {
-        return await finish(run, { status: 'failed', error: `${gone} (Its rows were cleared by a database restart.)` });
+        return await finish(run, worker, signal, { status: 'failed', error: `${gone} (Its rows were cleared by a database restart.)` });
       }
       const approved = run.confirmed_by !== null ? await runs.approvedTerminations(run.id) : null;
       const planAndApply = () =>
         sql.begin(async (tx) => {
+          await runs.fence(tx, run.id, worker);
           if (approved) {
             await keepPreview(tx, run.id);
             await tx`DELETE FROM run_records WHERE run_id = ${run.id}`;
@@ -196,16 +237,23 @@ export function createEngine(deps: EngineDeps) {
       if (run.source_run_id) notes.push(`Applied from dry run #${run.source_run_id}.`);
       const totals = totalsByStatus(plan.counts);
       const status: RunStatus = tripped && !run.dry_run ? 'held' : totals.failed + totals.skipped + plan.warnings > 0 ? 'warning' : 'completed';
-      if (!run.dry_run && (status === 'completed' || status === 'warning')) {
-        await state.markSynced(integration.id, snap.fetch_started_at, run.id, snap.cursor !== null ? { value: snap.cursor } : null);
-      }
-      const done = await finish(run, {
-        status,
-        reason: status === 'held' ? `held: ${guardReason}. Confirm to apply exactly this plan, or discard.` : null,
-        counts: plan.counts as Counts,
-        guard,
-        notes,
-      });
+      // Marked synced with the run's end, so a run that lost ownership moves no cursor.
+      const synced = !run.dry_run && (status === 'completed' || status === 'warning');
+      const done = await finish(
+        run,
+        worker,
+        signal,
+        {
+          status,
+          reason: status === 'held' ? `held: ${guardReason}. Confirm to apply exactly this plan, or discard.` : null,
+          counts: plan.counts as Counts,
+          guard,
+          notes,
+        },
+        synced
+          ? (tx) => createStateRepo(tx as unknown as Sql).markSynced(integration.id, snap.fetch_started_at, run.id, snap.cursor !== null ? { value: snap.cursor } : null)
+          : undefined,
+      );
       // After a large load the planner's statistics lag until autovacuum runs; stale ones
       // turn the next sync's joins into nested loops (seconds instead of milliseconds).
       if (!run.dry_run && status !== 'held' && totals.created + totals.terminated + totals.restored >= ANALYZE_AFTER_ROWS) {
@@ -213,37 +261,48 @@ export function createEngine(deps: EngineDeps) {
       }
       return done;
     } catch (err) {
+      if (isCoded(err, ErrorCode.RunNotOwned)) {
+        rlog.warn('run no longer owned: nothing written, its final state stands', { worker });
+        return (await runs.get(run.id))!;
+      }
+      const lost = isConnectionError(err);
       const message = redactText(describeError(err));
-      rlog.error('run failed', { error: message });
+      rlog.error('run failed', { error: message, connection_lost: lost || undefined });
       // An outdated preview says nothing about the integration's health.
       if (!run.dry_run && !isCoded(err, ErrorCode.PreviewOutdated)) await state.markError(integration.id, message, run.id).catch(() => undefined);
-      return await finish(run, { status: 'failed', error: message });
+      const error = lost
+        ? `The database connection was lost while this sync ran (${message}). Nothing was half-applied; start the sync again once the database is back.`
+        : message;
+      return await finish(run, worker, signal, { status: 'failed', error });
     } finally {
       clearInterval(beat);
     }
   }
 
   /**
-   * Ends runs whose worker stopped (process killed, machine lost): they stay
-   * `running` with no heartbeat. Their writes were in one transaction, so
-   * nothing half-applied remains; the run ends `failed` and can be run again.
+   * Ends runs whose worker stopped (process killed or frozen, machine lost): they stay
+   * `running` with no heartbeat. Their writes are in one fenced transaction, which failing
+   * the run ends (runs.failStale), so nothing half-applied remains and nothing commits
+   * later; the run ends `failed` and can be run again. Runs executing in this process are
+   * alive (their heartbeat failed because the database was away) and end on their own.
    */
   async function failStale(staleSeconds: number): Promise<Run[]> {
     const out: Run[] = [];
     for (const run of await runs.stale(staleSeconds)) {
+      if (run.worker !== null && active.get(run.id) === run.worker) continue;
       const last = run.heartbeat_at ?? run.started_at;
-      const [row] = await sql`
-        UPDATE sync_runs SET status = 'failed', finished_at = now(),
-          error = ${`The worker running this sync stopped (no sign of life since ${last?.toISOString() ?? 'start'}; worker ${run.worker ?? 'unknown'}). Nothing was half-applied; start the sync again.`}
-        WHERE id = ${run.id} AND status = 'running' RETURNING id`;
-      if (!row) continue;
-      log.warn('stale run failed', { run_id: run.id, worker: run.worker ?? undefined });
-      const done = await runs.get(run.id);
-      if (done?.parent_id) await runs.settleParent(done.parent_id);
-      if (done) {
-        out.push(done);
-        if (deps.onFinished) await Promise.resolve(deps.onFinished(done)).catch(() => undefined);
+      const error = `The worker running this sync stopped (no sign of life since ${last?.toISOString() ?? 'start'}; worker ${run.worker ?? 'unknown'}). Nothing was half-applied; start the sync again.`;
+      let failed: Awaited<ReturnType<typeof runs.failStale>>;
+      try {
+        failed = await runs.failStale(run.id, error, staleSeconds);
+      } catch (err) {
+        log.warn('stale run could not be failed yet; trying again at the next check', { run_id: run.id, error: describeError(err) });
+        continue;
       }
+      if (!failed) continue;
+      log.warn('stale run failed', { run_id: run.id, worker: run.worker ?? undefined, sessions_ended: failed.ended.length ? failed.ended : undefined });
+      out.push(failed.run);
+      if (deps.onFinished) await Promise.resolve(deps.onFinished(failed.run)).catch(() => undefined);
     }
     return out;
   }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Agenda, type Job } from 'agenda';
-import { PostgresBackend } from '@agendajs/postgres-backend';
+import { PostgresBackend, PostgresNotificationChannel, type PostgresNotificationChannelConfig } from '@agendajs/postgres-backend';
 import pg from 'pg';
 import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
@@ -35,6 +35,40 @@ export interface JobsDeps {
   processEvery?: string | number;
 }
 
+/** Longest pause between attempts to get the LISTEN connection back. */
+const LISTEN_MAX_DELAY_MS = 15_000;
+
+/**
+ * The job queue's LISTEN connection, reconnecting with a real backoff (0.5 s doubling to
+ * 15 s, without end): the base class resets its attempt count on every try, so it retries
+ * every 100 ms, and gives up after ten. Jobs are also polled, so none waits on this.
+ */
+class ListenChannel extends PostgresNotificationChannel {
+  private failures = 0;
+  constructor(config: PostgresNotificationChannelConfig, private readonly log: Logger) {
+    super(config);
+    this.on('error', (err: Error) => {
+      if (this.failures <= 1) log.warn('job queue notifications lost; reconnecting', { error: err.message });
+    });
+  }
+  protected override setState(state: Parameters<PostgresNotificationChannel['setState']>[0]): void {
+    if (state === 'connected' && this.failures > 0) {
+      this.log.info('job queue notifications reconnected', { attempts: this.failures });
+      this.failures = 0;
+    }
+    super.setState(state);
+  }
+  protected override scheduleReconnect(): void {
+    if (this.reconnectTimeout) clearTimeout(this.reconnectTimeout);
+    const delay = Math.min(LISTEN_MAX_DELAY_MS, 500 * 2 ** this.failures);
+    this.failures++;
+    super.setState('reconnecting');
+    // connect() reports its own failure ('error') and schedules the next attempt.
+    this.reconnectTimeout = setTimeout(() => void this.connect().catch(() => undefined), delay);
+    this.reconnectTimeout.unref?.();
+  }
+}
+
 export interface ScheduleTiming {
   next_run_at: Date | null;
   last_run_at: Date | null;
@@ -47,7 +81,9 @@ export function createJobs(deps: JobsDeps) {
   const pool = new pg.Pool({ connectionString: deps.databaseUrl, max: deps.concurrency + 4, application_name: 'people-sync-jobs' });
   pool.on('error', (err) => log.warn('job queue connection lost', { error: err.message }));
   const agenda = new Agenda({
-    backend: new PostgresBackend({ pool, tableName: 'agenda_jobs', logTableName: 'agenda_logs' }),
+    // Our own LISTEN channel (the backend's would crash the process on an unhandled 'error').
+    backend: new PostgresBackend({ pool, tableName: 'agenda_jobs', logTableName: 'agenda_logs', disableNotifications: true }),
+    notificationChannel: new ListenChannel({ pool, channelName: 'agenda:jobs' }, log),
     name: worker,
     processEvery: deps.processEvery ?? '5 seconds',
     maxConcurrency: deps.concurrency + 2,
@@ -55,6 +91,21 @@ export function createJobs(deps: JobsDeps) {
   });
   agenda.on('error', (err: Error) => log.error('job queue error', { error: err.message }));
   const aborts = new AbortController();
+  /** Dead workers' runs are failed within staleSeconds plus this. */
+  const staleCheckMs = Math.min(10, deps.staleSeconds / 3) * 1000;
+  let staleTimer: NodeJS.Timeout | undefined;
+  let staleChecking = false;
+  async function checkStale(): Promise<void> {
+    if (staleChecking) return;
+    staleChecking = true;
+    try {
+      await deps.engine.failStale(deps.staleSeconds);
+    } catch (err) {
+      log.warn('stale run check failed', { error: describeError(err) });
+    } finally {
+      staleChecking = false;
+    }
+  }
   /** Syncs executing in this process; stop() waits for them. */
   const inFlight = new Set<Promise<unknown>>();
 
@@ -165,6 +216,8 @@ export function createJobs(deps: JobsDeps) {
       if (!deps.work) return;
       await agenda.start();
       await agenda.create(JOB_MAINTENANCE, {}).repeatEvery('1 minute', { skipImmediate: false }).unique({ name: JOB_MAINTENANCE }).save();
+      // Not a job: a queue entry left locked by an outage would hold it back for its lock lifetime.
+      staleTimer = setInterval(() => void checkStale(), staleCheckMs);
       log.info('worker started', { worker, concurrency: deps.concurrency });
     },
 
@@ -174,6 +227,7 @@ export function createJobs(deps: JobsDeps) {
 
     /** Lets running syncs finish (up to `timeoutMs`), then stops and closes the queue's pool. */
     async stop(timeoutMs = 30_000): Promise<void> {
+      clearInterval(staleTimer);
       if (deps.work) {
         // drain() stops fetching new jobs; we wait on our own syncs, since Agenda does not
         // report the end of jobs it removes on completion.

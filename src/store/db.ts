@@ -11,7 +11,7 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const MIGRATION_LOCK = 727_001_337;
 
 export function connect(url: string, options: { max?: number; applicationName?: string } = {}): Sql {
-  return postgres(url, {
+  const sql = postgres(url, {
     max: options.max ?? 10,
     idle_timeout: 30,
     connect_timeout: 15,
@@ -22,11 +22,70 @@ export function connect(url: string, options: { max?: number; applicationName?: 
       bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
     },
   }) as unknown as Sql;
+  sql.begin = guardBegin(sql.begin.bind(sql) as never) as Sql['begin'];
+  return sql;
+}
+
+/** How long a transaction whose query failed with a connection error waits for its connection to close. */
+const LOST_TRANSACTION_WAIT_MS = 5000;
+
+/**
+ * postgres.js 3.4.9 crashes the process when a transaction's connection closes under it
+ * (database restart, a session ended by pg_terminate_backend): `begin` rejects, but the
+ * transaction goes on, writes its ROLLBACK (or the caller's next statement) to the closed
+ * socket from a setImmediate, and throws an uncatchable TypeError; the connection is broken
+ * for good after that (porsager/postgres#1208, #1154). So once the connection is lost, the
+ * transaction writes nothing more: its statements never settle and its body stops there,
+ * while `begin` itself rejects with CONNECTION_CLOSED as before.
+ */
+function guardBegin(begin: (...args: unknown[]) => Promise<unknown>) {
+  return (...args: unknown[]): Promise<unknown> => {
+    const fn = args.pop() as (tx: unknown) => unknown;
+    let closed = false;
+    const never = () => new Promise<never>(() => undefined);
+    const run = begin(...args, async (tx: (...a: unknown[]) => unknown) => {
+      const guarded = new Proxy(tx, {
+        apply: (target, self, a) => (closed ? never() : Reflect.apply(target, self, a)),
+        get: (target, prop) => {
+          const value = Reflect.get(target, prop) as unknown;
+          return typeof value === 'function' ? (...a: unknown[]) => (closed ? never() : (value as (...b: unknown[]) => unknown).apply(target, a)) : value;
+        },
+      });
+      try {
+        return await fn(guarded);
+      } catch (err) {
+        if (!closed && !isConnectionError(err)) throw err;
+        // The connection is closing (or closed): a rollback written now would crash. If it stays
+        // open after all, the error goes the usual way.
+        return new Promise<never>((_, reject) => {
+          setTimeout(() => closed || reject(err), LOST_TRANSACTION_WAIT_MS).unref();
+        });
+      }
+    });
+    run.catch(() => {
+      closed = true;
+    });
+    return run;
+  };
 }
 
 /** True when `err` is a PostgreSQL error with that SQLSTATE. */
 export function isPgError(err: unknown, code: string): boolean {
   return err instanceof postgres.PostgresError && err.code === code;
+}
+
+/** postgres.js codes for a connection that failed or went away (and system ones it passes on). */
+const CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * True when `err` says the database is unreachable or the connection was lost (server
+ * shutdown, restart, network): class 08, 57P01-57P03, or a postgres.js connection code.
+ */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  if (err instanceof postgres.PostgresError) return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
+  return CONNECTION_CODES.has(code);
 }
 
 /**

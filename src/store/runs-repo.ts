@@ -1,5 +1,8 @@
+import type postgres from 'postgres';
 import type { Sql } from './db.js';
 import { isPgError } from './db.js';
+import { enqueue, RUN_FINISHED } from './outbox-repo.js';
+import { ErrorCode, PeopleSyncError } from '../errors.js';
 import type { Entity } from '../domain/records.js';
 import { addCounts, emptyCounts, type Counts, type RecordStatus, type Run, type RunRecord, type RunStatus, type Trigger } from '../domain/run.js';
 import { renderDiff } from '../engine/diff.js';
@@ -41,8 +44,62 @@ export interface RecordFilter {
   after?: { phase: 0 | 1; id: number };
 }
 
+type Tx = postgres.TransactionSql<Record<string, never>>;
+
+/**
+ * First key of the advisory lock a run's writing transaction holds (the second is the run id):
+ * whoever declares the run dead ends the session holding it and takes it before failing the run,
+ * so a fenced transaction either committed before or can never commit.
+ */
+export const FENCE_LOCK = 727_002;
+/** Second key of a run's fence lock (an int4; ids beyond it share keys, which only serialises them). */
+const fenceKey = (runId: number) => runId % 2_147_483_647;
+/** How long failing a stale run waits for the dead run's session to let go. */
+const FAIL_LOCK_TIMEOUT = '5s';
+
+export interface RunEnd {
+  status: RunStatus;
+  reason?: string | null;
+  error?: string | null;
+  counts?: Counts;
+  guard?: unknown;
+  notes?: string[];
+}
+
 const RUN_COLUMNS = `id, parent_id, integration_id, mode, dry_run, status, reason, error, trigger, requested_by, user_key,
   source_run_id, snapshot_id, source, counts, guard, notes, confirmed_by, worker, created_at, started_at, heartbeat_at, finished_at`;
+
+function runNotOwned(runId: number, worker: string): PeopleSyncError {
+  return new PeopleSyncError(
+    ErrorCode.RunNotOwned,
+    `Run #${runId} is no longer running on worker ${worker} (it was failed as stale or ended meanwhile); nothing of it was written.`,
+  );
+}
+
+/** Ends a parent run when none of its children is pending or running; in the caller's transaction. */
+async function settle(tx: Tx, parentId: number): Promise<void> {
+  await tx`SELECT id FROM sync_runs WHERE id = ${parentId} FOR UPDATE`;
+  const kids = await tx<{ status: RunStatus; counts: Partial<Counts> }[]>`SELECT status, counts FROM sync_runs WHERE parent_id = ${parentId}`;
+  if (kids.some((k) => k.status === 'pending' || k.status === 'running')) return;
+  const has = (s: RunStatus) => kids.some((k) => k.status === s);
+  const status: RunStatus = has('failed')
+    ? 'failed'
+    : has('held')
+      ? 'held'
+      : has('warning')
+        ? 'warning'
+        : has('completed')
+          ? 'completed'
+          : kids.length && kids.every((k) => k.status === 'discarded')
+            ? 'discarded'
+            : 'skipped';
+  const counts = kids.reduce<Counts>((acc, k) => addCounts(acc, k.counts), emptyCounts());
+  const reason = status === 'skipped' ? 'every integration was skipped' : null;
+  const changed = await tx`UPDATE sync_runs SET status = ${status}, counts = ${counts as never}, reason = coalesce(reason, ${reason}),
+             finished_at = now(), started_at = coalesce(started_at, now())
+             WHERE id = ${parentId} AND (status IN ('pending', 'running') OR (status = 'held' AND ${status !== 'held'})) RETURNING id`;
+  if (changed.length) await enqueue(tx, RUN_FINISHED, { run_id: parentId });
+}
 
 export function createRunsRepo(sql: Sql) {
   return {
@@ -123,51 +180,96 @@ export function createRunsRepo(sql: Sql) {
       return row ?? null;
     },
 
-    async heartbeat(id: number): Promise<void> {
-      await sql`UPDATE sync_runs SET heartbeat_at = now() WHERE id = ${id} AND status = 'running'`;
+    /**
+     * Records that `worker` is alive. False when the run is no longer running by `worker`
+     * (failed as stale, or finished): a heartbeat never revives a run.
+     */
+    async heartbeat(id: number, worker: string): Promise<boolean> {
+      const rows = await sql`UPDATE sync_runs SET heartbeat_at = now() WHERE id = ${id} AND status = 'running' AND worker = ${worker} RETURNING id`;
+      return rows.length > 0;
     },
 
     async setSnapshot(id: number, snapshotId: number): Promise<void> {
       await sql`UPDATE sync_runs SET snapshot_id = ${snapshotId} WHERE id = ${id}`;
     },
 
-    /** Ends a run (and its parent, when this was the last child to end). */
-    async finish(
-      id: number,
-      end: { status: RunStatus; reason?: string | null; error?: string | null; counts?: Counts; guard?: unknown; notes?: string[] },
-    ): Promise<Run> {
-      const [row] = await sql.unsafe<Run[]>(
-        `UPDATE sync_runs SET status = $2, reason = $3, error = $4, counts = coalesce($5, counts), guard = coalesce($6, guard),
-                notes = coalesce($7, notes), finished_at = now(), heartbeat_at = NULL
-         WHERE id = $1 RETURNING ${RUN_COLUMNS}`,
-        [id, end.status, end.reason ?? null, end.error ?? null, (end.counts ?? null) as never, (end.guard ?? null) as never, (end.notes ?? null) as never],
-      );
-      if (row?.parent_id) await this.settleParent(row.parent_id);
-      return row!;
+    /**
+     * The fence: the first statement of every transaction that writes a run's results.
+     * Takes the run's fence lock, checks the run is still `running` by `worker` (throws
+     * `run_not_owned` otherwise, which rolls the transaction back) and records this
+     * session on the run row. The row itself is only key-share locked, so heartbeats go on.
+     */
+    async fence(tx: Tx, runId: number, worker: string): Promise<void> {
+      await tx`SELECT pg_advisory_xact_lock(${FENCE_LOCK}, ${fenceKey(runId)})`;
+      const [own] = await tx<{ pid: number; backend_start: Date }[]>`
+        SELECT pg_backend_pid() AS pid, (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()) AS backend_start
+        FROM sync_runs WHERE id = ${runId} AND status = 'running' AND worker = ${worker} FOR KEY SHARE`;
+      if (!own) throw runNotOwned(runId, worker);
+      // Written outside the transaction, so whoever declares this run dead sees the session now.
+      await sql`UPDATE sync_runs SET backend_pid = ${own.pid}, backend_start = ${own.backend_start}
+                WHERE id = ${runId} AND status = 'running' AND worker = ${worker}`;
+    },
+
+    /**
+     * Ends a run (and its parent, when this was the last child to end) with an outbox row, in
+     * one transaction. With `owner`, only while the run is still `running` by that worker (and
+     * `also` runs in that transaction); otherwise only a pending or running run. A run that
+     * has ended already keeps its state: `finished` is false and `run` is the row as it is.
+     */
+    async finish(id: number, end: RunEnd, owner?: { worker: string; also?: (tx: Tx) => Promise<void> }): Promise<{ run: Run; finished: boolean }> {
+      return sql.begin(async (tx) => {
+        const [row] = await tx.unsafe<Run[]>(
+          `UPDATE sync_runs SET status = $2, reason = $3, error = $4, counts = coalesce($5, counts), guard = coalesce($6, guard),
+                  notes = coalesce($7, notes), finished_at = now(), heartbeat_at = NULL
+           WHERE id = $1 AND ${owner ? `status = 'running' AND worker = $8` : `status IN ('pending', 'running')`} RETURNING ${RUN_COLUMNS}`,
+          [
+            id, end.status, end.reason ?? null, end.error ?? null, (end.counts ?? null) as never, (end.guard ?? null) as never, (end.notes ?? null) as never,
+            ...(owner ? [owner.worker] : []),
+          ],
+        );
+        if (!row) {
+          const [current] = await tx.unsafe<Run[]>(`SELECT ${RUN_COLUMNS} FROM sync_runs WHERE id = $1`, [id]);
+          return { run: current!, finished: false };
+        }
+        await owner?.also?.(tx);
+        await enqueue(tx, RUN_FINISHED, { run_id: id });
+        if (row.parent_id) await settle(tx, row.parent_id);
+        return { run: row, finished: true };
+      });
     },
 
     /** A parent "all" run ends when its last child does: worst status wins, counts add up. */
     async settleParent(parentId: number): Promise<void> {
-      await sql.begin(async (tx) => {
-        await tx`SELECT id FROM sync_runs WHERE id = ${parentId} FOR UPDATE`;
-        const kids = await tx<{ status: RunStatus; counts: Partial<Counts> }[]>`SELECT status, counts FROM sync_runs WHERE parent_id = ${parentId}`;
-        if (kids.some((k) => k.status === 'pending' || k.status === 'running')) return;
-        const has = (s: RunStatus) => kids.some((k) => k.status === s);
-        const status: RunStatus = has('failed')
-          ? 'failed'
-          : has('held')
-            ? 'held'
-            : has('warning')
-              ? 'warning'
-              : has('completed')
-                ? 'completed'
-                : kids.length && kids.every((k) => k.status === 'discarded')
-                  ? 'discarded'
-                  : 'skipped';
-        const counts = kids.reduce<Counts>((acc, k) => addCounts(acc, k.counts), emptyCounts());
-        const reason = status === 'skipped' ? 'every integration was skipped' : null;
-        await tx`UPDATE sync_runs SET status = ${status}, counts = ${counts as never}, reason = coalesce(reason, ${reason}),
-                   finished_at = now(), started_at = coalesce(started_at, now()) WHERE id = ${parentId}`;
+      await sql.begin((tx) => settle(tx, parentId));
+    },
+
+    /**
+     * Fails a run declared dead (still `running`, no heartbeat for `staleSeconds`). Ends the
+     * database session holding the run's fence (its open transaction and locks go with it),
+     * then takes the fence itself, so the dead run cannot commit afterwards. Waits at most
+     * FAIL_LOCK_TIMEOUT for that session (throws 55P03 beyond; the next check tries again).
+     * Null when the run is no longer stale (it ended, or it beat meanwhile).
+     */
+    async failStale(id: number, error: string, staleSeconds: number): Promise<{ run: Run; ended: number[] } | null> {
+      return sql.begin(async (tx) => {
+        await tx.unsafe(`SET LOCAL lock_timeout = '${FAIL_LOCK_TIMEOUT}'`);
+        const ended = await tx<{ pid: number }[]>`
+          SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND l.classid::bigint = ${FENCE_LOCK} AND l.objid::bigint = ${fenceKey(id)} AND a.pid <> pg_backend_pid()
+            AND a.application_name LIKE 'people-sync%'`;
+        for (const { pid } of ended) await tx`SELECT pg_terminate_backend(${pid})`;
+        await tx`SELECT pg_advisory_xact_lock(${FENCE_LOCK}, ${fenceKey(id)})`;
+        const [row] = await tx.unsafe<Run[]>(
+          `UPDATE sync_runs SET status = 'failed', finished_at = now(), error = $2
+           WHERE id = $1 AND status = 'running' AND coalesce(heartbeat_at, started_at, created_at) < now() - make_interval(secs => $3)
+           RETURNING ${RUN_COLUMNS}`,
+          [id, error, staleSeconds],
+        );
+        if (!row) return null;
+        await enqueue(tx, RUN_FINISHED, { run_id: id });
+        if (row.parent_id) await settle(tx, row.parent_id);
+        return { run: row, ended: ended.map((e) => e.pid) };
       });
     },
 
