@@ -17,7 +17,8 @@ export function readPath(source: unknown, path: string): unknown {
   for (const key of path.replace(/\[(\d+)\]/g, '.$1').split('.')) {
     if (key === '') continue;
     if (cur === null || cur === undefined || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[key];
+    // Own keys only: `constructor` or `__proto__` in a template reads the source's field, not the object's machinery.
+    cur = Object.hasOwn(cur, key) ? (cur as Record<string, unknown>)[key] : undefined;
   }
   return cur;
 }
@@ -45,8 +46,8 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   const keys = path.split('.');
   let cur = target;
   for (const key of keys.slice(0, -1)) {
-    const next = cur[key];
-    if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[key] = {};
+    const next = Object.hasOwn(cur, key) ? cur[key] : undefined;
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[key] = Object.create(null);
     cur = cur[key] as Record<string, unknown>;
   }
   cur[keys[keys.length - 1]!] = value;
@@ -64,10 +65,11 @@ export function applyMapping(entity: Entity, source: unknown, mapping: Mapping |
   const fields = FIELDS[entity];
   const out: Record<string, unknown> = {};
   const consumed = new Set<string>();
-  const extra: Record<string, unknown> = {};
+  // No prototype: a source key named `__proto__` is kept as a key, like any other.
+  const extra: Record<string, unknown> = Object.create(null);
 
   for (const field of fields) {
-    if (field in raw) {
+    if (Object.hasOwn(raw, field)) {
       out[field] = raw[field];
       consumed.add(field);
     }
@@ -77,7 +79,7 @@ export function applyMapping(entity: Entity, source: unknown, mapping: Mapping |
       const roots = templateRoots(template);
       for (const root of roots) consumed.add(root);
       // In a patch, a field whose source keys are all absent is absent too (kept), not cleared.
-      if (options.patch && roots.length > 0 && roots.every((r) => !(r in raw))) continue;
+      if (options.patch && roots.length > 0 && roots.every((r) => !Object.hasOwn(raw, r))) continue;
       const value = renderTemplate(template, raw);
       if (value !== undefined) setPath(out, target, value);
     }
@@ -89,7 +91,7 @@ export function applyMapping(entity: Entity, source: unknown, mapping: Mapping |
     if (Object.keys(extra).length) {
       const attrs = out.attributes;
       out.attributes =
-        attrs && typeof attrs === 'object' && !Array.isArray(attrs) ? { ...extra, ...(attrs as object) } : attrs === undefined ? extra : attrs;
+        attrs && typeof attrs === 'object' && !Array.isArray(attrs) ? Object.assign(Object.create(null), extra, attrs) : attrs === undefined ? extra : attrs;
     }
   }
   return out;

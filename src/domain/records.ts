@@ -67,9 +67,12 @@ const booleanish = z.preprocess((v) => {
   return v ?? false;
 }, z.boolean({ error: 'must be true or false' }));
 
+/** Any JSON object, every key kept (`__proto__` and `constructor` too: the result has no prototype). */
 const attributes = z.preprocess(
   (v) => v ?? {},
-  z.record(z.string(), z.unknown(), { error: 'must be an object' }),
+  z
+    .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { error: 'must be an object' })
+    .transform((v) => Object.assign(Object.create(null) as Record<string, unknown>, v)),
 );
 
 export const EmployeeSchema = z.object({
@@ -260,7 +263,7 @@ export function acceptCanonical<E extends Entity>(entity: E, raw: unknown): Cano
     // Keys that are not canonical fields become attributes, as `applyMapping` does; `attributes` wins a clash.
     const given = raw.attributes;
     if (given !== undefined && !isPlainObject(given)) return NO;
-    const attributes: Record<string, unknown> = {};
+    const attributes: Record<string, unknown> = Object.create(null);
     for (const key in raw) {
       if (key === '__proto__') return NO;
       if (!EMPLOYEE_FIELDS.has(key) && key !== 'entity') attributes[key] = raw[key];

@@ -91,4 +91,14 @@ describe('acceptCanonical (the fast path of validation)', () => {
     expect(acceptCanonical('org_units', { external_id: 'O1', name: '' })).toBeUndefined();
     expect(acceptCanonical('org_units', 'not an object')).toBeUndefined();
   });
+
+  it('keeps __proto__ and constructor keys in attributes, as keys, with no prototype pollution', () => {
+    const raw = JSON.parse('{"external_id":"E1","email":"a@example.com","__proto__":{"polluted":1},"constructor":"c","attributes":{"k":1}}');
+    const checked = slow('employees', raw);
+    expect(checked.ok).toBe(true);
+    const attrs = (checked as { record: { attributes: Record<string, unknown> } }).record.attributes;
+    expect(Object.keys(attrs).sort()).toEqual(['__proto__', 'constructor', 'k']);
+    expect(JSON.parse(JSON.stringify(attrs))).toEqual(JSON.parse('{"__proto__":{"polluted":1},"constructor":"c","k":1}'));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
 });
