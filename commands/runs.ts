@@ -51,7 +51,7 @@ export const runsCommand = (): CommandDefinition<z.output<typeof RunsArgs>> => (
 
 const RunIdArgs = z.object({
   positional: z
-    .array(z.string().regex(/^#?\d+$/, 'must be a run number such as 42'))
+    .array(z.string().regex(/^#?[1-9][0-9]{0,15}$/, 'must be a run number such as 42').refine((s) => Number.isSafeInteger(Number(s.replace('#', ''))), 'must be a run number such as 42'))
     .length(1, 'needs one run number, e.g. 42')
     .transform((p) => Number(p[0]!.replace('#', ''))),
   flags: z.object({}).strict(),

@@ -87,7 +87,7 @@ export const scheduleAdd = (): CommandDefinition<z.output<typeof AddArgs>> => ({
 
 const IdArgs = z.object({
   positional: z
-    .array(z.string().regex(/^#?\d+$/, 'must be a schedule number such as 3'))
+    .array(z.string().regex(/^#?[1-9][0-9]{0,15}$/, 'must be a schedule number such as 3').refine((s) => Number.isSafeInteger(Number(s.replace('#', ''))), 'must be a schedule number such as 3'))
     .length(1, 'needs one schedule number (see schedule list)')
     .transform((p) => Number(p[0]!.replace('#', ''))),
   flags: z.object({}).strict(),

@@ -69,6 +69,12 @@ describe('CLI and service', () => {
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/--status: must be one of pending, running/);
     expect((await cli('help')).out).toMatch(/\/sync schedule add <integration>/);
+    // Run numbers are plain decimals a run can have: not past the safe integers, not 0x10 or 1e1.
+    for (const id of ['99999999999999999999', '0x10', '1e1', '0', '007']) {
+      const r = await cli('run', id);
+      expect(r.code, id).toBe(2);
+      expect(r.out, id).toMatch(/must be a run number such as 42/);
+    }
   });
 
   it('serves HTTP with the API and health on the configured port, and stops cleanly', async () => {
