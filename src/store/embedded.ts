@@ -289,6 +289,12 @@ async function clusterDir(dataDir: string, runtimeDir: string, runAs: RunAs | nu
 
   const target = join(runtimeDir, 'clusters', clusterName(dataDir));
   await makeDirs(dirname(target), 0o755);
+  if (!canEnter(dirname(target), runAs)) {
+    throw new PeopleSyncError(
+      ErrorCode.Unavailable,
+      `The postgres user can enter neither DATA_DIR (${dataDir}) nor ${dirname(target)} (PostgreSQL does not run as root): set DATA_DIR to a directory it can enter, run people-sync as another user, or set DATABASE_URL to your own server.`,
+    );
+  }
   if (entry) {
     if ((await readdir(link)).length > 0) {
       throw new PeopleSyncError(
