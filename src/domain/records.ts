@@ -10,6 +10,27 @@ import { z } from 'zod';
 export const ENTITIES = ['employees', 'employments', 'org_units'] as const;
 export type Entity = (typeof ENTITIES)[number];
 
+/** One value per entity, derived from ENTITIES (so a new entity is counted everywhere at once). */
+export function perEntity<T>(make: (entity: Entity) => T): Record<Entity, T> {
+  return Object.fromEntries(ENTITIES.map((e) => [e, make(e)])) as Record<Entity, T>;
+}
+
+/**
+ * Each entity's number where a number stands for it (the known-lines map of
+ * staging, the stable position of an unchanged result). One table, so both
+ * sides agree, and SQL that meets an entity it does not know gets NULL.
+ */
+export const ENTITY_CODE: Readonly<Record<Entity, number>> = { employees: 0, employments: 1, org_units: 2 };
+export const entityOfCode = (code: number): Entity | undefined => ENTITIES.find((e) => ENTITY_CODE[e] === code);
+/** `CASE <column> WHEN 'employees' THEN 0 … END` (no ELSE: an unknown entity is NULL, never another one). */
+export const entityCodeSql = (column: string): string =>
+  `CASE ${column} ${ENTITIES.map((e) => `WHEN '${e}' THEN ${ENTITY_CODE[e]}`).join(' ')} END`;
+
+/** For exhaustive switches over a union: adding a member fails the typecheck where it is not handled. */
+export function assertNever(value: never): never {
+  throw new Error(`unhandled case: ${String(value)}`);
+}
+
 export const MATCH_KEYS = ['external_id', 'email', 'employee_number'] as const;
 export type MatchKey = (typeof MATCH_KEYS)[number];
 
@@ -242,7 +263,9 @@ export function acceptCanonical<E extends Entity>(entity: E, raw: unknown): Cano
   const status = cleanStatus(raw.status);
   if (status === NO) return NO;
 
-  if (entity === 'employees') {
+  const kind: Entity = entity;
+  switch (kind) {
+  case 'employees': {
     const email = raw.email;
     if (typeof email !== 'string' || email.length === 0 || email.trim().toLowerCase() !== email || !EMAIL.test(email)) return NO;
     const first_name = cleanText(raw.first_name, 200);
@@ -281,7 +304,7 @@ export function acceptCanonical<E extends Entity>(entity: E, raw: unknown): Cano
     return record as CanonicalRecord<E>;
   }
 
-  if (entity === 'employments') {
+  case 'employments': {
     const employeeId = raw.employee_id;
     if (typeof employeeId !== 'string' || !isClean(employeeId, 255)) return NO;
     const title = cleanText(raw.title, 400);
@@ -295,11 +318,16 @@ export function acceptCanonical<E extends Entity>(entity: E, raw: unknown): Cano
     return record as CanonicalRecord<E>;
   }
 
-  const name = raw.name;
-  if (typeof name !== 'string' || !isClean(name, 400)) return NO;
-  const parent_id = cleanText(raw.parent_id, 255);
-  const manager_id = cleanText(raw.manager_id, 255);
-  if (parent_id === NO || manager_id === NO) return NO;
-  const record: OrgUnit = { external_id: externalId, name, parent_id, manager_id, status };
-  return record as CanonicalRecord<E>;
+  case 'org_units': {
+    const name = raw.name;
+    if (typeof name !== 'string' || !isClean(name, 400)) return NO;
+    const parent_id = cleanText(raw.parent_id, 255);
+    const manager_id = cleanText(raw.manager_id, 255);
+    if (parent_id === NO || manager_id === NO) return NO;
+    const record: OrgUnit = { external_id: externalId, name, parent_id, manager_id, status };
+    return record as CanonicalRecord<E>;
+  }
+  default:
+    return assertNever(kind);
+  }
 }

@@ -4,7 +4,10 @@ import { Readable } from 'node:stream';
 import type { Sql } from '../store/db.js';
 import { ErrorCode, PeopleSyncError } from '../errors.js';
 import { applyMapping, type Mapping } from '../domain/mapping.js';
-import { absentFields, acceptCanonical, ENTITIES, validateRecord, type Entity, type Employee, type Employment, type OrgUnit } from '../domain/records.js';
+import {
+  absentFields, acceptCanonical, assertNever, ENTITIES, entityCodeSql, entityOfCode, perEntity, validateRecord,
+  type Entity, type Employee, type Employment, type OrgUnit,
+} from '../domain/records.js';
 import type { ProviderPage } from '../../providers/types.js';
 import { parseNdjsonLine, sourceTextOf, type UnparsedLines } from '../formats/records-stream.js';
 
@@ -27,13 +30,16 @@ const COLUMNS = [
   'location', 'employee_number', 'status', 'start_date', 'end_date', 'attributes',
   'employee_ref', 'title', 'fte', 'is_primary', 'name', 'parent_ref', 'fp', 'unparsed', 'absent',
 ] as const;
+type Column = (typeof COLUMNS)[number];
+/** Each column's position in a COPY line, by name. */
+const COL = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as { readonly [C in Column]: number };
 /** The canonical fields and references, `email` to `parent_ref`: what a row's fingerprint covers. */
-const CANONICAL_FROM = 7;
-const CANONICAL_TO = 27;
-const FP = 27;
-const UNPARSED = 28;
+const CANONICAL_FROM = COL.email;
+const CANONICAL_TO = COL.parent_ref + 1;
+const FP = COL.fp;
+const UNPARSED = COL.unparsed;
 /** A patch's (delta's) absent canonical fields, as a text[]; `\N` for rows of a full data set. */
-const ABSENT = 29;
+const ABSENT = COL.absent;
 /** Part of every fingerprint: bump it when what a row makes of a stored record changes, so none is trusted. */
 const FP_VERSION = '1';
 /** Likewise for the fingerprint of a source line (its text, and the mapping it goes through). */
@@ -168,11 +174,11 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false
 
   const base = (entity: Entity, externalId: string | null, removed: boolean, errors: unknown, payload: string) => {
     const cols = new Array<string>(WIDTH).fill('\\N');
-    cols[1] = entity;
-    cols[3] = esc(externalId);
-    cols[4] = removed ? 't' : 'f';
-    cols[5] = json(errors);
-    cols[6] = payload;
+    cols[COL.entity] = entity;
+    cols[COL.external_id] = esc(externalId);
+    cols[COL.removed] = removed ? 't' : 'f';
+    cols[COL.errors] = json(errors);
+    cols[COL.payload] = payload;
     cols[UNPARSED] = 'f';
     return cols;
   };
@@ -209,39 +215,48 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false
       }
       cols[ABSENT] = `{${absent.join(',')}}`;
     }
-    if (entity === 'employees') {
-      const r = checked.record as Employee;
-      cols[7] = esc(r.email);
-      cols[8] = esc(r.first_name);
-      cols[9] = esc(r.last_name);
-      cols[10] = esc(r.display_name);
-      cols[11] = esc(r.job_title);
-      cols[12] = esc(r.department);
-      cols[13] = esc(r.org_unit_id);
-      cols[14] = esc(r.manager_id);
-      cols[15] = esc(r.location);
-      cols[16] = esc(r.employee_number);
-      cols[17] = r.status;
-      cols[18] = esc(r.start_date);
-      cols[19] = esc(r.end_date);
-      // A patch that clears attributes (`"attributes": null`) says so with a JSON null; planning reads it as {}.
-      cols[20] = patch && (mapped as Record<string, unknown>).attributes === null ? 'null' : json(r.attributes);
-    } else if (entity === 'employments') {
-      const r = checked.record as Employment;
-      cols[13] = esc(r.org_unit_id);
-      cols[17] = r.status;
-      cols[18] = esc(r.start_date);
-      cols[19] = esc(r.end_date);
-      cols[21] = esc(r.employee_id);
-      cols[22] = esc(r.title);
-      cols[23] = esc(r.fte);
-      cols[24] = r.primary ? 't' : 'f';
-    } else {
-      const r = checked.record as OrgUnit;
-      cols[14] = esc(r.manager_id);
-      cols[17] = r.status;
-      cols[25] = esc(r.name);
-      cols[26] = esc(r.parent_id);
+    switch (entity) {
+      case 'employees': {
+        const r = checked.record as Employee;
+        cols[COL.email] = esc(r.email);
+        cols[COL.first_name] = esc(r.first_name);
+        cols[COL.last_name] = esc(r.last_name);
+        cols[COL.display_name] = esc(r.display_name);
+        cols[COL.job_title] = esc(r.job_title);
+        cols[COL.department] = esc(r.department);
+        cols[COL.org_unit_ref] = esc(r.org_unit_id);
+        cols[COL.manager_ref] = esc(r.manager_id);
+        cols[COL.location] = esc(r.location);
+        cols[COL.employee_number] = esc(r.employee_number);
+        cols[COL.status] = r.status;
+        cols[COL.start_date] = esc(r.start_date);
+        cols[COL.end_date] = esc(r.end_date);
+        // A patch that clears attributes (`"attributes": null`) says so with a JSON null; planning reads it as {}.
+        cols[COL.attributes] = patch && (mapped as Record<string, unknown>).attributes === null ? 'null' : json(r.attributes);
+        break;
+      }
+      case 'employments': {
+        const r = checked.record as Employment;
+        cols[COL.org_unit_ref] = esc(r.org_unit_id);
+        cols[COL.status] = r.status;
+        cols[COL.start_date] = esc(r.start_date);
+        cols[COL.end_date] = esc(r.end_date);
+        cols[COL.employee_ref] = esc(r.employee_id);
+        cols[COL.title] = esc(r.title);
+        cols[COL.fte] = esc(r.fte);
+        cols[COL.is_primary] = r.primary ? 't' : 'f';
+        break;
+      }
+      case 'org_units': {
+        const r = checked.record as OrgUnit;
+        cols[COL.manager_ref] = esc(r.manager_id);
+        cols[COL.status] = r.status;
+        cols[COL.name] = esc(r.name);
+        cols[COL.parent_ref] = esc(r.parent_id);
+        break;
+      }
+      default:
+        assertNever(entity);
     }
     // The fingerprint lets planning recognise a row it applied before (see 004_fingerprints.sql): the
     // source line's, when the record was read from one; otherwise that of the canonical fields.
@@ -291,7 +306,7 @@ export interface StageResult {
 
 /**
  * The hashes of the source lines this integration's links were last applied
- * from → entity (as its index in ENTITIES) and external id, the latter already
+ * from → entity (as its ENTITY_CODE digit) and external id, the latter already
  * escaped for COPY. A hash two links share names neither (empty string).
  */
 async function knownLines(sql: Sql, integrationId: string): Promise<Map<string, string>> {
@@ -299,7 +314,7 @@ async function knownLines(sql: Sql, integrationId: string): Promise<Map<string, 
   // One text value, a line per link (an escaped id holds no newline): parsing 200,000 rows cost node ~0.3 s,
   // and holding them ~100 MB of memory, for a map a fifth of that.
   const [row] = await sql.unsafe<{ lines: string | null }[]>(
-    String.raw`SELECT string_agg(replace(fp::text, '-', '') || CASE entity WHEN 'employees' THEN '0' WHEN 'employments' THEN '1' ELSE '2' END
+    String.raw`SELECT string_agg(replace(fp::text, '-', '') || (${entityCodeSql('entity')})::text
                 || replace(replace(replace(replace(external_id, E'\\', E'\\\\'), E'\n', E'\\n'), E'\r', E'\\r'), E'\t', E'\\t'), E'\n') AS lines
                FROM record_links WHERE integration_id = $1 AND fp IS NOT NULL`,
     [integrationId],
@@ -318,16 +333,16 @@ async function knownLines(sql: Sql, integrationId: string): Promise<Map<string, 
 export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>, options: StageOptions): Promise<StageResult> {
   const result: StageResult = {
     rows: 0,
-    byEntity: { employees: 0, employments: 0, org_units: 0 },
-    unidentified: { employees: 0, employments: 0, org_units: 0 },
+    byEntity: perEntity(() => 0),
+    unidentified: perEntity(() => 0),
     cursor: null,
     hasCursor: false,
     duplicateIds: false,
     unparsed: 0,
     mappingKey: null,
   };
-  const seen: Record<Entity, Set<string>> = { employees: new Set(), employments: new Set(), org_units: new Set() };
-  const seq: Record<Entity, number> = { employees: 0, employments: 0, org_units: 0 };
+  const seen: Record<Entity, Set<string>> = perEntity(() => new Set<string>());
+  const seq: Record<Entity, number> = perEntity(() => 0);
   const sid = String(options.snapshotId);
   const userKey = options.userKey?.trim().toLowerCase() || null;
   const rows = createRowMaker(options.mapping, options.patch ?? false);
@@ -363,8 +378,8 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
 
   /** The row's COPY line, numbered within its entity. */
   const line = (cols: string[]) => {
-    cols[0] = sid;
-    cols[2] = String(count(cols[1] as Entity, cols[3]!));
+    cols[COL.snapshot_id] = sid;
+    cols[COL.seq] = String(count(cols[COL.entity] as Entity, cols[COL.external_id]!));
     return cols.join('\t') + '\n';
   };
 
@@ -392,7 +407,8 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     if (known && !needsJsonFix(text)) {
       const fp = rows.lineFp(text);
       const hit = known.get(fp);
-      if (hit) return knownLine(ENTITIES[hit.charCodeAt(0) - 48]!, hit.slice(1), text, fp);
+      const entity = hit ? entityOfCode(hit.charCodeAt(0) - 48) : undefined;
+      if (entity) return knownLine(entity, hit!.slice(1), text, fp);
     }
     const r = parseNdjsonLine(text, lineNo, lines.defaultEntity);
     if ('unreadable' in r) {
@@ -482,11 +498,11 @@ export async function parseStagedRows(
         'unreadable' in parsed || parsed.entity !== r.entity ? null : rows.record(r.entity, parsed.record);
       // The line hashed as one a link applied, so it reads as that record; were it ever not, it fails rather than
       // being taken for someone else.
-      if (!cols || cols[3] !== esc(r.external_id)) {
+      if (!cols || cols[COL.external_id] !== esc(r.external_id)) {
         cols = rows.base(r.entity, r.external_id, false, [{ field: '(row)', message: 'this line no longer reads as the record it was recognised as; run the sync again' }], esc(r.payload));
       }
-      cols[0] = String(snapshotId);
-      cols[2] = String(r.seq);
+      cols[COL.snapshot_id] = String(snapshotId);
+      cols[COL.seq] = String(r.seq);
       text += cols.join('\t') + '\n';
     }
     await tx`CREATE TEMP TABLE parsed_rows (LIKE snapshot_rows) ON COMMIT DROP`;
