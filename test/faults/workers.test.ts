@@ -107,7 +107,7 @@ describe('faults: workers killed or paused mid-run', () => {
     const seconds = (Date.now() - killedAt) / 1000;
     expect(seconds).toBeLessThan(STALE + 4);
     expect(failed.error).toMatch(/The worker running this sync stopped .*Nothing was half-applied/);
-    const [{ n }] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM employees`;
+    const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM employees`;
     expect(n).toBe(0);
     expect(other.exited()).toBe(false);
     console.log(`dead run #${run_id} failed ${seconds.toFixed(1)} s after kill -9 (stale limit ${STALE} s)`);
