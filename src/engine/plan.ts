@@ -30,6 +30,33 @@ import type { WriteMode } from '../config.js';
 
 type Tx = postgres.TransactionSql<Record<string, never>>;
 
+/**
+ * The values plan statements refer to, by name and with one meaning in every statement:
+ * `:integration`, `:snapshot`, `:write` (the write mode), `:run`. {@link exec} numbers them.
+ */
+interface PlanParams {
+  integration: string;
+  snapshot: number;
+  write: WriteMode;
+  run: number;
+}
+const PARAM = /:(integration|snapshot|write|run)\b/g;
+
+/** Runs a statement that names its parameters (`:snapshot`), as `$n` placeholders with the values in order. */
+function exec(tx: Tx, text: string, params: Partial<PlanParams>) {
+  const names: (keyof PlanParams)[] = [];
+  const numbered = text.replace(PARAM, (_m, name: keyof PlanParams) => {
+    let i = names.indexOf(name);
+    if (i < 0) i = names.push(name) - 1;
+    return `$${i + 1}`;
+  });
+  const values = names.map((n) => {
+    if (params[n] === undefined) throw new Error(`plan statement uses :${n}, which was not given`);
+    return params[n];
+  });
+  return tx.unsafe(numbered, values as never[]);
+}
+
 export interface PlanContext {
   integrationId: string;
   snapshotId: number;
@@ -101,7 +128,7 @@ function decide(open: string, changed: string, changes: string, reasonSoFar: str
     action: `CASE
         WHEN NOT (${open}) THEN p.action
         WHEN p.removed THEN CASE WHEN e.id IS NULL THEN 'skipped' WHEN e.status = 'active' THEN 'terminated' ELSE 'unchanged' END
-        WHEN p.target_id IS NULL THEN CASE WHEN p.status = 'terminated' THEN 'skipped' WHEN $2 = 'update_only' THEN 'skipped' ELSE 'created' END
+        WHEN p.target_id IS NULL THEN CASE WHEN p.status = 'terminated' THEN 'skipped' WHEN :write = 'update_only' THEN 'skipped' ELSE 'created' END
         WHEN e.id IS NOT NULL THEN CASE
           WHEN e.status = 'terminated' AND p.status = 'active' THEN 'restored'
           WHEN e.status = 'active' AND p.status = 'terminated' THEN 'terminated'
@@ -113,7 +140,7 @@ function decide(open: string, changed: string, changes: string, reasonSoFar: str
         WHEN p.removed THEN CASE WHEN e.id IS NULL THEN 'removed in the source, never synced here' WHEN e.status = 'active' THEN 'removed in the source' END
         WHEN p.target_id IS NULL THEN CASE
           WHEN p.status = 'terminated' THEN 'terminated in the source and never synced here'
-          WHEN $2 = 'update_only' THEN 'write mode update_only: new records are not created'
+          WHEN :write = 'update_only' THEN 'write mode update_only: new records are not created'
           ELSE ${reasonSoFar} END
         ELSE ${reasonSoFar}
       END`,
@@ -181,8 +208,8 @@ const EMT_COLUMNS = ['seq', 'external_id', 'removed', 'errors', 'employee_ref', 
 function duplicatesJoin(entity: Entity): string {
   return `LEFT JOIN (SELECT seq, row_number() OVER w AS dup_rank, first_value(seq) OVER w AS first_seq
                      FROM snapshot_rows
-                     WHERE snapshot_id = $2 AND entity = '${entity}' AND external_id IN (
-                       SELECT external_id FROM snapshot_rows WHERE snapshot_id = $2 AND entity = '${entity}'
+                     WHERE snapshot_id = :snapshot AND entity = '${entity}' AND external_id IN (
+                       SELECT external_id FROM snapshot_rows WHERE snapshot_id = :snapshot AND entity = '${entity}'
                        GROUP BY external_id HAVING count(*) > 1)
                      WINDOW w AS (PARTITION BY external_id ORDER BY seq)) dd ON dd.seq = r.seq`;
 }
@@ -190,6 +217,7 @@ function duplicatesJoin(entity: Entity): string {
 export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const I = ctx.integrationId;
   const S = ctx.snapshotId;
+  const P: Partial<PlanParams> = { integration: I, snapshot: S, write: ctx.write };
   const notes: string[] = [];
 
   // Hash joins over whole data sets stay in memory; and the people tables are hot, so an index probe costs
@@ -209,11 +237,11 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const dupCols = size.duplicates === false ? '1 AS dup_rank, r.seq AS first_seq' : 'coalesce(dd.dup_rank, 1) AS dup_rank, coalesce(dd.first_seq, r.seq) AS first_seq';
   /** One entity's snapshot rows with their link, what the fingerprint check reads, and their duplicates. */
   const baseFrom = (entity: Entity, matchJoin = '') => `FROM snapshot_rows r
-           LEFT JOIN record_links l ON l.integration_id = $1 AND l.entity = '${entity}' AND l.external_id = r.external_id
+           LEFT JOIN record_links l ON l.integration_id = :integration AND l.entity = '${entity}' AND l.external_id = r.external_id
            ${FAST_JOIN(entity)}
            ${matchJoin}
            ${dupJoin(entity)}
-           WHERE r.snapshot_id = $2 AND r.entity = '${entity}'`;
+           WHERE r.snapshot_id = :snapshot AND r.entity = '${entity}'`;
   const large = size.rows >= 10_000 && size.rows * 8 >= size.links;
   if (large) await tx`SELECT set_config('enable_nestloop', 'off', true)`;
 
@@ -233,7 +261,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const failedDup = (t: string) => `CASE WHEN ${t}.errors IS NULL AND ${t}.dup_rank > 1 THEN jsonb_build_array(jsonb_build_object(
       'field', 'external_id', 'message', 'appears more than once in this data set (first on row ' || ${t}.first_seq || '); this row was ignored')) ELSE ${t}.errors END`;
   const failed = (t: string) => `CASE WHEN ${t}.errors IS NOT NULL OR ${t}.dup_rank > 1 THEN 'failed' END`;
-  await tx.unsafe(
+  await exec(tx, 
     `CREATE TEMP TABLE plan_org_base ON COMMIT DROP AS
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors, ${slim('name', 'parent_ref', 'manager_ref', 'status')}, linked_id, target_id, dup_rank, first_seq,
             ${failed('b')} AS action, fp, fast, unparsed, absent, keep_parent, kept_parent_id, keep_manager, kept_manager_id
@@ -241,7 +269,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                   l.record_id AS linked_id, l.record_id AS target_id, ${FAST},
                   ${dupCols}, r.absent, ${kept('parent', 'parent_id')}, ${kept('manager', 'manager_id')}
            ${baseFrom('org_units', patchJoin('org_units', 'l.record_id'))}) b`,
-    [I, S],
+    P,
   );
 
   const matchJoin =
@@ -250,7 +278,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
       : ctx.matchKey === 'employee_number'
         ? `LEFT JOIN employees m ON l.record_id IS NULL AND m.employee_number = r.employee_number`
         : `LEFT JOIN (SELECT NULL::bigint AS id) m ON false`;
-  await tx.unsafe(
+  await exec(tx, 
     `CREATE TEMP TABLE plan_emp_base ON COMMIT DROP AS
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors,
             email, ${slim('first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref', 'location')},
@@ -270,10 +298,10 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                   l.record_id AS linked_id, coalesce(l.record_id, m.id) AS target_id, ${FAST},
                   ${dupCols}, r.absent, ${kept('org_unit', 'org_unit_id')}, ${kept('manager', 'manager_id')}
            ${baseFrom('employees', matchJoin + patchJoin('employees', 'coalesce(l.record_id, m.id)'))}) b`,
-    [I, S],
+    P,
   );
 
-  await tx.unsafe(
+  await exec(tx, 
     `CREATE TEMP TABLE plan_emt_base ON COMMIT DROP AS
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors, ${slim('employee_ref', 'title', 'org_unit_ref', 'start_date', 'end_date', 'fte', 'is_primary', 'status')},
             linked_id, target_id, dup_rank, first_seq, ${failed('b')} AS action, fp, fast, unparsed,
@@ -284,7 +312,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                   l.record_id AS linked_id, l.record_id AS target_id, ${FAST},
                   ${dupCols}, r.absent, ${kept('employee', 'employee_id')}, ${kept('org_unit', 'org_unit_id')}
            ${baseFrom('employments', patchJoin('employments', 'l.record_id'))}) b`,
-    [I, S],
+    P,
   );
   if (large) await tx`SELECT set_config('enable_nestloop', ${size.nestloop}, true)`;
   // A row staged unparsed has only its payload: planning can take it only as unchanged (fast). Any other is parsed.
@@ -339,7 +367,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   // A reference resolves to a row of this data set that is still open, else to a record this integration supplied.
   const refJoin = (alias: string, base: string, entity: string, ref: string) => `
     LEFT JOIN ${base} ${alias} ON ${alias}.external_id = q.${ref} AND ${alias}.dup_rank = 1 AND ${alias}.action IS NULL AND NOT ${alias}.removed
-    LEFT JOIN record_links ${alias}l ON ${alias}l.integration_id = $1 AND ${alias}l.entity = '${entity}' AND ${alias}l.external_id = q.${ref}`;
+    LEFT JOIN record_links ${alias}l ON ${alias}l.integration_id = :integration AND ${alias}l.entity = '${entity}' AND ${alias}l.external_id = q.${ref}`;
   // `_linked`: resolved through this integration's link for that external id (then a row of the data set
   // with that id targets the same record), which fingerprints rely on (see FAST).
   // A patch that left a reference out keeps the stored one (`kept_<field>_id`).
@@ -353,8 +381,8 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   {
     const cond = `q.action IS NULL AND NOT q.removed AND (q.parent_ref IS NOT NULL OR q.manager_ref IS NOT NULL)`;
     const changed = `p.parent_new OR p.manager_new OR (p.name, p.parent_id, p.manager_id, p.status) IS DISTINCT FROM (e.name, e.parent_id, e.manager_id, e.status)`;
-    const d = decide('p.action IS NULL', changed, changesJson(['name', 'status'], [refChange('parent_id', 'org_units', '$1'), refChange('manager_id', 'employees', '$1')]), 'p.reason');
-    await tx.unsafe(
+    const d = decide('p.action IS NULL', changed, changesJson(['name', 'status'], [refChange('parent_id', 'org_units', ':integration'), refChange('manager_id', 'employees', ':integration')]), 'p.reason');
+    await exec(tx, 
       finalTable(
         'plan_org',
         ORG_COLUMNS,
@@ -367,7 +395,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                WHERE NOT ${FAST_OPEN}) p
          LEFT JOIN org_units e ON e.id = p.target_id`,
       ),
-      [I, ctx.write],
+      P,
     );
   }
   {
@@ -375,8 +403,8 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     const current = `(${EMP_FIELDS.map((f) => `p.${f}`).join(', ')}, p.org_unit_id, p.manager_id, p.status)`;
     const stored = `(${EMP_FIELDS.map((f) => `e.${f}`).join(', ')}, e.org_unit_id, e.manager_id, e.status)`;
     const changed = `p.manager_new OR p.org_unit_new OR ${current} IS DISTINCT FROM ${stored}`;
-    const d = decide('p.action IS NULL', changed, changesJson([...EMP_FIELDS, 'status'], [refChange('manager_id', 'employees', '$1'), refChange('org_unit_id', 'org_units', '$1')]), 'p.reason');
-    await tx.unsafe(
+    const d = decide('p.action IS NULL', changed, changesJson([...EMP_FIELDS, 'status'], [refChange('manager_id', 'employees', ':integration'), refChange('org_unit_id', 'org_units', ':integration')]), 'p.reason');
+    await exec(tx, 
       finalTable(
         'plan_emp',
         EMP_COLUMNS,
@@ -391,7 +419,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                WHERE NOT ${FAST_OPEN}) p
          LEFT JOIN employees e ON e.id = p.target_id`,
       ),
-      [I, ctx.write],
+      P,
     );
   }
   {
@@ -401,8 +429,8 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     const changed = `p.employee_new OR p.org_unit_new OR ${current} IS DISTINCT FROM ${stored}`;
     // An employment whose employee is neither in this data set nor supplied before cannot be applied.
     const orphan = `(p.action IS NULL AND NOT p.removed AND p.employee_id IS NULL AND NOT p.employee_new)`;
-    const d = decide(`p.action IS NULL AND NOT ${orphan}`, changed, changesJson([...EMT_FIELDS, 'status'], [refChange('employee_id', 'employees', '$1'), refChange('org_unit_id', 'org_units', '$1')]), 'p.reason');
-    await tx.unsafe(
+    const d = decide(`p.action IS NULL AND NOT ${orphan}`, changed, changesJson([...EMT_FIELDS, 'status'], [refChange('employee_id', 'employees', ':integration'), refChange('org_unit_id', 'org_units', ':integration')]), 'p.reason');
+    await exec(tx, 
       finalTable(
         'plan_emt',
         EMT_COLUMNS,
@@ -418,7 +446,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                WHERE NOT ${FAST_OPEN}) p
          LEFT JOIN employments e ON e.id = p.target_id`,
       ),
-      [I, ctx.write],
+      P,
     );
   }
   // ── references that would close a cycle (a manager chain or org unit tree back to itself) are not stored ──
@@ -443,14 +471,14 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
         notes.push(`${entity}: nobody was terminated for absence because ${c.unidentified} row(s) had no readable external_id`);
         continue;
       }
-      await tx.unsafe(
+      await exec(tx, 
         `INSERT INTO ${t} (seq, external_id, removed, linked_id, target_id, dup_rank, first_seq, action, reason, changes)
          SELECT NULL, l.external_id, false, l.record_id, l.record_id, 1, NULL, 'terminated', 'absent from the full data set', ${TERMINATED_CHANGE}
          FROM record_links l JOIN ${table} e ON e.id = l.record_id AND e.status = 'active'
-         WHERE l.integration_id = $1 AND l.entity = '${entity}'
+         WHERE l.integration_id = :integration AND l.entity = '${entity}'
            AND NOT EXISTS (SELECT 1 FROM ${t}_base p WHERE p.external_id = l.external_id)
            AND NOT EXISTS (SELECT 1 FROM ${t}_base p WHERE p.target_id = l.record_id)`,
-        [I],
+        { integration: I },
       );
     }
   }
@@ -510,13 +538,13 @@ const NEW_IDS = { plan_org: 'plan_org_new', plan_emp: 'plan_emp_new', plan_emt: 
 /** Writes the plan's per-record results (everything except `unchanged`). */
 export async function recordPlan(tx: Tx, runId: number): Promise<void> {
   for (const [t, entity] of [['plan_org', 'org_units'], ['plan_emp', 'employees'], ['plan_emt', 'employments']] as const) {
-    await tx.unsafe(
+    await exec(tx, 
       `INSERT INTO run_records (run_id, entity, external_id, seq, record_id, status, reason, errors, changes)
-       SELECT $1, '${entity}', coalesce(p.external_id, '(row ' || p.seq || ')'), p.seq, coalesce(p.target_id, n.new_id), p.action, nullif(p.reason, ''), p.errors, p.changes
+       SELECT :run, '${entity}', coalesce(p.external_id, '(row ' || p.seq || ')'), p.seq, coalesce(p.target_id, n.new_id), p.action, nullif(p.reason, ''), p.errors, p.changes
        FROM ${t} p LEFT JOIN ${NEW_IDS[t]} n ON n.seq = p.seq
        WHERE p.action <> 'unchanged'
        ORDER BY p.seq`,
-      [runId],
+      { run: runId },
     );
   }
 }
@@ -619,7 +647,7 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
   // New links, with the fingerprint of the row and the version of the record it left: a record created
   // here carries this transaction's id (no lookup for each of them); one matched by email or number is read.
   const links = (t: keyof typeof NEW_IDS, entity: Entity, table: string) =>
-    `SELECT $1, '${entity}', p.external_id, coalesce(p.target_id, n.new_id),
+    `SELECT :integration, '${entity}', p.external_id, coalesce(p.target_id, n.new_id),
             CASE WHEN ${fingerprinted(t)} THEN p.fp END,
             CASE WHEN ${fingerprinted(t)} THEN CASE WHEN p.action = 'created' THEN xid(pg_current_xact_id())
                                                 ELSE (SELECT x.xmin FROM ${table} x WHERE x.id = p.target_id) END END
@@ -632,22 +660,22 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
   // Every join here is between plan tables, none analyzed and all as large as the data set's changes: hash
   // them (estimated at a row each, a nested loop over 100,000 created rows took 50 s).
   const [{ nestloop }] = (await tx`SELECT current_setting('enable_nestloop') AS nestloop, set_config('enable_nestloop', 'off', true)`) as unknown as [{ nestloop: string }];
-  await tx.unsafe(
+  await exec(tx, 
     `INSERT INTO record_links (integration_id, entity, external_id, record_id, fp, synced_xmin)
      SELECT * FROM (${links('plan_org', 'org_units', 'org_units')} UNION ALL ${links('plan_emp', 'employees', 'employees')}
                     UNION ALL ${links('plan_emt', 'employments', 'employments')}) l`,
-    [I],
+    { integration: I },
   );
   await tx`SELECT set_config('enable_nestloop', ${nestloop}, true)`;
   // Existing links: remember what the rows compared in full left (steady state: none, they were all fast).
   for (const [t, entity, table] of [['plan_org', 'org_units', 'org_units'], ['plan_emp', 'employees', 'employees'], ['plan_emt', 'employments', 'employments']] as const) {
-    await tx.unsafe(
+    await exec(tx, 
       `UPDATE record_links l SET fp = p.fp, synced_xmin = x.xmin
        FROM ${t} p JOIN ${table} x ON x.id = p.target_id ${sharedJoin(t)}
-       WHERE l.integration_id = $1 AND l.entity = '${entity}' AND l.external_id = p.external_id AND l.record_id = p.target_id
+       WHERE l.integration_id = :integration AND l.entity = '${entity}' AND l.external_id = p.external_id AND l.record_id = p.target_id
          AND p.linked_id IS NOT NULL AND NOT p.fast AND ${fingerprinted(t)}
          AND (l.fp, l.synced_xmin) IS DISTINCT FROM (p.fp, x.xmin)`,
-      [I],
+      { integration: I },
     );
   }
 }
@@ -780,18 +808,18 @@ async function dropCycles(
      SELECT start, path FROM walk WHERE cur = start`,
   );
   // The closing reference: that of the member this plan moves that comes last in the data set.
-  await tx.unsafe(
+  await exec(tx, 
     `CREATE TEMP TABLE ${plan}_closers ON COMMIT DROP AS
      SELECT l.start, l.path,
             (SELECT string_agg(coalesce(pe.external_id, lk.external_id, '#' || m.node), ' → ' ORDER BY m.i)
              FROM unnest(l.path || l.start) WITH ORDINALITY m(node, i)
              LEFT JOIN ${plan}_edges pe ON pe.node = m.node
              LEFT JOIN LATERAL (SELECT external_id FROM record_links k
-                                WHERE k.integration_id = $1 AND k.entity = '${entity}' AND k.record_id = m.node LIMIT 1) lk ON true) AS names
+                                WHERE k.integration_id = :integration AND k.entity = '${entity}' AND k.record_id = m.node LIMIT 1) lk ON true) AS names
      FROM ${plan}_loops l
      WHERE (SELECT max(pe.seq) FROM ${plan}_edges pe WHERE pe.node = ANY(l.path) AND pe.moved)
            = (SELECT seq FROM ${plan}_edges WHERE node = l.start)`,
-    [o.integrationId],
+    { integration: o.integrationId },
   );
   const note = `'${field}_id: ' || c.names || ' is a cycle; the ${field === 'manager' ? 'manager' : 'parent unit'} was not stored'`;
   // Keep the stored reference (none when created); an update that then changes nothing is reported as skipped.
