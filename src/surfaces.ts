@@ -9,7 +9,7 @@ import type { RouteRegistrar } from './http/app.js';
 import type { Run } from './domain/run.js';
 import type { createSourceResolver } from './engine/sources.js';
 import type { CommandDeps } from '../commands/types.js';
-import { importsSurface } from './http/imports.js';
+import { importsSurface } from './http/imports/index.js';
 import { slackSurface } from './slack/index.js';
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { decodeCursor } from '../store/runs-repo.js';
-import { problemFromZod } from './problem.js';
+import type { IssueDetail } from '../errors.js';
+import { HttpProblem, problemFromZod } from './problem.js';
 
 /**
  * Request parameters, validated at the edge: every path and query parameter
@@ -9,11 +10,41 @@ import { problemFromZod } from './problem.js';
  * parameter, never a 500 from deeper down.
  */
 
-/** Validates `value` (path or query parameters, or a body) or throws a 400 problem naming each failing parameter. */
-export function parseParams<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+export interface ParseOptions {
+  /** Title of the 400 (default "Invalid request"). */
+  title?: string;
+  /** Put before every path, e.g. `query.`. */
+  prefix?: string;
+  /** The fields a strict object knows, named to whoever sends another one. */
+  known?: readonly string[];
+}
+
+/**
+ * Validates `value` (path or query parameters, or a body) or throws a 400 problem naming each failing parameter.
+ * With options, each unknown key of a strict object is its own path (`query.colour: is not a known field`).
+ */
+export function parseParams<T extends z.ZodType>(schema: T, value: unknown, where: string, options?: ParseOptions): z.output<T> {
   const r = schema.safeParse(value);
-  if (!r.success) throw problemFromZod(r.error, where);
+  if (!r.success) throw options ? invalid(options.title ?? 'Invalid request', where, issuesOf(r.error, options)) : problemFromZod(r.error, where);
   return r.data;
+}
+
+/** Every issue of a zod error as a path and a message; unknown keys are told apart by their issue code, never by zod's wording. */
+export function issuesOf(err: z.ZodError, options: Pick<ParseOptions, 'prefix' | 'known'> = {}): IssueDetail[] {
+  const prefix = options.prefix ?? '';
+  const unknown = options.known ? `is not a known field (expected ${options.known.join(', ')})` : 'is not a known field';
+  const out: IssueDetail[] = [];
+  for (const i of err.issues) {
+    if (i.code === 'unrecognized_keys') {
+      for (const k of i.keys) out.push({ path: prefix + [...i.path, k].join('.'), message: unknown });
+    } else out.push({ path: prefix + (i.path.join('.') || '(body)'), message: i.message });
+  }
+  return out;
+}
+
+/** The 400 for a request that fails validation, listing every failing path. */
+export function invalid(title: string, where: string, errors: IssueDetail[]): HttpProblem {
+  return new HttpProblem(400, title, `The ${where} is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}.`, errors);
 }
 
 /** A plain positive decimal within JavaScript's safe integers: `16`, not `0x10`, `1e1`, `016` or `+16`. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { createImportsSurface } from '../../src/http/imports.js';
+import { createImportsSurface } from '../../src/http/imports/index.js';
 
 /**
  * Deltas are patches (RFC 7396, field by field): a key that is present sets the

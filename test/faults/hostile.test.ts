@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { createImportsSurface } from '../../src/http/imports.js';
+import { createImportsSurface } from '../../src/http/imports/index.js';
 import { dispatch, type Actor } from '../../commands/index.js';
 import { answerText } from '../../commands/render-text.js';
 import { recordModal, recordsModal } from '../../src/slack/views/records.js';

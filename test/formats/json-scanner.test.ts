@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { envelopeOf, formatOf } from '../../src/http/imports.js';
+import { envelopeOf, formatOf } from '../../src/http/imports/index.js';
 import { createEnvelopeScanner } from '../../src/formats/json-scanner.js';
 import type { Entity } from '../../src/domain/records.js';
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve } from '@hono/node-server';
 import { Webhook } from 'standardwebhooks';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { createImportsSurface } from '../../src/http/imports.js';
+import { createImportsSurface } from '../../src/http/imports/index.js';
 import { SERVER_OPTIONS } from '../../src/http/app.js';
 
 const TOKEN = 'push-token-0123456789abcdef';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { ADMIN_TOKEN, createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { createImportsSurface, type ImportsHandle } from '../../src/http/imports.js';
+import { createImportsSurface, type ImportsHandle } from '../../src/http/imports/index.js';
 import { createLogger } from '../../src/log.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/push/${name}`, import.meta.url));

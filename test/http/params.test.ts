@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { createImportsSurface } from '../../src/http/imports.js';
+import { createImportsSurface } from '../../src/http/imports/index.js';
 
 /**
  * Garbage parameters are 400s naming the parameter, never 500s: every id,
