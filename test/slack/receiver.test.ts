@@ -67,7 +67,8 @@ describe('Slack receiver (POST /slack/events)', () => {
     const runs = async () => (await s.t.rt.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM sync_runs`)[0]!.n;
     const before = await runs();
     const body = commandBody('recent hr');
-    const headers = { 'content-type': FORM, ...sign(body) };
+    const signedAt = Math.floor(Date.now() / 1000);
+    const headers = { 'content-type': FORM, ...sign(body, signedAt) };
     const first = await s.post(body, FORM, headers);
     expect(first.status).toBe(200);
     await s.idle();
@@ -101,7 +102,7 @@ describe('Slack receiver (POST /slack/events)', () => {
     const replays = () => s.logs.lines.filter((l) => l.msg.startsWith('Slack request replayed')).length;
     expect(replays()).toBe(1);
     // The same command signed again (a new timestamp) is a new request.
-    await s.post(body, FORM, sign(body, Math.floor(Date.now() / 1000) - 1));
+    await s.post(body, FORM, sign(body, signedAt - 7));
     await s.idle();
     expect(replays()).toBe(1);
     for (const { id } of await s.t.rt.sql<{ id: number }[]>`SELECT id FROM sync_runs WHERE status = 'pending'`) await s.t.drain(id);
