@@ -9,7 +9,6 @@ export const ErrorCode = {
   Invalid: 'invalid',
   Conflict: 'conflict',
   Unauthorized: 'unauthorized',
-  Forbidden: 'forbidden',
   ProviderFailed: 'provider_failed',
   ProviderAuth: 'provider_auth',
   ProviderUnsupported: 'provider_unsupported',

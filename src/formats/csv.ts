@@ -152,7 +152,8 @@ export function createCsvObjectReader(): {
         continue;
       }
       const rec: Record<string, string> = {};
-      header.forEach((h, i) => (rec[h] = r[i]!));
+      // A column named __proto__ is a field like any other, not the record's prototype.
+      header.forEach((h, i) => (h === '__proto__' ? Object.defineProperty(rec, h, { value: r[i]!, enumerable: true, writable: true, configurable: true }) : (rec[h] = r[i]!)));
       out.push({ line: rowNo, record: rec });
     }
     return out;

@@ -27,10 +27,16 @@ const STATUS_OF: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   [ErrorCode.RunNotApplicable]: 409,
   [ErrorCode.PreviewOutdated]: 409,
   [ErrorCode.Unauthorized]: 401,
-  [ErrorCode.Forbidden]: 403,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.UnsupportedMediaType]: 415,
   [ErrorCode.Unavailable]: 503,
+};
+
+/** Headers the answer to a coded error carries. */
+const HEADERS_OF: Partial<Record<ErrorCode, Record<string, string>>> = {
+  [ErrorCode.Unauthorized]: { 'www-authenticate': 'Bearer realm="people-sync"' },
+  [ErrorCode.PayloadTooLarge]: { connection: 'close' },
+  [ErrorCode.UnsupportedMediaType]: { accept: 'application/json, application/x-ndjson, text/csv' },
 };
 
 const TITLES: Partial<Record<number, string>> = {
@@ -62,7 +68,7 @@ export function createErrorHandler(log: Logger) {
     if (err instanceof PeopleSyncError) {
       const status = STATUS_OF[err.code] ?? 500;
       if (status === 500) log.error('request failed', { path: c.req.path, code: err.code, error: err.message });
-      return problemResponse(c, new HttpProblem(status, TITLES[status] ?? 'Error', err.message, err.details));
+      return problemResponse(c, new HttpProblem(status, TITLES[status] ?? 'Error', err.message, err.details, HEADERS_OF[err.code]));
     }
     log.error('request failed', { path: c.req.path, error: err.message });
     return problemResponse(

@@ -108,6 +108,7 @@ describe('media types', () => {
     expect(formatOf('text/csv;charset="UTF-8"')).toBe('csv');
     expect(() => formatOf(undefined)).toThrow(/no Content-Type/);
     expect(() => formatOf('text/plain')).toThrow(/"text\/plain" is not accepted/);
-    expect(() => formatOf('text/csv; charset=windows-1252')).toThrow(/UTF-8/);
+    expect(formatOf('text/csv; charset=windows-1252')).toBe('csv');
+    expect(() => formatOf('text/csv; charset=shift_jis')).toThrow(/UTF-8/);
   });
 });

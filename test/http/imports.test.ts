@@ -321,9 +321,18 @@ describe('push imports', () => {
       return JSON.parse(text) as { title: string; detail: string; errors?: { path: string; message: string }[] };
     };
 
-    it('404 for an unknown integration, 409 for a pull integration', async () => {
-      expect((await problem(await pushJson('nope', { mode: 'full' }), 404)).detail).toContain('"nope"');
-      expect((await problem(await pushJson('pulled', { mode: 'full' }), 409)).detail).toMatch(/does not accept pushes/);
+    it('an unknown integration and a pull integration answer exactly like a bad credential (the same 401)', async () => {
+      const bad = await post('/imports/hris', '{}', { ...JSON_TYPE, authorization: 'Bearer not-the-token-not-the-token' });
+      expect(bad.status).toBe(401);
+      const body = async (res: Response) => ({ ...(JSON.parse(await res.text()) as Record<string, unknown>), instance: undefined, headers: [...res.headers] });
+      const answer = await body(bad);
+      for (const integration of ['nope', 'pulled']) {
+        for (const headers of [bearer, signedHeaders(SECRET_NEW, '{"mode":"full"}'), {}]) {
+          const res = await pushJson(integration, { mode: 'full' }, headers);
+          expect(res.status).toBe(401);
+          expect(await body(res)).toEqual(answer);
+        }
+      }
     });
 
     it('400 for malformed JSON with the line and column', async () => {
@@ -360,7 +369,7 @@ describe('push imports', () => {
     });
 
     it('415 for an unsupported media type or charset', async () => {
-      for (const type of ['text/plain', 'application/xml', 'text/csv; charset=iso-8859-1']) {
+      for (const type of ['text/plain', 'application/xml', 'text/csv; charset=shift_jis']) {
         const p = await problem(await post('/imports/hris?mode=full', 'x', { 'content-type': type, ...bearer }), 415);
         expect(p.detail).toMatch(/application\/json|UTF-8/);
       }

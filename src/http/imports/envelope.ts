@@ -1,12 +1,14 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
-import type { IssueDetail } from '../../errors.js';
+import { ErrorCode, PeopleSyncError, type IssueDetail } from '../../errors.js';
+import { charsetOf, type Charset } from '../../formats/charset.js';
 import { parseEntity, type Format } from '../../formats/records-stream.js';
 import type { EnvelopeScan, JsonKind } from '../../formats/json-scanner.js';
 import type { PushMode } from '../../store/deliveries-repo.js';
 import { HttpProblem } from '../problem.js';
 import type { WebhookAuth } from '../middleware/webhook-auth.js';
 import { decimalParam, invalid, parseParams } from '../validate.js';
+import { contentEncodingOf, type ContentEncoding } from './content-encoding.js';
 
 /** What a push request says: its media type, its query, its envelope and its idempotency key. */
 
@@ -22,22 +24,67 @@ const MEDIA_TYPES: Record<string, Format> = {
   'application/csv': 'csv',
 };
 
-export function unsupportedMediaType(detail: string): HttpProblem {
-  return new HttpProblem(415, 'Unsupported media type', detail, [], { accept: 'application/json, application/x-ndjson, text/csv' });
+export function unsupportedMediaType(detail: string): PeopleSyncError {
+  return new PeopleSyncError(ErrorCode.UnsupportedMediaType, detail);
 }
 
-/** The format of a body from its Content-Type; 415 for anything else or a charset other than UTF-8. */
+const charsetParam = (contentType: string | undefined) =>
+  (contentType ?? '')
+    .split(';')
+    .slice(1)
+    .map((s) => s.trim().toLowerCase())
+    .find((p) => p.startsWith('charset='))
+    ?.slice(8)
+    .replace(/"/g, '');
+
+function charsetOr415(contentType: string | undefined): Charset {
+  const label = charsetParam(contentType);
+  const charset = charsetOf(label);
+  if (!charset) throw unsupportedMediaType(`Send the body as UTF-8, or as windows-1252 / ISO-8859-1 saying so in the charset (charset=${label} is not supported).`);
+  return charset;
+}
+
+/** The format of a body from its Content-Type; 415 for anything else or a charset we do not read. */
 export function formatOf(contentType: string | undefined): Format {
-  const [type = '', ...params] = (contentType ?? '').split(';').map((s) => s.trim().toLowerCase());
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   const format = MEDIA_TYPES[type] ?? (/^application\/[a-z0-9.-]+\+json$/.test(type) ? 'json' : undefined);
   if (!format) {
     throw unsupportedMediaType(
       `${type ? `Content-Type "${type}" is not accepted` : 'The request has no Content-Type'}: send application/json (an envelope {"mode": …, "employees": […]}), application/x-ndjson (one record per line) or text/csv (employees).`,
     );
   }
-  const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
-  if (charset && !['utf-8', 'utf8', 'us-ascii'].includes(charset)) throw unsupportedMediaType(`Send the body as UTF-8 (charset=${charset} is not supported).`);
+  charsetOr415(contentType);
   return format;
+}
+
+/** How a body is written: its format (null: a small JSON body), charset and Content-Encoding. */
+export interface BodySpec {
+  format: Format | null;
+  charset: Charset;
+  encoding: ContentEncoding | null;
+}
+
+/**
+ * How the body of this request is written: its format (`small`: a small JSON
+ * body whose media type is checked once there is one), its charset and its
+ * Content-Encoding; 415 for what we do not read.
+ */
+export function bodySpecOf(c: Context, small = false): BodySpec {
+  const contentType = c.req.header('content-type');
+  const format = small ? null : formatOf(contentType);
+  const header = c.req.header('content-encoding');
+  const encoding = contentEncodingOf(header);
+  if (encoding === undefined) {
+    throw unsupportedMediaType(`Content-Encoding "${header!.trim().slice(0, 60)}" is not accepted: send the body uncompressed, or compressed as gzip, deflate or br.`);
+  }
+  return { format, charset: charsetOr415(contentType), encoding };
+}
+
+/** The Content-Type a stored body is served with: its bytes are UTF-8 whatever charset it was sent in. */
+export function storedContentType(contentType: string | undefined, charset: Charset): string | null {
+  if (contentType === undefined) return null;
+  if (charset === 'utf-8') return contentType;
+  return `${contentType.split(';')[0]!.trim()}; charset=utf-8`;
 }
 
 const boolParam = z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).transform((v) => v === 'true' || v === '1');

@@ -41,6 +41,17 @@ export interface ImportsOptions {
   idleTimeoutMs?: number;
   /** Longest time to receive a whole body (default 5 min). */
   bodyTimeoutMs?: number;
+  /** Slowest average rate a body may arrive at once `slowBodyGraceMs` have passed (default 1 KiB/s; 0: no minimum). */
+  minBytesPerSecond?: number;
+  /** How long a body may arrive slower than `minBytesPerSecond` (default 10 s). */
+  slowBodyGraceMs?: number;
+  /**
+   * Of the in-flight uploads of an integration, how many may be signed ones not
+   * verified yet (their signature covers the body, so they are strangers until it
+   * has arrived). Default half of `maxInFlightPerIntegration`: the rest stay free
+   * for requests already authenticated.
+   */
+  maxUnverifiedInFlightPerIntegration?: number;
   /** How long an open batch accepts parts (default 24 h). */
   batchTtlSeconds?: number;
   /** How often queued deliveries and expired batches are looked at (default 60 s; 0: only at start). */
@@ -71,6 +82,8 @@ export function createImportsSurface(options: ImportsOptions & { onMount?: (hand
       maxBytes: config.importMaxBytes,
       idleMs: options.idleTimeoutMs ?? 30_000,
       totalMs: options.bodyTimeoutMs ?? 5 * 60_000,
+      minBytesPerSecond: options.minBytesPerSecond ?? 1024,
+      graceMs: options.slowBodyGraceMs ?? 10_000,
       memorySpoolBytes: options.memorySpoolBytes ?? 1024 * 1024,
       dir: () => (spoolDir ??= mkdtemp(join(options.spoolDir ?? tmpdir(), 'people-sync-imports-'))),
     });
@@ -94,6 +107,8 @@ export function createImportsSurface(options: ImportsOptions & { onMount?: (hand
         max: options.maxInFlightPerIntegration ?? 4,
         retryAfterSeconds: options.retryAfterSeconds ?? 5,
         key: (c) => c.var.integration.id,
+        unverified: (c) => c.var.webhook.method === 'signature',
+        maxUnverified: options.maxUnverifiedInFlightPerIntegration,
       }),
     };
     const imports = createImportRoutes({ repo, queue, service, log, receiver, batchTtlSeconds: options.batchTtlSeconds ?? 24 * 3600, guards });

@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { ErrorCode, PeopleSyncError, isCoded } from '../../errors.js';
+import { createUtf8Text, type Charset } from '../../formats/charset.js';
 import { createCsvObjectReader } from '../../formats/csv.js';
 import { createEnvelopeScanner, type EnvelopeScan } from '../../formats/json-scanner.js';
 import { jsonErrorPosition, type Format } from '../../formats/records-stream.js';
 import { HttpProblem } from '../problem.js';
 import type { WebhookAuth } from '../middleware/webhook-auth.js';
 import { invalid, issuesOf } from '../validate.js';
-import { formatOf, unsupportedMediaType } from './envelope.js';
+import { createContentDecoder, type ContentEncoding } from './content-encoding.js';
+import { formatOf, unsupportedMediaType, type BodySpec } from './envelope.js';
 
 /**
  * Receiving a body: limits, timeouts, the spool, and the checks that run while
@@ -28,21 +30,21 @@ export interface ReceiveLimits {
   idleMs: number;
   /** Longest time to receive a whole body. */
   totalMs: number;
+  /** Slowest average rate a body may arrive at, once `graceMs` have passed. */
+  minBytesPerSecond: number;
+  graceMs: number;
   /** Bodies above this size are spooled to a temp file while they arrive. */
   memorySpoolBytes: number;
   /** The spool directory, made on first use. */
   dir: () => Promise<string>;
 }
 
-function tooLarge(max: number, small: boolean): HttpProblem {
-  return new HttpProblem(
-    413,
-    'Payload too large',
+function tooLarge(max: number, small: boolean, decoded = false): PeopleSyncError {
+  return new PeopleSyncError(
+    ErrorCode.PayloadTooLarge,
     small
-      ? `This request takes a small JSON body (at most ${formatBytes(max)}); records go to the parts of a batch.`
-      : `The body is larger than the ${formatBytes(max)} limit (IMPORT_MAX_BYTES). Send a large full snapshot as a batch: POST /imports/<integration>/batches, then its parts, then commit.`,
-    [],
-    { connection: 'close' },
+      ? `This request takes a small JSON body (at most ${formatBytes(max)}${decoded ? ' decompressed' : ''}); records go to the parts of a batch.`
+      : `The body${decoded ? ', decompressed,' : ''} is larger than the ${formatBytes(max)} limit (IMPORT_MAX_BYTES). Send a large full snapshot as a batch: POST /imports/<integration>/batches, then its parts, then commit.`,
   );
 }
 
@@ -52,21 +54,42 @@ function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
+const timeout = (detail: string) => new HttpProblem(408, 'Request timeout', detail, [], { connection: 'close' });
+
 const TIMED_OUT = Symbol('timed out');
 
-/** The raw body, chunk by chunk, within the size limit and the timeouts. */
-async function* readBody(c: Context, limits: { maxBytes: number; small: boolean; idleMs: number; totalMs: number }): AsyncGenerator<Uint8Array> {
+interface ReadLimits {
+  maxBytes: number;
+  small: boolean;
+  idleMs: number;
+  totalMs: number;
+  minBytesPerSecond: number;
+  graceMs: number;
+}
+
+/**
+ * The raw body, chunk by chunk, within the size limit and the timeouts. Past
+ * the grace period a body must keep arriving at `minBytesPerSecond` on
+ * average: a client dripping a byte now and then holds an upload slot only
+ * that long, not for the whole body timeout.
+ */
+async function* readBody(c: Context, limits: ReadLimits): AsyncGenerator<Uint8Array> {
   const length = c.req.header('content-length');
   if (length !== undefined && /^\d+$/.test(length.trim()) && Number(length) > limits.maxBytes) throw tooLarge(limits.maxBytes, limits.small);
   const stream = c.req.raw.body;
   if (!stream) return;
   const reader = stream.getReader();
-  const deadline = Date.now() + limits.totalMs;
+  const started = Date.now();
+  const deadline = started + limits.totalMs;
+  const rate = limits.minBytesPerSecond;
   let total = 0;
   let finished = false;
+  // When the bytes so far stop being enough for the minimum rate.
+  const behindAt = () => (rate > 0 ? started + Math.max(limits.graceMs, (total / rate) * 1000) : Infinity);
   try {
     for (;;) {
-      const wait = Math.min(limits.idleMs, deadline - Date.now());
+      const now = Date.now();
+      const wait = Math.min(limits.idleMs, deadline - now, behindAt() - now);
       let timer: NodeJS.Timeout | undefined;
       const r = await Promise.race([
         reader.read(),
@@ -75,16 +98,14 @@ async function* readBody(c: Context, limits: { maxBytes: number; small: boolean;
         }),
       ]).finally(() => clearTimeout(timer));
       if (r === TIMED_OUT) {
-        const idle = deadline - Date.now() > 0;
-        throw new HttpProblem(
-          408,
-          'Request timeout',
-          idle
-            ? `The body stopped arriving: nothing for ${limits.idleMs / 1000} s after ${formatBytes(total)}. Nothing was stored; send it again.`
-            : `The body took longer than ${limits.totalMs / 1000} s to arrive. Nothing was stored; send it again, or split it into a batch.`,
-          [],
-          { connection: 'close' },
-        );
+        const at = Date.now();
+        if (at >= deadline) throw timeout(`The body took longer than ${limits.totalMs / 1000} s to arrive. Nothing was stored; send it again, or split it into a batch.`);
+        if (at >= behindAt()) {
+          throw timeout(
+            `The body is arriving too slowly: ${formatBytes(total)} in ${((at - started) / 1000).toFixed(1)} s, below the ${formatBytes(rate)}/s minimum. Nothing was stored; send it again over a faster connection.`,
+          );
+        }
+        throw timeout(`The body stopped arriving: nothing for ${limits.idleMs / 1000} s after ${formatBytes(total)}. Nothing was stored; send it again.`);
       }
       if (r.done) {
         finished = true;
@@ -228,50 +249,118 @@ function asProblem(err: unknown, format: Format | null): unknown {
 
 /** A body received whole, verified and checked: what a delivery row records of it. */
 export interface Received {
+  /** Stored bytes: decompressed, and UTF-8 whatever the charset it came in. */
   bytes: number;
   sha256: string;
   records: number;
   scan: EnvelopeScan | null;
   spool: Spool;
+  /** The charset it was sent in. */
+  charset: Charset;
+}
+
+function undecodable(encoding: ContentEncoding, err: unknown): HttpProblem {
+  const why = err instanceof Error ? err.message : String(err);
+  return new HttpProblem(
+    400,
+    'Undecodable body',
+    `The body does not decode as Content-Encoding: ${encoding} (${why}). Send it compressed as the header says, or send it without Content-Encoding.`,
+  );
 }
 
 export function createReceiver(limits: ReceiveLimits) {
-  const { maxBytes, idleMs, totalMs } = limits;
+  const readLimits = (small: boolean): ReadLimits => ({
+    maxBytes: small ? SMALL_BODY_BYTES : limits.maxBytes,
+    small,
+    idleMs: limits.idleMs,
+    totalMs: limits.totalMs,
+    minBytesPerSecond: limits.minBytesPerSecond,
+    graceMs: limits.graceMs,
+  });
 
-  async function receive(c: Context, webhook: WebhookAuth, format: Format | null, spool: Spool, small = false): Promise<Received> {
+  /**
+   * Reads the body through the signature check, decompression, the charset, a
+   * hash, the format check and the spool. A refusal about the content waits
+   * until the signature is verified, so a stranger learns nothing from it;
+   * only the size limits and timeouts stop a body early.
+   */
+  async function receive(c: Context, webhook: WebhookAuth, spec: BodySpec, spool: Spool, small = false): Promise<Received> {
+    const { format } = spec;
+    const read = readLimits(small);
     const check = format ? CHECKS[format]() : null;
+    const text = createUtf8Text(spec.charset);
+    const decoder = spec.encoding ? createContentDecoder(spec.encoding) : null;
     const hash = createHash('sha256');
+    let decoded = 0;
     let bytes = 0;
     let failure: unknown = null;
-    for await (const chunk of readBody(c, { maxBytes: small ? SMALL_BODY_BYTES : maxBytes, small, idleMs, totalMs })) {
-      bytes += chunk.length;
-      webhook.update(chunk);
-      hash.update(chunk);
-      if (failure) continue; // keep reading: the signature decides before any detail is told
+    const take = async (chunk: Uint8Array) => {
+      decoded += chunk.length;
+      if (decoded > read.maxBytes) throw tooLarge(read.maxBytes, small, true);
+      if (failure) return; // keep reading: the signature decides before any detail is told
       try {
-        check?.push(chunk);
+        const utf8 = text.push(chunk);
+        check?.push(utf8);
+        hash.update(utf8);
+        bytes += utf8.length;
+        await spool.write(utf8);
       } catch (err) {
         failure = err;
-        continue;
       }
-      await spool.write(chunk);
+    };
+    const unpack = async (chunks: AsyncIterable<Uint8Array>) => {
+      try {
+        for await (const out of chunks) await take(out);
+      } catch (err) {
+        if (isCoded(err, ErrorCode.PayloadTooLarge)) throw err;
+        failure = undecodable(spec.encoding!, err);
+      }
+    };
+    try {
+      for await (const chunk of readBody(c, read)) {
+        webhook.update(chunk);
+        if (!decoder) await take(chunk);
+        else if (!failure) await unpack(decoder.write(chunk));
+      }
+      if (decoder && !failure) await unpack(decoder.end());
+    } finally {
+      decoder?.destroy();
     }
     webhook.verify();
     let result: { records: number; scan: EnvelopeScan | null } = { records: 0, scan: null };
-    if (!failure && check) {
+    if (!failure) {
       try {
-        result = check.end();
+        text.end();
+        if (check) result = check.end();
       } catch (err) {
         failure = err;
       }
     }
     if (failure) throw asProblem(failure, format);
-    return { bytes, sha256: hash.digest('hex'), records: result.records, scan: result.scan, spool };
+    return { bytes, sha256: hash.digest('hex'), records: result.records, scan: result.scan, spool, charset: spec.charset };
+  }
+
+  /**
+   * Runs the checks a route makes before it reads the body. A request with
+   * signature headers is not authenticated until its body is, so it is told
+   * nothing (not even 400 or 415) before the signature over the whole body is
+   * verified; a bearer request was authenticated already and is told at once.
+   */
+  async function beforeBody<T>(c: Context, webhook: WebhookAuth, checks: () => T | Promise<T>): Promise<T> {
+    try {
+      return await checks();
+    } catch (err) {
+      if (webhook.method === 'signature') {
+        for await (const chunk of readBody(c, readLimits(false))) webhook.update(chunk);
+        webhook.verify();
+      }
+      throw err;
+    }
   }
 
   /** A small JSON body (batch open, commit): `{}` when empty. */
-  async function smallJson<T extends z.ZodType>(c: Context, webhook: WebhookAuth, spool: Spool, schema: T): Promise<{ got: Received; body: z.output<T> }> {
-    const got = await receive(c, webhook, null, spool, true);
+  async function smallJson<T extends z.ZodType>(c: Context, webhook: WebhookAuth, spec: BodySpec, spool: Spool, schema: T): Promise<{ got: Received; body: z.output<T> }> {
+    const got = await receive(c, webhook, spec, spool, true);
     const parts: Uint8Array[] = [];
     for await (const p of spool.chunks()) parts.push(p);
     const text = Buffer.concat(parts).toString('utf8').replace(/^\uFEFF/, '');
@@ -291,6 +380,7 @@ export function createReceiver(limits: ReceiveLimits) {
 
   return {
     receive,
+    beforeBody,
     smallJson,
     newSpool: (memory = limits.memorySpoolBytes) => createSpool(limits.dir, memory),
   };

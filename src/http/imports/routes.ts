@@ -11,7 +11,7 @@ import type { WebhookVariables } from '../middleware/webhook-auth.js';
 import { HttpProblem } from '../problem.js';
 import { invalid } from '../validate.js';
 import { createAnswers } from './answers.js';
-import { BatchOpenBody, CommitBody, envelopeOf, formatOf, idempotencyKey, parseQuery, PartQuery, PushQuery } from './envelope.js';
+import { BatchOpenBody, bodySpecOf, CommitBody, envelopeOf, idempotencyKey, parseQuery, PartQuery, PushQuery, storedContentType } from './envelope.js';
 import { SMALL_BODY_BYTES, type Receiver } from './receive.js';
 
 export type ImportsEnv = { Variables: IntegrationVariables & WebhookVariables };
@@ -61,21 +61,24 @@ export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
 
   imports.post('/:integration', find, auth, inFlight, async (c) => {
     const integration = c.var.integration;
-    const format = formatOf(c.req.header('content-type'));
-    const q = parseQuery(PushQuery, c);
-    if (format !== 'json') envelopeOf(null, q); // ?mode= is required: say so before reading the body
-    const key = idempotencyKey(c, c.var.webhook);
+    const { spec, q, key } = await receiver.beforeBody(c, c.var.webhook, () => {
+      const spec = bodySpecOf(c);
+      const q = parseQuery(PushQuery, c);
+      if (spec.format !== 'json') envelopeOf(null, q); // ?mode= is required: say so before reading the body
+      return { spec, q, key: idempotencyKey(c, c.var.webhook) };
+    });
+    const { format } = spec;
     const spool = receiver.newSpool();
     try {
       const started = Date.now();
-      const got = await receiver.receive(c, c.var.webhook, format, spool);
+      const got = await receiver.receive(c, c.var.webhook, spec, spool);
       const env = envelopeOf(got.scan, q);
       const prior = key ? await repo.byKey(integration.id, key) : null;
       if (prior) return await repeatAnswer(c, prior, got.sha256, key!);
       const delivery = newDelivery({
         integrationId: integration.id,
         kind: 'push',
-        contentType: c.req.header('content-type') ?? null,
+        contentType: storedContentType(c.req.header('content-type'), got.charset),
         format,
         entity: q.entity,
         mode: env.mode,
@@ -102,10 +105,10 @@ export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
 
   imports.post('/:integration/batches', find, auth, inFlight, async (c) => {
     const integration = c.var.integration;
-    const q = parseQuery(PushQuery, c);
+    const { spec, q } = await receiver.beforeBody(c, c.var.webhook, () => ({ spec: bodySpecOf(c, true), q: parseQuery(PushQuery, c) }));
     const spool = receiver.newSpool(SMALL_BODY_BYTES * 2);
     try {
-      const { body } = await receiver.smallJson(c, c.var.webhook, spool, BatchOpenBody);
+      const { body } = await receiver.smallJson(c, c.var.webhook, spec, spool, BatchOpenBody);
       const conflicts = (['mode', 'dry_run'] as const)
         .filter((k) => body[k] !== undefined && q[k] !== undefined && body[k] !== q[k])
         .map((k) => ({ path: k, message: `is ${JSON.stringify(body[k])} in the body but ${JSON.stringify(q[k])} in ?${k}=` }));
@@ -137,14 +140,15 @@ export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
 
   imports.post('/:integration/batches/:batch/parts', find, auth, inFlight, async (c) => {
     const integration = c.var.integration;
-    const batch = await batchOr404(c);
-    assertOpen(batch);
-    const format = formatOf(c.req.header('content-type'));
-    const q = parseQuery(PartQuery, c);
-    const key = idempotencyKey(c, c.var.webhook);
+    const { batch, spec, q, key } = await receiver.beforeBody(c, c.var.webhook, async () => {
+      const batch = await batchOr404(c);
+      assertOpen(batch);
+      return { batch, spec: bodySpecOf(c), q: parseQuery(PartQuery, c), key: idempotencyKey(c, c.var.webhook) };
+    });
+    const { format } = spec;
     const spool = receiver.newSpool();
     try {
-      const got = await receiver.receive(c, c.var.webhook, format, spool);
+      const got = await receiver.receive(c, c.var.webhook, spec, spool);
       envelopeOf(got.scan, {}, batch);
       const byKey = key ? await repo.byKey(integration.id, key) : null;
       if (byKey) return await repeatAnswer(c, byKey, got.sha256, key!);
@@ -159,7 +163,7 @@ export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
         integrationId: integration.id,
         kind: 'part',
         batch: { id: batch.id, part: q.part ?? null },
-        contentType: c.req.header('content-type') ?? null,
+        contentType: storedContentType(c.req.header('content-type'), got.charset),
         format,
         entity: q.entity,
         mode: batch.mode,
@@ -190,10 +194,10 @@ export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
 
   imports.post('/:integration/batches/:batch/commit', find, auth, inFlight, async (c) => {
     const integration = c.var.integration;
-    const batch = await batchOr404(c);
+    const { batch, spec } = await receiver.beforeBody(c, c.var.webhook, async () => ({ batch: await batchOr404(c), spec: bodySpecOf(c, true) }));
     const spool = receiver.newSpool(SMALL_BODY_BYTES * 2);
     try {
-      const { got, body } = await receiver.smallJson(c, c.var.webhook, spool, CommitBody);
+      const { got, body } = await receiver.smallJson(c, c.var.webhook, spec, spool, CommitBody);
       const key = idempotencyKey(c, c.var.webhook);
       const prior = key ? await repo.byKey(integration.id, key) : null;
       if (prior) return await repeatAnswer(c, prior, got.sha256, key!);
@@ -216,7 +220,7 @@ export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
           integrationId: integration.id,
           kind: 'commit',
           batch: { id: b!.id, part: null },
-          contentType: got.bytes ? (c.req.header('content-type') ?? null) : null,
+          contentType: got.bytes ? storedContentType(c.req.header('content-type'), got.charset) : null,
           format: got.bytes ? 'json' : null,
           mode: b!.mode,
           dryRun: b!.dry_run,

@@ -1,5 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import { ErrorCode, PeopleSyncError } from '../../errors.js';
 import { HttpProblem } from '../problem.js';
 
 /** Constant-time comparison of two secrets of any length. */
@@ -18,9 +19,7 @@ export function requireBearer(options: { token: string | undefined }): Middlewar
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(header);
     if (!m || !safeEqual(m[1]!.trim(), options.token)) {
-      throw new HttpProblem(401, 'Unauthorized', 'Send the admin token as "Authorization: Bearer <ADMIN_API_TOKEN>".', [], {
-        'www-authenticate': 'Bearer realm="people-sync"',
-      });
+      throw new PeopleSyncError(ErrorCode.Unauthorized, 'Send the admin token as "Authorization: Bearer <ADMIN_API_TOKEN>".');
     }
     await next();
   };

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import type { IntegrationConfig } from '../../config.js';
+import { ErrorCode, isCoded } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { HttpProblem } from '../problem.js';
 
@@ -10,27 +11,32 @@ export interface FindIntegrationOptions {
   log: Logger;
 }
 
-/** The push integration named by `:integration`, as `c.var.integration`; logs what the sender is refused. */
-export function findIntegration(options: FindIntegrationOptions): MiddlewareHandler<{ Variables: IntegrationVariables }> {
+/**
+ * The push integration named by `:integration`, as `c.var.integration`, for
+ * the authentication that follows. It says nothing itself: an unknown or pull
+ * integration is left unset, has no credentials, and is answered exactly like
+ * a bad credential, so callers cannot list integration ids. What the sender is
+ * refused, the operator sees in the log.
+ */
+export function findIntegration(options: FindIntegrationOptions): MiddlewareHandler<{ Variables: Partial<IntegrationVariables> }> {
   const { log } = options;
   return async function findIntegration(c, next) {
     const id = c.req.param('integration') ?? '';
     const integration = options.integrations().find((i) => i.id === id);
-    if (!integration) {
-      throw new HttpProblem(404, 'Not found', `There is no integration "${id}". The URL ends with the id of a push integration from integrations.yml.`);
-    }
-    if (integration.kind !== 'push') {
-      throw new HttpProblem(
-        409,
-        'Conflict',
-        `Integration "${id}" pulls its data from ${integration.provider ?? 'its provider'}; it does not accept pushes. Add a push integration (kind: push) to integrations.yml to receive data here.`,
-      );
-    }
-    c.set('integration', integration);
+    if (!integration || integration.kind !== 'push') {
+      log.warn('push to an integration that takes none', {
+        integration: id.slice(0, 200),
+        path: c.req.path.slice(0, 300),
+        reason: integration ? `"${id}" is a pull integration` : 'no such integration',
+      });
+    } else c.set('integration', integration);
     await next();
-    // Refusals are answered to the sender; the operator sees them here (401s are logged by verifyWebhook).
-    if (c.error instanceof HttpProblem && c.error.status !== 401) {
-      log.warn('push refused', { integration: id, path: c.req.path, status: c.error.status, detail: c.error.detail });
+    const err = c.error;
+    // 401s are logged by verifyWebhook.
+    if (err instanceof HttpProblem && err.status !== 401) {
+      log.warn('push refused', { integration: id, path: c.req.path, status: err.status, detail: err.detail });
+    } else if (isCoded(err) && err.code !== ErrorCode.Unauthorized) {
+      log.warn('push refused', { integration: id, path: c.req.path, code: err.code, detail: err.message });
     }
   };
 }

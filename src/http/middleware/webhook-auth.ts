@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual, type Hmac } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
-import { HttpProblem } from '../problem.js';
+import { ErrorCode, PeopleSyncError } from '../../errors.js';
 import { safeEqual } from './auth.js';
 import type { Logger } from '../../log.js';
 
@@ -47,13 +47,10 @@ export interface VerifyWebhookOptions {
 }
 
 /** The one answer to every authentication failure. */
-export function unauthorized(): HttpProblem {
-  return new HttpProblem(
-    401,
-    'Unauthorized',
+export function unauthorized(): PeopleSyncError {
+  return new PeopleSyncError(
+    ErrorCode.Unauthorized,
     'The request could not be authenticated. Sign it with the integration\'s webhook secret (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature) or send one of its tokens as "Authorization: Bearer <token>".',
-    [],
-    { 'www-authenticate': 'Bearer realm="people-sync imports"' },
   );
 }
 
