@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ENTITIES, MATCH_KEYS, type Entity, type MatchKey } from './domain/records.js';
-import type { Mapping } from './domain/mapping.js';
+import { compileExpression, isExpression, type Mapping } from './domain/mapping.js';
 import { PeopleSyncError, ErrorCode } from './errors.js';
 import { registerSecret, type LogLevel } from './log.js';
 import { providers } from '../providers/index.js';
@@ -194,6 +194,19 @@ const MappingSchema = z
       if (!parsed.success) {
         for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: perEntity ? [entity, ...issue.path] : issue.path });
         continue;
+      }
+      for (const [target, value] of Object.entries(parsed.data)) {
+        if (!isExpression(value)) continue;
+        try {
+          compileExpression(value);
+        } catch (err) {
+          const e = err as { message?: string; position?: number };
+          ctx.addIssue({
+            code: 'custom',
+            message: `is not a valid JSONata expression: ${e.message ?? String(err)}${typeof e.position === 'number' ? ` (at character ${e.position})` : ''}`,
+            path: perEntity ? [entity, target] : [target],
+          });
+        }
       }
       out[entity] = parsed.data;
     }

@@ -1,4 +1,5 @@
-import { FIELDS, type Entity } from './records.js';
+import jsonata from 'jsonata';
+import { FIELDS, type Entity, type FieldError } from './records.js';
 
 /**
  * Field mapping: `{ canonical_field: template }` where a template is either
@@ -8,6 +9,76 @@ import { FIELDS, type Entity } from './records.js';
  * and `a.b[0].c`.
  */
 export type Mapping = Record<string, string>;
+
+/**
+ * A mapping value that starts with `=` is a [JSONata](https://jsonata.org) expression over the
+ * source record (`"=$lowercase($trim(workEmail))"`): for what templates cannot do. Each is
+ * compiled once (config validation compiles it first, so a bad one stops start-up) and evaluated
+ * per record; an error fails that record, naming the field and the expression.
+ */
+export interface CompiledExpression {
+  /** The text after `=`. */
+  source: string;
+  /** The source's top-level keys the expression reads (not kept again under `attributes`). */
+  roots: string[];
+  evaluate(input: unknown): Promise<unknown>;
+}
+
+export const isExpression = (value: string): boolean => value.startsWith('=');
+
+const compiled = new Map<string, CompiledExpression>();
+
+/** Compiles `=…` once per process; throws jsonata's error (with `position`) for a bad one. */
+export function compileExpression(value: string): CompiledExpression {
+  const hit = compiled.get(value);
+  if (hit) return hit;
+  const source = value.slice(1);
+  const expr = jsonata(source);
+  const roots = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== 'object') return;
+    const n = node as { type?: string; steps?: { type?: string; value?: unknown }[] };
+    if (n.type === 'path' && n.steps?.[0]?.type === 'name' && typeof n.steps[0].value === 'string') roots.add(n.steps[0].value);
+    for (const v of Object.values(node)) if (v && typeof v === 'object') walk(v);
+  };
+  walk(expr.ast());
+  const out: CompiledExpression = { source, roots: [...roots], evaluate: (input) => expr.evaluate(input) };
+  compiled.set(value, out);
+  return out;
+}
+
+/** The expressions of one entity's mapping, by target field. */
+export function expressionsOf(mapping: Mapping | undefined): [string, CompiledExpression][] {
+  if (!mapping) return [];
+  return Object.entries(mapping).filter(([, v]) => isExpression(v)).map(([target, v]) => [target, compileExpression(v)]);
+}
+
+/** JSON-shaped copy of an expression's result (JSONata sequences and functions are not data). */
+function plain(value: unknown): unknown {
+  if (value === undefined || typeof value === 'function') return undefined;
+  if (value === null || typeof value !== 'object') return value;
+  return JSON.parse(JSON.stringify(value)) as unknown;
+}
+
+/** Evaluates a record's expressions: their values by target, and an error per expression that failed. */
+export async function evaluateExpressions(
+  expressions: [string, CompiledExpression][],
+  source: unknown,
+): Promise<{ values: Map<string, unknown>; errors: FieldError[] }> {
+  const values = new Map<string, unknown>();
+  const errors: FieldError[] = [];
+  for (const [target, e] of expressions) {
+    try {
+      values.set(target, plain(await e.evaluate(source)));
+    } catch (err) {
+      // JSONata throws plain objects carrying `message` (and `code`, `position`).
+      const message = err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string' ? (err as { message: string }).message : String(err);
+      errors.push({ field: target, message: `expression =${e.source.length > 120 ? `${e.source.slice(0, 117)}…` : e.source} failed: ${message}` });
+    }
+  }
+  return { values, errors };
+}
 
 const WHOLE = /^\{\{\s*([^{}]+?)\s*\}\}$/;
 const PART = /\{\{\s*([^{}]+?)\s*\}\}/g;
@@ -59,7 +130,12 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
  * field of the same name. Source fields that are neither canonical nor read by
  * the mapping are kept under `attributes` so nothing the source sent is lost.
  */
-export function applyMapping(entity: Entity, source: unknown, mapping: Mapping | undefined, options: { patch?: boolean } = {}): unknown {
+export function applyMapping(
+  entity: Entity,
+  source: unknown,
+  mapping: Mapping | undefined,
+  options: { patch?: boolean; evaluated?: Map<string, unknown> } = {},
+): unknown {
   if (source === null || typeof source !== 'object' || Array.isArray(source)) return source;
   const raw = source as Record<string, unknown>;
   const fields = FIELDS[entity];
@@ -76,11 +152,12 @@ export function applyMapping(entity: Entity, source: unknown, mapping: Mapping |
   }
   if (mapping) {
     for (const [target, template] of Object.entries(mapping)) {
-      const roots = templateRoots(template);
+      const expression = isExpression(template);
+      const roots = expression ? compileExpression(template).roots : templateRoots(template);
       for (const root of roots) consumed.add(root);
       // In a patch, a field whose source keys are all absent is absent too (kept), not cleared.
       if (options.patch && roots.length > 0 && roots.every((r) => !Object.hasOwn(raw, r))) continue;
-      const value = renderTemplate(template, raw);
+      const value = expression ? options.evaluated?.get(target) : renderTemplate(template, raw);
       if (value !== undefined) setPath(out, target, value);
     }
   }

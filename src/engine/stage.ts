@@ -3,11 +3,14 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { Sql } from '../store/db.js';
 import { ErrorCode, PeopleSyncError } from '../errors.js';
-import { applyMapping, type Mapping } from '../domain/mapping.js';
+import { applyMapping, evaluateExpressions, expressionsOf, type Mapping } from '../domain/mapping.js';
 import {
   absentFields, acceptCanonical, assertNever, ENTITIES, entityCodeSql, entityOfCode, perEntity, validateRecord,
-  type Entity, type Employee, type Employment, type OrgUnit,
+  type Entity, type Employee, type Employment, type FieldError, type OrgUnit,
 } from '../domain/records.js';
+
+/** User mode's filter: whether to keep a record (its canonical form, or null when it has none) with that external id. */
+type Keep = (rec: Record<string, unknown> | null, ext: string | null) => boolean;
 import type { ProviderPage } from '../../providers/types.js';
 import { parseNdjsonLine, sourceTextOf, type UnparsedLines } from '../formats/records-stream.js';
 
@@ -184,7 +187,19 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false
   };
 
   /** A record's row; `keep` (user mode) drops the records it returns false for. */
-  function record(entity: Entity, raw: unknown, keep?: (rec: Record<string, unknown> | null, ext: string | null) => boolean): string[] | null {
+  const expressions = perEntity((e) => expressionsOf(mapping[e]));
+
+  /**
+   * A record's row: at once, or — when its mapping has expressions (evaluated asynchronously) — as a
+   * promise. The caller awaits it before taking the next row, so rows keep their order.
+   */
+  function rowOf(entity: Entity, raw: unknown, keep?: Keep): string[] | null | Promise<string[] | null> {
+    const ex = expressions[entity];
+    if (ex.length === 0 || raw === null || typeof raw !== 'object' || unstorable(raw, sourceTextOf(raw))) return record(entity, raw, keep);
+    return evaluateExpressions(ex, raw).then((evaluated) => record(entity, raw, keep, evaluated));
+  }
+
+  function record(entity: Entity, raw: unknown, keep?: Keep, evaluated?: { values: Map<string, unknown>; errors: FieldError[] }): string[] | null {
     const m = mapping[entity];
     const refused = unstorable(raw, sourceTextOf(raw));
     if (refused) {
@@ -194,8 +209,12 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false
     }
     // Records already in canonical form skip the schemas (same result, a fraction of the CPU).
     const fast = m ? undefined : acceptCanonical(entity, raw);
-    const mapped = fast ? raw : applyMapping(entity, raw, m, { patch });
-    const checked = fast ? ({ ok: true, record: fast } as const) : validateRecord(entity, mapped, { patch });
+    const mapped = fast ? raw : applyMapping(entity, raw, m, { patch, evaluated: evaluated?.values });
+    const validated = fast ? ({ ok: true, record: fast } as const) : validateRecord(entity, mapped, { patch });
+    // An expression that failed fails its record, with the field and the expression named.
+    const checked = evaluated?.errors.length
+      ? ({ ok: false, errors: [...evaluated.errors, ...(validated.ok ? [] : validated.errors.filter((e) => !evaluated.errors.some((x) => x.field === e.field)))] } as const)
+      : validated;
     if (keep) {
       if (entity !== 'employees') return null;
       const rec = (checked.ok ? checked.record : mapped) as Record<string, unknown> | null;
@@ -267,7 +286,7 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false
     return cols;
   }
 
-  return { base, record, lineFp };
+  return { base, record, rowOf, lineFp };
 }
 
 export interface StageOptions {
@@ -397,13 +416,15 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
       }
     : undefined;
 
-  function rowFor(entity: Entity, raw: unknown): string | null {
-    const cols = rows.record(entity, raw, keep);
+  /** The record's COPY line, numbered in order (a promise when its mapping has expressions; see `rowOf`). */
+  function rowFor(entity: Entity, raw: unknown): string | null | Promise<string | null> {
+    const cols = rows.rowOf(entity, raw, keep);
+    if (cols instanceof Promise) return cols.then((c) => (c ? line(c) : null));
     return cols ? line(cols) : null;
   }
 
   /** An NDJSON line: staged as it is when a link knows it, else parsed. */
-  function lineFor(text: string, lineNo: number, lines: UnparsedLines, unreadable: NonNullable<ProviderPage['unreadable']>): string | null {
+  function lineFor(text: string, lineNo: number, lines: UnparsedLines, unreadable: NonNullable<ProviderPage['unreadable']>): string | null | Promise<string | null> {
     if (known && !needsJsonFix(text)) {
       const fp = rows.lineFp(text);
       const hit = known.get(fp);
@@ -422,7 +443,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     line(rows.base(u.entity, null, false, [{ field: '(row)', message: u.error }], json(u.text === undefined ? { line: u.line } : { line: u.line, text: u.text })));
 
   /** A page's COPY lines (null: a record user mode left out), in the order staging numbers them. */
-  function* pageRows(page: ProviderPage): Generator<string | null> {
+  function* pageRows(page: ProviderPage): Generator<string | null | Promise<string | null>> {
     for (const entity of ENTITIES) for (const raw of page[entity] ?? []) yield rowFor(entity, raw);
     // Unreadable lines go after the page's records, as a reader that parses puts them.
     const unreadable = [...(page.unreadable ?? [])];
@@ -442,7 +463,8 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
       if (page.lines) await lookForKnownLines(page.lines.texts.length);
       let chunk = '';
       let n = 0;
-      for (const l of pageRows(page)) {
+      for (const row of pageRows(page)) {
+        const l = row instanceof Promise ? await row : row;
         if (l) chunk += l;
         if (++n % CHUNK_ROWS === 0 && chunk) {
           yield chunk;
@@ -495,7 +517,7 @@ export async function parseStagedRows(
     for (const r of staged) {
       const parsed = parseNdjsonLine(r.payload, r.seq, r.entity);
       let cols: string[] | null =
-        'unreadable' in parsed || parsed.entity !== r.entity ? null : rows.record(r.entity, parsed.record);
+        'unreadable' in parsed || parsed.entity !== r.entity ? null : await rows.rowOf(r.entity, parsed.record);
       // The line hashed as one a link applied, so it reads as that record; were it ever not, it fails rather than
       // being taken for someone else.
       if (!cols || cols[COL.external_id] !== esc(r.external_id)) {
