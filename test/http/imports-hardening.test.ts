@@ -46,14 +46,16 @@ const stranger = () => ({
   'webhook-signature': `v1,${randomBytes(32).toString('base64')}`,
 });
 
-/** A body that sends one byte every `everyMs` until the server stops reading it. */
-function drip(everyMs: number) {
+/** A body that sends `size` bytes every `everyMs` until it is closed or the server stops reading it. */
+function drip(everyMs: number, size = 1) {
   let timer: NodeJS.Timeout | undefined;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
   const body = new ReadableStream<Uint8Array>({
     start(c) {
+      controller = c;
       timer = setInterval(() => {
         try {
-          c.enqueue(new TextEncoder().encode(' '));
+          c.enqueue(new TextEncoder().encode(' '.repeat(size)));
         } catch {
           clearInterval(timer);
         }
@@ -63,7 +65,19 @@ function drip(everyMs: number) {
       clearInterval(timer);
     },
   });
-  return { body, stop: () => clearInterval(timer) };
+  const stop = () => clearInterval(timer);
+  return {
+    body,
+    stop,
+    close: () => {
+      stop();
+      try {
+        controller.close();
+      } catch {
+        // the server stopped reading it already
+      }
+    },
+  };
 }
 
 /** A body that never arrives. */
@@ -119,6 +133,24 @@ describe('the push endpoint, hardened', () => {
       // The slots are free again for a signed push.
       const body = line('D2');
       await accepted(await post('/imports/drip?mode=delta', body, { ...NDJSON, ...signed(body) }));
+    });
+
+    it('a stranger sending just fast enough gives its slot to a newer signed push once the grace period is over', async () => {
+      const started = Date.now();
+      const fast = [drip(100, 200), drip(100, 300)]; // 2–3 KiB/s: above the minimum rate
+      const answers = fast.map((d) => post('/imports/drip?mode=delta', d.body, { ...NDJSON, ...stranger() }));
+      await new Promise((r) => setTimeout(r, 200));
+      const early = line('E1');
+      expect((await post('/imports/drip?mode=delta', early, { ...NDJSON, ...signed(early) })).status).toBe(429); // within the grace period
+      await new Promise((r) => setTimeout(r, 1100));
+      const body = line('E2');
+      await accepted(await post('/imports/drip?mode=delta', body, { ...NDJSON, ...signed(body) }));
+      const slower = await answers[0]!;
+      expect(slower.status).toBe(408);
+      expect(await detail(slower)).toMatch(/slot went to another request/);
+      fast[1]!.close();
+      expect((await answers[1]!).status).toBe(401); // its signature was checked once its body ended
+      expect(Date.now() - started).toBeLessThan(3000);
     });
 
     it('a wrong bearer token is refused before any of the body is read', async () => {

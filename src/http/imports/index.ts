@@ -109,6 +109,7 @@ export function createImportsSurface(options: ImportsOptions & { onMount?: (hand
         key: (c) => c.var.integration.id,
         unverified: (c) => c.var.webhook.method === 'signature',
         maxUnverified: options.maxUnverifiedInFlightPerIntegration,
+        evictAfterMs: options.slowBodyGraceMs ?? 10_000,
       }),
     };
     const imports = createImportRoutes({ repo, queue, service, log, receiver, batchTtlSeconds: options.batchTtlSeconds ?? 24 * 3600, guards });

@@ -10,6 +10,7 @@ import { createCsvObjectReader } from '../../formats/csv.js';
 import { createEnvelopeScanner, type EnvelopeScan } from '../../formats/json-scanner.js';
 import { jsonErrorPosition, type Format } from '../../formats/records-stream.js';
 import { HttpProblem } from '../problem.js';
+import type { SlotVariables } from '../middleware/limit-in-flight.js';
 import type { WebhookAuth } from '../middleware/webhook-auth.js';
 import { invalid, issuesOf } from '../validate.js';
 import { createContentDecoder, type ContentEncoding } from './content-encoding.js';
@@ -57,6 +58,7 @@ function formatBytes(n: number): string {
 const timeout = (detail: string) => new HttpProblem(408, 'Request timeout', detail, [], { connection: 'close' });
 
 const TIMED_OUT = Symbol('timed out');
+const GAVE_WAY = Symbol('gave its slot away');
 
 interface ReadLimits {
   maxBytes: number;
@@ -74,6 +76,7 @@ interface ReadLimits {
  * that long, not for the whole body timeout.
  */
 async function* readBody(c: Context, limits: ReadLimits): AsyncGenerator<Uint8Array> {
+  const slot = (c as Context<{ Variables: Partial<SlotVariables> }>).var.slot;
   const length = c.req.header('content-length');
   if (length !== undefined && /^\d+$/.test(length.trim()) && Number(length) > limits.maxBytes) throw tooLarge(limits.maxBytes, limits.small);
   const stream = c.req.raw.body;
@@ -91,12 +94,23 @@ async function* readBody(c: Context, limits: ReadLimits): AsyncGenerator<Uint8Ar
       const now = Date.now();
       const wait = Math.min(limits.idleMs, deadline - now, behindAt() - now);
       let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
       const r = await Promise.race([
         reader.read(),
-        new Promise<typeof TIMED_OUT>((resolve) => {
+        new Promise<typeof TIMED_OUT | typeof GAVE_WAY>((resolve) => {
           timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, wait));
+          if (slot?.signal.aborted) resolve(GAVE_WAY);
+          slot?.signal.addEventListener('abort', (onAbort = () => resolve(GAVE_WAY)), { once: true });
         }),
-      ]).finally(() => clearTimeout(timer));
+      ]).finally(() => {
+        clearTimeout(timer);
+        if (onAbort) slot?.signal.removeEventListener('abort', onAbort);
+      });
+      if (r === GAVE_WAY) {
+        throw timeout(
+          `The body was arriving too slowly (${formatBytes(total)} in ${((Date.now() - started) / 1000).toFixed(1)} s) and its upload slot went to another request. Nothing was stored; send it again over a faster connection.`,
+        );
+      }
       if (r === TIMED_OUT) {
         const at = Date.now();
         if (at >= deadline) throw timeout(`The body took longer than ${limits.totalMs / 1000} s to arrive. Nothing was stored; send it again, or split it into a batch.`);
@@ -112,6 +126,7 @@ async function* readBody(c: Context, limits: ReadLimits): AsyncGenerator<Uint8Ar
         return;
       }
       total += r.value.length;
+      if (slot) slot.bytes = total;
       if (total > limits.maxBytes) throw tooLarge(limits.maxBytes, limits.small);
       yield r.value;
     }

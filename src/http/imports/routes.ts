@@ -7,6 +7,7 @@ import type { Logger } from '../../log.js';
 import { isPgError } from '../../store/db.js';
 import type { Batch, DeliveriesRepo } from '../../store/deliveries-repo.js';
 import type { IntegrationVariables } from '../middleware/find-integration.js';
+import type { SlotVariables } from '../middleware/limit-in-flight.js';
 import type { WebhookVariables } from '../middleware/webhook-auth.js';
 import { HttpProblem } from '../problem.js';
 import { invalid } from '../validate.js';
@@ -14,7 +15,7 @@ import { createAnswers } from './answers.js';
 import { BatchOpenBody, bodySpecOf, CommitBody, envelopeOf, idempotencyKey, parseQuery, PartQuery, PushQuery, storedContentType } from './envelope.js';
 import { SMALL_BODY_BYTES, type Receiver } from './receive.js';
 
-export type ImportsEnv = { Variables: IntegrationVariables & WebhookVariables };
+export type ImportsEnv = { Variables: IntegrationVariables & WebhookVariables & SlotVariables };
 type Ctx = Context<ImportsEnv>;
 
 export interface ImportRoutesDeps {
