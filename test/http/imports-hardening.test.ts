@@ -252,6 +252,9 @@ describe('the push endpoint, hardened', () => {
       const truncated = await post('/imports/hr', cut, { ...JSON_TYPE, 'content-encoding': 'gzip', ...bearer });
       expect(truncated.status).toBe(400);
       expect(await detail(truncated)).toMatch(/does not decode as Content-Encoding: gzip/);
+      const unsaid = await post('/imports/hr', gzipSync(Buffer.from(envelope('Z4'))), { ...JSON_TYPE, ...bearer });
+      expect(unsaid.status).toBe(400);
+      expect(await detail(unsaid)).toMatch(/gzip-compressed, but the request has no Content-Encoding/);
       for (const encoding of ['zstd', 'compress', 'gzip, br']) {
         const res = await post('/imports/hr', envelope('Z3'), { ...JSON_TYPE, 'content-encoding': encoding, ...bearer });
         expect(res.status, encoding).toBe(415);

@@ -12,7 +12,7 @@ import { jsonErrorPosition, type Format } from '../../formats/records-stream.js'
 import { HttpProblem } from '../problem.js';
 import type { SlotVariables } from '../middleware/limit-in-flight.js';
 import type { WebhookAuth } from '../middleware/webhook-auth.js';
-import { invalid, issuesOf } from '../validate.js';
+import { parseParams } from '../validate.js';
 import { createContentDecoder, type ContentEncoding } from './content-encoding.js';
 import { formatOf, unsupportedMediaType, type BodySpec } from './envelope.js';
 
@@ -283,6 +283,9 @@ function undecodable(encoding: ContentEncoding, err: unknown): HttpProblem {
   );
 }
 
+const compressedUnsaid = () =>
+  new HttpProblem(400, 'Undecodable body', 'The body is gzip-compressed, but the request has no Content-Encoding: gzip header. Send the header with it, or send the body uncompressed.');
+
 export function createReceiver(limits: ReceiveLimits) {
   const readLimits = (small: boolean): ReadLimits => ({
     maxBytes: small ? SMALL_BODY_BYTES : limits.maxBytes,
@@ -310,6 +313,7 @@ export function createReceiver(limits: ReceiveLimits) {
     let bytes = 0;
     let failure: unknown = null;
     const take = async (chunk: Uint8Array) => {
+      if (!decoded && !spec.encoding && chunk[0] === 0x1f && chunk[1] === 0x8b) failure = compressedUnsaid();
       decoded += chunk.length;
       if (decoded > read.maxBytes) throw tooLarge(read.maxBytes, small, true);
       if (failure) return; // keep reading: the signature decides before any detail is told
@@ -388,9 +392,7 @@ export function createReceiver(limits: ReceiveLimits) {
         throw new HttpProblem(400, 'Malformed JSON', `The JSON is malformed: ${jsonErrorPosition(text, err as Error)}.`);
       }
     }
-    const r = schema.safeParse(value);
-    if (!r.success) throw invalid('Invalid request', 'body', issuesOf(r.error));
-    return { got, body: r.data };
+    return { got, body: parseParams(schema, value, 'body', {}) };
   }
 
   return {
