@@ -47,6 +47,7 @@ function integration(id: string, extra: Partial<IntegrationConfig> = {}): Integr
     write: 'create_update',
     max_terminations: { kind: 'percent', value: 50 },
     mapping: {},
+    fields: {},
     schedules: [],
     webhook: { secrets: [], tokens: [] },
     ...extra,

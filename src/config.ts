@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ENTITIES, MATCH_KEYS, type Entity, type MatchKey } from './domain/records.js';
+import { FieldRulesSchema, type FieldRules } from './domain/field-rules.js';
 import { compileExpression, isExpression, type Mapping } from './domain/mapping.js';
 import { PeopleSyncError, ErrorCode } from './errors.js';
 import { registerSecret, type LogLevel } from './log.js';
@@ -97,6 +98,8 @@ export interface IntegrationConfig {
   write: WriteMode;
   max_terminations: MaxTerminations;
   mapping: Partial<Record<Entity, Mapping>>;
+  /** Per-field rules: flow_nulls, on_create_only, immutable (src/domain/field-rules.ts). */
+  fields: FieldRules;
   schedules: ScheduleConfig[];
   webhook: { secrets: string[]; tokens: string[] };
 }
@@ -225,6 +228,7 @@ const IntegrationSchema = z
     write: z.enum(WRITE_MODES, { error: 'must be one of create_update, create_only, update_only' }).default('create_update'),
     max_terminations: MaxTerminationsSchema.default({ kind: 'percent', value: 10 }),
     mapping: MappingSchema,
+    fields: FieldRulesSchema,
     schedules: z.array(ScheduleSchema).default([]),
     webhook: z
       .object({
@@ -323,6 +327,7 @@ export function loadIntegrations(file: string, env: Env): IntegrationConfig[] {
       write: it.write,
       max_terminations: it.max_terminations,
       mapping: it.mapping,
+      fields: it.fields,
       schedules: it.schedules,
       webhook,
     };

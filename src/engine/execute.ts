@@ -196,6 +196,7 @@ export function createEngine(deps: EngineDeps) {
             write: integration.write,
             terminateAbsent: run.mode === 'full' && snap.kind === 'full',
             patch: snap.kind === 'delta',
+            fieldRules: integration.fields,
             approvedTerminations: approved,
             userKey: run.mode === 'user' ? run.user_key : null,
           });

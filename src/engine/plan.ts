@@ -1,7 +1,7 @@
 import type postgres from 'postgres';
-import { REQUIRED_ON_CREATE, type Entity, type MatchKey } from '../domain/records.js';
+import { REQUIRED_ON_CREATE, type Entity, type MatchKey, type WriteMode } from '../domain/records.js';
+import type { FieldRule, FieldRules } from '../domain/field-rules.js';
 import { emptyCounts, type Counts, type RecordStatus } from '../domain/run.js';
-import type { WriteMode } from '../config.js';
 
 /**
  * Planning and applying, set-based. The snapshot's rows are joined to the
@@ -69,6 +69,8 @@ export interface PlanContext {
   approvedTerminations: number[] | null;
   /** `user` mode: the person asked for, to report when the source did not have them. */
   userKey: string | null;
+  /** The integration's field rules (`fields:`): flow_nulls, on_create_only, immutable. */
+  fieldRules?: FieldRules;
   /**
    * The data set is a delta: each row is a patch (RFC 7396) that keeps the stored value of every field it
    * left out (`snapshot_rows.absent`). Full data sets are the whole truth for each record they carry.
@@ -246,16 +248,64 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   if (large) await tx`SELECT set_config('enable_nestloop', 'off', true)`;
 
   // A patch (delta row) keeps the stored value `t.<column>` of each field it left out; a full row is taken as it is.
-  const absent = (field: string) => `(r.absent IS NOT NULL AND '${field}' = ANY(r.absent))`;
-  const pv = (field: string, column = field) => (ctx.patch ? `CASE WHEN ${absent(field)} THEN t.${column} ELSE r.${column} END` : `r.${column}`);
+  // Field rules (flow_nulls, on_create_only, immutable) read the stored record the same way.
+  const rules = ctx.fieldRules ?? {};
+  const ruleOf = (entity: Entity, field: string): FieldRule => rules[entity]?.[field] ?? {};
+  const readsStored = (entity: Entity) => ctx.patch || Object.keys(rules[entity] ?? {}).length > 0;
+  const absent = (field: string) => (ctx.patch ? `(r.absent IS NOT NULL AND '${field}' = ANY(r.absent))` : 'false');
+  /** When the stored value stands instead of the row's: `staged` is the row's column, `stored` the record's. */
+  const keepsStored = (entity: Entity, field: string, staged: string, stored: string) => {
+    const r = ruleOf(entity, field);
+    const why = [absent(field)];
+    if (r.flow_nulls === false) why.push(`(NOT r.unparsed AND r.${staged} IS NULL AND t.${stored} IS NOT NULL)`);
+    if (r.on_create_only) why.push(`(NOT r.unparsed AND t.id IS NOT NULL)`);
+    return why.filter((w) => w !== 'false').join(' OR ') || null;
+  };
+  const pv = (entity: Entity, field: string, column = field) => {
+    const keep = keepsStored(entity, field, column, column);
+    return keep ? `CASE WHEN ${keep} THEN t.${column} ELSE r.${column} END` : `r.${column}`;
+  };
   const patchStatus = ctx.patch
     ? `CASE WHEN ${absent('status')} THEN coalesce(t.status, 'active') ELSE coalesce(r.status, 'active') END`
     : `coalesce(r.status, 'active')`;
-  const kept = (ref: string, field: string) =>
-    ctx.patch
-      ? `${absent(field)} AS keep_${ref}, CASE WHEN ${absent(field)} THEN t.${field} END AS kept_${ref}_id`
-      : `false AS keep_${ref}, NULL::bigint AS kept_${ref}_id`;
-  const patchJoin = (table: Entity, target: string) => (ctx.patch ? `\n           LEFT JOIN ${table} t ON t.id = ${target}` : '');
+  const kept = (entity: Entity, ref: string, field: string) => {
+    const keep = keepsStored(entity, field, `${ref}_ref`, field);
+    return keep ? `(${keep}) AS keep_${ref}, CASE WHEN ${keep} THEN t.${field} END AS kept_${ref}_id` : `false AS keep_${ref}, NULL::bigint AS kept_${ref}_id`;
+  };
+  const patchJoin = (table: Entity, target: string) => (readsStored(table) ? `\n           LEFT JOIN ${table} t ON t.id = ${target}` : '');
+  /**
+   * What the rules held back (notes for the record's result) and refused (errors that fail it), per row:
+   * `held` text[] and `rule_errors` jsonb, NULL when nothing. `columns`: field → [staged column, stored column].
+   */
+  const ruleColumns = (entity: Entity, columns: Record<string, [string, string]>) => {
+    const held: string[] = [];
+    const refused: string[] = [];
+    for (const [field, r] of Object.entries(rules[entity] ?? {})) {
+      const [staged, stored] = columns[field] ?? [field, field];
+      const sent = `(NOT r.unparsed AND NOT ${absent(field)})`;
+      if (r.flow_nulls === false) {
+        held.push(`CASE WHEN ${sent} AND r.${staged} IS NULL AND t.${stored} IS NOT NULL THEN '${field}: empty in source, kept (flow_nulls: false)' END`);
+      }
+      if (r.on_create_only) {
+        held.push(`CASE WHEN ${sent} AND t.id IS NOT NULL AND r.${staged} IS DISTINCT FROM t.${stored} THEN '${field}: set when the record was created, kept (on_create_only: true)' END`);
+      }
+      if (r.immutable && !staged.endsWith('_ref')) {
+        const value = pv(entity, field, staged);
+        refused.push(`CASE WHEN NOT r.unparsed AND t.id IS NOT NULL AND (${value}) IS DISTINCT FROM t.${stored} THEN jsonb_build_object('field', '${field}',
+          'message', 'is immutable: the source sent ' || coalesce(to_jsonb(r.${staged})::text, 'nothing') || ', the stored value ' || coalesce(to_jsonb(t.${stored})::text, 'none') || ' stays; the record was not applied') END`);
+      } else if (r.immutable) {
+        refused.push(`CASE WHEN NOT r.unparsed AND t.id IS NOT NULL AND NOT ${absent(field)} AND r.${staged} IS DISTINCT FROM
+          (SELECT k.external_id FROM record_links k WHERE k.integration_id = :integration AND k.entity = '${field === 'parent_id' || field === 'org_unit_id' ? 'org_units' : 'employees'}' AND k.record_id = t.${stored} LIMIT 1)
+          THEN jsonb_build_object('field', '${field}', 'message', 'is immutable: the source sent ' || coalesce(r.${staged}, 'nothing') || '; the stored reference stays and the record was not applied') END`);
+      }
+    }
+    const heldSql = held.length ? `nullif(array_remove(ARRAY[${held.join(', ')}]::text[], NULL), '{}')` : 'NULL::text[]';
+    const refusedSql = refused.length ? `(SELECT jsonb_agg(x) FROM unnest(ARRAY[${refused.join(', ')}]::jsonb[]) x WHERE x IS NOT NULL)` : 'NULL::jsonb';
+    return { held: `${heldSql} AS held`, errors: `coalesce(r.errors, ${refusedSql}) AS errors` };
+  };
+  const orgRules = ruleColumns('org_units', { parent_id: ['parent_ref', 'parent_id'], manager_id: ['manager_ref', 'manager_id'] });
+  const empRules = ruleColumns('employees', { org_unit_id: ['org_unit_ref', 'org_unit_id'], manager_id: ['manager_ref', 'manager_id'] });
+  const emtRules = ruleColumns('employments', { employee_id: ['employee_ref', 'employee_id'], org_unit_id: ['org_unit_ref', 'org_unit_id'], primary: ['is_primary', 'is_primary'] });
 
   // ── base tables: snapshot rows + the stored record each one matches; invalid rows and duplicate ids fail ──
   const failedDup = (t: string) => `CASE WHEN ${t}.errors IS NULL AND ${t}.dup_rank > 1 THEN jsonb_build_array(jsonb_build_object(
@@ -264,10 +314,10 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   await exec(tx, 
     `CREATE TEMP TABLE plan_org_base ON COMMIT DROP AS
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors, ${slim('name', 'parent_ref', 'manager_ref', 'status')}, linked_id, target_id, dup_rank, first_seq,
-            ${failed('b')} AS action, fp, fast, unparsed, absent, keep_parent, kept_parent_id, keep_manager, kept_manager_id
-     FROM (SELECT r.seq, r.external_id, r.removed, r.errors, ${pv('name')} AS name, r.parent_ref, r.manager_ref, ${patchStatus} AS status,
+            ${failed('b')} AS action, fp, fast, unparsed, absent, keep_parent, kept_parent_id, keep_manager, kept_manager_id, held
+     FROM (SELECT r.seq, r.external_id, r.removed, ${orgRules.errors}, ${pv('org_units', 'name')} AS name, r.parent_ref, r.manager_ref, ${patchStatus} AS status,
                   l.record_id AS linked_id, l.record_id AS target_id, ${FAST},
-                  ${dupCols}, r.absent, ${kept('parent', 'parent_id')}, ${kept('manager', 'manager_id')}
+                  ${dupCols}, r.absent, ${kept('org_units', 'parent', 'parent_id')}, ${kept('org_units', 'manager', 'manager_id')}, ${orgRules.held}
            ${baseFrom('org_units', patchJoin('org_units', 'l.record_id'))}) b`,
     P,
   );
@@ -284,19 +334,20 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
             email, ${slim('first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref', 'location')},
             employee_number, ${slim('status', 'start_date', 'end_date')}, CASE WHEN NOT fast THEN coalesce(attributes::jsonb, '{}'::jsonb) END AS attributes,
             linked_id, target_id, dup_rank, first_seq,
-            ${failed('b')} AS action, fp, fast, unparsed, absent, keep_org_unit, kept_org_unit_id, keep_manager, kept_manager_id
-     FROM (SELECT r.seq, r.external_id, r.removed, r.errors,
-                  CASE WHEN r.unparsed THEN x.email ELSE ${pv('email')} END AS email, ${['first_name', 'last_name', 'display_name', 'job_title', 'department'].map((f) => `${pv(f)} AS ${f}`).join(', ')},
+            ${failed('b')} AS action, fp, fast, unparsed, absent, keep_org_unit, kept_org_unit_id, keep_manager, kept_manager_id, held
+     FROM (SELECT r.seq, r.external_id, r.removed, ${empRules.errors},
+                  CASE WHEN r.unparsed THEN x.email ELSE ${pv('employees', 'email')} END AS email,
+                  ${['first_name', 'last_name', 'display_name', 'job_title', 'department'].map((f) => `${pv('employees', f)} AS ${f}`).join(', ')},
                   r.org_unit_ref, r.manager_ref,
-                  ${pv('location')} AS location, CASE WHEN r.unparsed THEN x.employee_number ELSE ${pv('employee_number')} END AS employee_number,
-                  ${patchStatus} AS status, ${pv('start_date')} AS start_date, ${pv('end_date')} AS end_date,
+                  ${pv('employees', 'location')} AS location, CASE WHEN r.unparsed THEN x.employee_number ELSE ${pv('employees', 'employee_number')} END AS employee_number,
+                  ${patchStatus} AS status, ${pv('employees', 'start_date')} AS start_date, ${pv('employees', 'end_date')} AS end_date,
                   ${ctx.patch
                     ? `CASE WHEN r.absent IS NULL THEN r.attributes::jsonb WHEN ${absent('attributes')} THEN t.attributes
                             WHEN jsonb_typeof(r.attributes::jsonb) = 'object' THEN people_sync_merge_patch(coalesce(t.attributes, '{}'::jsonb), r.attributes::jsonb)
                             ELSE '{}'::jsonb END`
                     : 'r.attributes'} AS attributes,
                   l.record_id AS linked_id, coalesce(l.record_id, m.id) AS target_id, ${FAST},
-                  ${dupCols}, r.absent, ${kept('org_unit', 'org_unit_id')}, ${kept('manager', 'manager_id')}
+                  ${dupCols}, r.absent, ${kept('employees', 'org_unit', 'org_unit_id')}, ${kept('employees', 'manager', 'manager_id')}, ${empRules.held}
            ${baseFrom('employees', matchJoin + patchJoin('employees', 'coalesce(l.record_id, m.id)'))}) b`,
     P,
   );
@@ -305,12 +356,12 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     `CREATE TEMP TABLE plan_emt_base ON COMMIT DROP AS
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors, ${slim('employee_ref', 'title', 'org_unit_ref', 'start_date', 'end_date', 'fte', 'is_primary', 'status')},
             linked_id, target_id, dup_rank, first_seq, ${failed('b')} AS action, fp, fast, unparsed,
-            absent, keep_employee, kept_employee_id, keep_org_unit, kept_org_unit_id
-     FROM (SELECT r.seq, r.external_id, r.removed, r.errors, r.employee_ref, ${pv('title')} AS title, r.org_unit_ref,
-                  ${pv('start_date')} AS start_date, ${pv('end_date')} AS end_date, ${pv('fte')} AS fte,
-                  coalesce(${pv('primary', 'is_primary')}, false) AS is_primary, ${patchStatus} AS status,
+            absent, keep_employee, kept_employee_id, keep_org_unit, kept_org_unit_id, held
+     FROM (SELECT r.seq, r.external_id, r.removed, ${emtRules.errors}, r.employee_ref, ${pv('employments', 'title')} AS title, r.org_unit_ref,
+                  ${pv('employments', 'start_date')} AS start_date, ${pv('employments', 'end_date')} AS end_date, ${pv('employments', 'fte')} AS fte,
+                  coalesce(${pv('employments', 'primary', 'is_primary')}, false) AS is_primary, ${patchStatus} AS status,
                   l.record_id AS linked_id, l.record_id AS target_id, ${FAST},
-                  ${dupCols}, r.absent, ${kept('employee', 'employee_id')}, ${kept('org_unit', 'org_unit_id')}
+                  ${dupCols}, r.absent, ${kept('employments', 'employee', 'employee_id')}, ${kept('employments', 'org_unit', 'org_unit_id')}, ${emtRules.held}
            ${baseFrom('employments', patchJoin('employments', 'l.record_id'))}) b`,
     P,
   );
@@ -449,6 +500,15 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
       P,
     );
   }
+  // ── what field rules held back is said in the record's result ──
+  for (const [t, entity] of [['plan_org', 'org_units'], ['plan_emp', 'employees'], ['plan_emt', 'employments']] as const) {
+    if (!Object.keys(rules[entity] ?? {}).length) continue;
+    await tx.unsafe(
+      `UPDATE ${t} p SET reason = concat_ws('; ', nullif(p.reason, ''), array_to_string(b.held, '; '))
+       FROM ${t}_base b WHERE b.seq = p.seq AND b.held IS NOT NULL AND p.action IN ('created', 'updated', 'restored', 'terminated')`,
+    );
+  }
+
   // ── references that would close a cycle (a manager chain or org unit tree back to itself) are not stored ──
   const cycles =
     (await dropCycles(tx, { plan: 'plan_emp', table: 'employees', field: 'manager', integrationId: I })) +
