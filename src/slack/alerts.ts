@@ -96,7 +96,9 @@ function personLabel(p: Person): string {
 }
 
 function causeText(c: { field: string; message: string }): string {
-  return c.field ? `${code(c.field)}: ${esc(c.message)}` : esc(c.message);
+  // No reply shows more than a section holds: escape only what can be shown.
+  const message = esc(clip(c.message, LIMITS.sectionText));
+  return c.field ? `${code(clip(c.field, LIMITS.sectionText))}: ${message}` : message;
 }
 
 export interface ReplyPlan {

@@ -89,11 +89,10 @@ const SPECIAL = /[&<>`*_~:\r\n\u2028\u2029\u0085\v\f]/;
  * anywhere (code), `*` `_` `~` at a word's edge (bold, italics, strike —
  * inside a word, as in `max_terminations`, they do nothing).
  */
-function fenceMarks(s: string): string {
-  return s.replace(/[`*_~]/g, (m, i: number) => {
-    if (m !== '`' && WORD_CHAR.test(s[i - 1] ?? ' ') && WORD_CHAR.test(s[i + 1] ?? ' ')) return m;
-    return ZWJ + m + ZWJ;
-  });
+function fenceMarks(text: string): string {
+  const s = text.replace(/`/g, `${ZWJ}\`${ZWJ}`);
+  if (!/[*_~]/.test(s)) return s;
+  return s.replace(/[*_~]/g, (m, i: number) => (WORD_CHAR.test(s[i - 1] ?? ' ') && WORD_CHAR.test(s[i + 1] ?? ' ') ? m : ZWJ + m + ZWJ));
 }
 
 /**
@@ -120,7 +119,9 @@ export function escLines(text: string | number | null | undefined): string {
 export function esc(text: string | number | null | undefined): string {
   const s = String(text ?? '');
   if (!SPECIAL.test(s)) return s;
-  return escLines(s.replace(LINE_BREAKS, ' ')).replace(EMOJI, `:${ZWJ}$1${ZWJ}:`);
+  const oneLine = /[\r\n\u2028\u2029\u0085\v\f]/.test(s) ? s.replace(LINE_BREAKS, ' ') : s;
+  const out = escLines(oneLine);
+  return out.includes(':') ? out.replace(EMOJI, `:${ZWJ}$1${ZWJ}:`) : out;
 }
 
 /** Like `escLines`, but keeps user mentions `<@U123>` (our actor labels) clickable. */
