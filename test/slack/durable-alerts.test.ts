@@ -124,7 +124,7 @@ describe('durable alerts (through the outbox)', () => {
       UPDATE sync_runs SET status = 'running', worker = 'dead-worker', started_at = now() - interval '1 hour', heartbeat_at = now() - interval '1 hour'
       WHERE id = ${pending.id}`;
     await cli.rt.jobs.maintenance();
-    const run = (await cli.rt.service.runs.get(pending.id))!;
+    const run = (await cli.rt.store.runs.get(pending.id))!;
     expect(run.status).toBe('failed');
     await startSlack();
     await until('the alert', async () => (await rowOf(run))?.status === 'delivered');
@@ -178,6 +178,28 @@ describe('durable alerts (through the outbox)', () => {
     expect(texts).toHaveLength(4);
     expect(new Set(texts).size).toBe(4);
     expect(okPosts().slice(1).every((c) => c.body.thread_ts === '1600000001.000100')).toBe(true);
+  });
+
+  it('a resolution waits for the alert it resolves, and then answers in its thread', async () => {
+    const run = await failing();
+    const row = await ensureRow(run);
+    cli.write('people.csv', csv(good));
+    const fixed = await cli.sync({ integration: 'hr', mode: 'full' });
+    const fixedRow = await ensureRow(fixed);
+    fake.failNext('chat.postMessage', [200, { ok: false, error: 'not_in_channel' }]);
+    await startSlack();
+    await until('the alert to fail once', async () => (await outbox().get(row.id))?.last_error !== null);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await outbox().get(fixedRow.id))!.status).toBe('pending');
+    expect(okPosts()).toEqual([]);
+
+    await cli.rt.sql`UPDATE outbox SET next_attempt_at = now() WHERE id = ${row.id}`;
+    await until('the resolution', async () => (await outbox().get(fixedRow.id))?.status === 'delivered');
+    const [summary, ...thread] = okPosts();
+    expect(summary!.body.thread_ts).toBeUndefined();
+    expect(thread).toHaveLength(4);
+    expect(thread.every((c) => c.body.thread_ts === summary!.result.ts)).toBe(true);
+    expect(thread.at(-1)!.body.text).toContain(`*Resolved.* Run #${fixed.id} of HR export completed`);
   });
 
   it('an alert older than 24 h is recorded as expired and never posted', async () => {
