@@ -44,6 +44,7 @@ function integration(id: string, extra: Partial<IntegrationConfig> = {}): Integr
     options: {},
     enabled: true,
     match_key: 'external_id',
+    match_keys: [extra.match_key ?? 'external_id'],
     write: 'create_update',
     max_terminations: { kind: 'percent', value: 50 },
     mapping: {},

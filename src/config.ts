@@ -95,6 +95,8 @@ export interface IntegrationConfig {
   options: unknown;
   enabled: boolean;
   match_key: MatchKey;
+  /** The match keys in order of precedence (`match_key` is the first). */
+  match_keys: readonly MatchKey[];
   write: WriteMode;
   max_terminations: MaxTerminations;
   mapping: Partial<Record<Entity, Mapping>>;
@@ -224,7 +226,16 @@ const IntegrationSchema = z
     provider: z.string().optional(),
     options: z.unknown().optional(),
     enabled: z.boolean().default(true),
-    match_key: z.enum(MATCH_KEYS, { error: 'must be one of external_id, email, employee_number' }).default('external_id'),
+    match_key: z
+      .union([
+        z.enum(MATCH_KEYS, { error: 'must be one of external_id, email, employee_number' }),
+        z
+          .array(z.enum(MATCH_KEYS, { error: 'must be one of external_id, email, employee_number' }))
+          .min(1, 'must name at least one key')
+          .refine((l) => new Set(l).size === l.length, 'names a key twice'),
+      ], { error: 'must be external_id, email or employee_number, or a list of them in order of precedence' })
+      .default('external_id')
+      .transform((k) => (typeof k === 'string' ? [k] : k)),
     write: z.enum(WRITE_MODES, { error: 'must be one of create_update, create_only, update_only' }).default('create_update'),
     max_terminations: MaxTerminationsSchema.default({ kind: 'percent', value: 10 }),
     mapping: MappingSchema,
@@ -323,7 +334,8 @@ export function loadIntegrations(file: string, env: Env): IntegrationConfig[] {
       provider: it.provider ?? null,
       options,
       enabled: it.enabled,
-      match_key: it.match_key,
+      match_key: it.match_key[0]!,
+      match_keys: it.match_key,
       write: it.write,
       max_terminations: it.max_terminations,
       mapping: it.mapping,

@@ -193,6 +193,7 @@ export function createEngine(deps: EngineDeps) {
             snapshotId: snap.id,
             runId: run.id,
             matchKey: integration.match_key,
+            matchKeys: integration.match_keys,
             write: integration.write,
             terminateAbsent: run.mode === 'full' && snap.kind === 'full',
             patch: snap.kind === 'delta',

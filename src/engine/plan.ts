@@ -62,6 +62,8 @@ export interface PlanContext {
   snapshotId: number;
   runId: number;
   matchKey: MatchKey;
+  /** Match keys in precedence order (`match_key: [external_id, employee_number, email]`); default `[matchKey]`. */
+  matchKeys?: readonly MatchKey[];
   write: WriteMode;
   /** Terminate what this integration supplied before and is absent now (full, complete snapshots only). */
   terminateAbsent: boolean;
@@ -277,7 +279,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
    * What the rules held back (notes for the record's result) and refused (errors that fail it), per row:
    * `held` text[] and `rule_errors` jsonb, NULL when nothing. `columns`: field → [staged column, stored column].
    */
-  const ruleColumns = (entity: Entity, columns: Record<string, [string, string]>) => {
+  const ruleColumns = (entity: Entity, columns: Record<string, [string, string]>, otherErrors = 'NULL::jsonb') => {
     const held: string[] = [];
     const refused: string[] = [];
     for (const [field, r] of Object.entries(rules[entity] ?? {})) {
@@ -301,10 +303,9 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     }
     const heldSql = held.length ? `nullif(array_remove(ARRAY[${held.join(', ')}]::text[], NULL), '{}')` : 'NULL::text[]';
     const refusedSql = refused.length ? `(SELECT jsonb_agg(x) FROM unnest(ARRAY[${refused.join(', ')}]::jsonb[]) x WHERE x IS NOT NULL)` : 'NULL::jsonb';
-    return { held: `${heldSql} AS held`, errors: `coalesce(r.errors, ${refusedSql}) AS errors` };
+    return { held: `${heldSql} AS held`, errors: `coalesce(r.errors, ${otherErrors}, ${refusedSql}) AS errors` };
   };
   const orgRules = ruleColumns('org_units', { parent_id: ['parent_ref', 'parent_id'], manager_id: ['manager_ref', 'manager_id'] });
-  const empRules = ruleColumns('employees', { org_unit_id: ['org_unit_ref', 'org_unit_id'], manager_id: ['manager_ref', 'manager_id'] });
   const emtRules = ruleColumns('employments', { employee_id: ['employee_ref', 'employee_id'], org_unit_id: ['org_unit_ref', 'org_unit_id'], primary: ['is_primary', 'is_primary'] });
 
   // ── base tables: snapshot rows + the stored record each one matches; invalid rows and duplicate ids fail ──
@@ -322,19 +323,31 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     P,
   );
 
-  const matchJoin =
-    ctx.matchKey === 'email'
-      ? `LEFT JOIN employees m ON l.record_id IS NULL AND m.email = r.email`
-      : ctx.matchKey === 'employee_number'
-        ? `LEFT JOIN employees m ON l.record_id IS NULL AND m.employee_number = r.employee_number`
-        : `LEFT JOIN (SELECT NULL::bigint AS id) m ON false`;
+  // Matching precedence: a person this integration links comes first; else each key of match_key in turn
+  // finds a stored person (a rehire under a new external id, or someone another source created). Keys that
+  // name two different people fail the row, naming both: never guess.
+  const keys = (ctx.matchKeys ?? [ctx.matchKey]).filter((k) => k !== 'external_id');
+  const matchJoin = keys.map((k, i) => `\n           LEFT JOIN employees m${i} ON l.record_id IS NULL AND m${i}.${k} = r.${k}`).join('');
+  const matched = keys.length ? `coalesce(${keys.map((_, i) => `m${i}.id`).join(', ')})` : 'NULL::bigint';
+  const matchedBy = keys.length
+    ? `CASE WHEN l.record_id IS NULL THEN CASE ${keys.map((k, i) => `WHEN m${i}.id IS NOT NULL THEN '${k} ' || r.${k}`).join(' ')} END END`
+    : 'NULL::text';
+  const who = (i: number) => `'#' || m${i}.id || ' ' || coalesce(m${i}.display_name, nullif(concat_ws(' ', m${i}.first_name, m${i}.last_name), ''), m${i}.email)`;
+  const ambiguous =
+    keys.length > 1
+      ? `CASE WHEN (SELECT count(DISTINCT v) FROM unnest(ARRAY[${keys.map((_, i) => `m${i}.id`).join(', ')}]::bigint[]) v) > 1
+           THEN jsonb_build_array(jsonb_build_object('field', 'match_key', 'message',
+             concat_ws(', ', ${keys.map((k, i) => `CASE WHEN m${i}.id IS NOT NULL THEN '${k} matches ' || ${who(i)} END`).join(', ')})
+             || ': this record names two different people, so nothing was applied')) END`
+      : 'NULL::jsonb';
+  const empRules = ruleColumns('employees', { org_unit_id: ['org_unit_ref', 'org_unit_id'], manager_id: ['manager_ref', 'manager_id'] }, ambiguous);
   await exec(tx, 
     `CREATE TEMP TABLE plan_emp_base ON COMMIT DROP AS
      SELECT seq, external_id, removed, ${failedDup('b')} AS errors,
             email, ${slim('first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref', 'location')},
             employee_number, ${slim('status', 'start_date', 'end_date')}, CASE WHEN NOT fast THEN coalesce(attributes::jsonb, '{}'::jsonb) END AS attributes,
             linked_id, target_id, dup_rank, first_seq,
-            ${failed('b')} AS action, fp, fast, unparsed, absent, keep_org_unit, kept_org_unit_id, keep_manager, kept_manager_id, held
+            ${failed('b')} AS action, fp, fast, unparsed, absent, keep_org_unit, kept_org_unit_id, keep_manager, kept_manager_id, held, matched_by
      FROM (SELECT r.seq, r.external_id, r.removed, ${empRules.errors},
                   CASE WHEN r.unparsed THEN x.email ELSE ${pv('employees', 'email')} END AS email,
                   ${['first_name', 'last_name', 'display_name', 'job_title', 'department'].map((f) => `${pv('employees', f)} AS ${f}`).join(', ')},
@@ -346,9 +359,10 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                             WHEN jsonb_typeof(r.attributes::jsonb) = 'object' THEN people_sync_merge_patch(coalesce(t.attributes, '{}'::jsonb), r.attributes::jsonb)
                             ELSE '{}'::jsonb END`
                     : 'r.attributes'} AS attributes,
-                  l.record_id AS linked_id, coalesce(l.record_id, m.id) AS target_id, ${FAST},
-                  ${dupCols}, r.absent, ${kept('employees', 'org_unit', 'org_unit_id')}, ${kept('employees', 'manager', 'manager_id')}, ${empRules.held}
-           ${baseFrom('employees', matchJoin + patchJoin('employees', 'coalesce(l.record_id, m.id)'))}) b`,
+                  l.record_id AS linked_id, coalesce(l.record_id, ${matched}) AS target_id, ${FAST},
+                  ${dupCols}, r.absent, ${kept('employees', 'org_unit', 'org_unit_id')}, ${kept('employees', 'manager', 'manager_id')}, ${empRules.held},
+                  ${matchedBy} AS matched_by
+           ${baseFrom('employees', matchJoin + patchJoin('employees', `coalesce(l.record_id, ${matched})`))}) b`,
     P,
   );
 
@@ -506,6 +520,16 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     await tx.unsafe(
       `UPDATE ${t} p SET reason = concat_ws('; ', nullif(p.reason, ''), array_to_string(b.held, '; '))
        FROM ${t}_base b WHERE b.seq = p.seq AND b.held IS NOT NULL AND p.action IN ('created', 'updated', 'restored', 'terminated')`,
+    );
+  }
+
+  // ── a person recognised by a match key rather than a link says which key found them ──
+  if (keys.length) {
+    await tx.unsafe(
+      `UPDATE plan_emp p SET reason = concat_ws('; ', nullif(p.reason, ''),
+         CASE WHEN p.action = 'restored' THEN 'rehired: matched by ' || b.matched_by || ' to a person who had left, and linked under the new external id ' || p.external_id
+              ELSE 'matched by ' || b.matched_by || ' to a person already stored, and linked under external id ' || p.external_id END)
+       FROM plan_emp_base b WHERE b.seq = p.seq AND b.matched_by IS NOT NULL AND p.action IN ('restored', 'updated', 'terminated')`,
     );
   }
 
