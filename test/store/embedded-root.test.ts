@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, chmodSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/store/db.js';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/store/embedded.js';
+import { runnablePostgresBinaries, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/store/embedded.js';
 import { silentLogger } from '../../src/log.js';
 
 /**
@@ -81,6 +82,16 @@ describe.skipIf(!isRoot)('embedded PostgreSQL as root in a directory the postgre
     expect(modes(watched)).toEqual(before);
     expect(statSync(home).mode & 0o777).toBe(0o700);
   }, 120_000);
+
+  it('hands callers that run the binaries themselves a copy the postgres user can run', async () => {
+    const { home, nativeDir, runtimeDir } = privateCheckout();
+    const before = modes(ancestors(nativeDir));
+    const { binDir, runAs } = await runnablePostgresBinaries({ nativeDir, runtimeDir });
+    expect(runAs).not.toBeNull();
+    expect(binDir.startsWith(home)).toBe(false);
+    expect(spawnSync(join(binDir, 'postgres'), ['--version'], { ...runAs!, cwd: '/' }).status).toBe(0);
+    expect(modes(ancestors(nativeDir))).toEqual(before);
+  });
 
   it('stops with one line saying what to do when an existing cluster is out of the postgres user\'s reach', async () => {
     const { home, nativeDir, dataDir, runtimeDir } = privateCheckout();
