@@ -49,6 +49,7 @@ function integration(id: string, extra: Partial<IntegrationConfig> = {}): Integr
     max_terminations: { kind: 'percent', value: 50 },
     mapping: {},
     fields: {},
+    scope: null,
     schedules: [],
     webhook: { secrets: [], tokens: [] },
     ...extra,

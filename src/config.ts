@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ENTITIES, MATCH_KEYS, type Entity, type MatchKey } from './domain/records.js';
 import { FieldRulesSchema, type FieldRules } from './domain/field-rules.js';
+import { ScopeSchema, type Scope } from './domain/scope.js';
 import { compileExpression, isExpression, type Mapping } from './domain/mapping.js';
 import { PeopleSyncError, ErrorCode } from './errors.js';
 import { registerSecret, type LogLevel } from './log.js';
@@ -102,6 +103,8 @@ export interface IntegrationConfig {
   mapping: Partial<Record<Entity, Mapping>>;
   /** Per-field rules: flow_nulls, on_create_only, immutable (src/domain/field-rules.ts). */
   fields: FieldRules;
+  /** Which employees belong to this integration (src/domain/scope.ts); null: everyone. */
+  scope: Scope | null;
   schedules: ScheduleConfig[];
   webhook: { secrets: string[]; tokens: string[] };
 }
@@ -240,6 +243,7 @@ const IntegrationSchema = z
     max_terminations: MaxTerminationsSchema.default({ kind: 'percent', value: 10 }),
     mapping: MappingSchema,
     fields: FieldRulesSchema,
+    scope: ScopeSchema,
     schedules: z.array(ScheduleSchema).default([]),
     webhook: z
       .object({
@@ -340,6 +344,7 @@ export function loadIntegrations(file: string, env: Env): IntegrationConfig[] {
       max_terminations: it.max_terminations,
       mapping: it.mapping,
       fields: it.fields,
+      scope: it.scope,
       schedules: it.schedules,
       webhook,
     };

@@ -159,6 +159,7 @@ export function createEngine(deps: EngineDeps) {
             userKey: run.mode === 'user' && !deps.fetchesUser?.(integration) ? run.user_key : null,
             whole: run.mode === 'full',
             patch: run.mode !== 'full',
+            scope: integration.scope,
           });
           await snapshots.complete(snap.id, staged.rows, staged.hasCursor ? { value: staged.cursor } : null, staged.duplicateIds, staged.mappingKey);
           rlog.info('snapshot staged', { rows: staged.rows });
@@ -198,6 +199,7 @@ export function createEngine(deps: EngineDeps) {
             terminateAbsent: run.mode === 'full' && snap.kind === 'full',
             patch: snap.kind === 'delta',
             fieldRules: integration.fields,
+            scopeOnLeave: integration.scope?.on_leave ?? null,
             approvedTerminations: approved,
             userKey: run.mode === 'user' ? run.user_key : null,
           });
@@ -225,7 +227,7 @@ export function createEngine(deps: EngineDeps) {
           break;
         } catch (err) {
           if (!(err instanceof UnparsedRows) || round > PARSE_ROUNDS) throw err;
-          const parsed = await parseStagedRows(sql, snap.id, integration.mapping, round === PARSE_ROUNDS ? 'all' : err.rows);
+          const parsed = await parseStagedRows(sql, snap.id, integration.mapping, round === PARSE_ROUNDS ? 'all' : err.rows, integration.scope);
           rlog.info('rows parsed for a full comparison', { rows: parsed });
         }
       }

@@ -73,6 +73,8 @@ export interface PlanContext {
   userKey: string | null;
   /** The integration's field rules (`fields:`): flow_nulls, on_create_only, immutable. */
   fieldRules?: FieldRules;
+  /** With a scope: what happens to a person this integration supplied who is now out of it. */
+  scopeOnLeave?: 'terminate' | 'keep' | null;
   /**
    * The data set is a delta: each row is a patch (RFC 7396) that keeps the stored value of every field it
    * left out (`snapshot_rows.absent`). Full data sets are the whole truth for each record they carry.
@@ -222,6 +224,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const I = ctx.integrationId;
   const S = ctx.snapshotId;
   const P: Partial<PlanParams> = { integration: I, snapshot: S, write: ctx.write };
+  const leavesScope = ctx.scopeOnLeave === 'terminate';
   const notes: string[] = [];
 
   // Hash joins over whole data sets stay in memory; and the people tables are hot, so an index probe costs
@@ -343,11 +346,12 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const empRules = ruleColumns('employees', { org_unit_id: ['org_unit_ref', 'org_unit_id'], manager_id: ['manager_ref', 'manager_id'] }, ambiguous);
   await exec(tx, 
     `CREATE TEMP TABLE plan_emp_base ON COMMIT DROP AS
-     SELECT seq, external_id, removed, ${failedDup('b')} AS errors,
+     SELECT seq, external_id, ${leavesScope ? `removed OR (out_of_scope IS NOT NULL AND linked_id IS NOT NULL AND errors IS NULL)` : 'removed'} AS removed, ${failedDup('b')} AS errors,
             email, ${slim('first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref', 'location')},
             employee_number, ${slim('status', 'start_date', 'end_date')}, CASE WHEN NOT fast THEN coalesce(attributes::jsonb, '{}'::jsonb) END AS attributes,
             linked_id, target_id, dup_rank, first_seq,
-            ${failed('b')} AS action, fp, fast, unparsed, absent, keep_org_unit, kept_org_unit_id, keep_manager, kept_manager_id, held, matched_by
+            coalesce(${failed('b')}, CASE WHEN out_of_scope IS NOT NULL ${leavesScope ? 'AND linked_id IS NULL' : ''} THEN 'skipped' END) AS action,
+            fp, fast, unparsed, absent, keep_org_unit, kept_org_unit_id, keep_manager, kept_manager_id, held, matched_by, out_of_scope
      FROM (SELECT r.seq, r.external_id, r.removed, ${empRules.errors},
                   CASE WHEN r.unparsed THEN x.email ELSE ${pv('employees', 'email')} END AS email,
                   ${['first_name', 'last_name', 'display_name', 'job_title', 'department'].map((f) => `${pv('employees', f)} AS ${f}`).join(', ')},
@@ -361,7 +365,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
                     : 'r.attributes'} AS attributes,
                   l.record_id AS linked_id, coalesce(l.record_id, ${matched}) AS target_id, ${FAST},
                   ${dupCols}, r.absent, ${kept('employees', 'org_unit', 'org_unit_id')}, ${kept('employees', 'manager', 'manager_id')}, ${empRules.held},
-                  ${matchedBy} AS matched_by
+                  ${matchedBy} AS matched_by, r.out_of_scope
            ${baseFrom('employees', matchJoin + patchJoin('employees', `coalesce(l.record_id, ${matched})`))}) b`,
     P,
   );
@@ -400,6 +404,14 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
         );
       }
     }
+  }
+
+  // ── the employments of an employee out of scope are out of it too ──
+  if (ctx.scopeOnLeave) {
+    await tx`
+      UPDATE plan_emt_base p SET action = 'skipped'
+      WHERE p.action IS NULL AND NOT p.removed
+        AND p.employee_ref IN (SELECT external_id FROM plan_emp_base WHERE out_of_scope IS NOT NULL AND external_id IS NOT NULL)`;
   }
 
   // ── employees that cannot be applied: the same email twice in the data set, or someone else's email or number ──
@@ -521,6 +533,23 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
       `UPDATE ${t} p SET reason = concat_ws('; ', nullif(p.reason, ''), array_to_string(b.held, '; '))
        FROM ${t}_base b WHERE b.seq = p.seq AND b.held IS NOT NULL AND p.action IN ('created', 'updated', 'restored', 'terminated')`,
     );
+  }
+
+  // ── out of scope: skipped with the rule that left them out, or leaving (terminated) when supplied before ──
+  if (ctx.scopeOnLeave) {
+    await tx.unsafe(
+      `UPDATE plan_emp p SET reason = CASE WHEN p.action = 'terminated' THEN 'left scope: ' || b.out_of_scope
+                                           WHEN p.action = 'unchanged' THEN NULL
+                                           ELSE 'out of scope: ' || b.out_of_scope || CASE WHEN b.linked_id IS NOT NULL THEN ' (on_leave: keep)' ELSE '' END END
+       FROM plan_emp_base b WHERE b.seq = p.seq AND b.out_of_scope IS NOT NULL AND p.action IN ('skipped', 'terminated', 'unchanged')`,
+    );
+  }
+
+  if (ctx.scopeOnLeave) {
+    await tx`
+      UPDATE plan_emt p SET reason = 'out of scope: its employee ' || p.employee_ref || ' is'
+      FROM plan_emt_base b WHERE b.seq = p.seq AND p.action = 'skipped' AND p.reason IS NULL
+        AND p.employee_ref IN (SELECT external_id FROM plan_emp_base WHERE out_of_scope IS NOT NULL AND external_id IS NOT NULL)`;
   }
 
   // ── a person recognised by a match key rather than a link says which key found them ──

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { Sql } from '../store/db.js';
 import { ErrorCode, PeopleSyncError } from '../errors.js';
 import { applyMapping, evaluateExpressions, expressionsOf, type Mapping } from '../domain/mapping.js';
+import { outOfScope, scopeKey, type Scope } from '../domain/scope.js';
 import {
   absentFields, acceptCanonical, assertNever, ENTITIES, entityCodeSql, entityOfCode, perEntity, validateRecord,
   type Entity, type Employee, type Employment, type FieldError, type OrgUnit,
@@ -31,7 +32,7 @@ const COLUMNS = [
   'snapshot_id', 'entity', 'seq', 'external_id', 'removed', 'errors', 'payload',
   'email', 'first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref',
   'location', 'employee_number', 'status', 'start_date', 'end_date', 'attributes',
-  'employee_ref', 'title', 'fte', 'is_primary', 'name', 'parent_ref', 'fp', 'unparsed', 'absent',
+  'employee_ref', 'title', 'fte', 'is_primary', 'name', 'parent_ref', 'fp', 'unparsed', 'absent', 'out_of_scope',
 ] as const;
 type Column = (typeof COLUMNS)[number];
 /** Each column's position in a COPY line, by name. */
@@ -164,14 +165,15 @@ function externalIdOf(raw: unknown, mapped: unknown): string | null {
 }
 
 /** What fingerprints of source lines depend on besides the line: the integration's mapping. */
-export const mappingKey = (mapping: Partial<Record<Entity, Mapping>>) => hash('md5', JSON.stringify(mapping), 'hex');
+export const mappingKey = (mapping: Partial<Record<Entity, Mapping>>, scope: Scope | null = null) =>
+  hash('md5', JSON.stringify(mapping) + (scope ? `\n${scopeKey(scope)}` : ''), 'hex');
 
 /**
  * The rows a source record becomes, as COPY columns. `seq` (column 2) is left to
  * the caller. Pure: the same record and mapping give the same columns.
  */
-function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false) {
-  const mkey = mappingKey(mapping);
+function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false, scope: Scope | null = null) {
+  const mkey = mappingKey(mapping, scope);
   const lineVersion = patch ? LINE_FP_VERSION + PATCH_FP_MARK : LINE_FP_VERSION;
   const lineFp = (text: string) => hash('md5', `${lineVersion}\t${mkey}\n${text}`, 'hex');
 
@@ -234,6 +236,9 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false
       }
       cols[ABSENT] = `{${absent.join(',')}}`;
     }
+    // Employees outside the integration's scope are staged with the rule that left them out (planning skips them).
+    const outside = scope && entity === 'employees' ? outOfScope(scope, checked.record as Record<string, unknown>, raw, absent ?? []) : null;
+    if (outside) cols[COL.out_of_scope] = esc(outside);
     switch (entity) {
       case 'employees': {
         const r = checked.record as Employee;
@@ -282,7 +287,12 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false
     cols[FP] =
       text !== undefined
         ? lineFp(text)
-        : hash('md5', FP_VERSION + '\t' + cols.slice(CANONICAL_FROM, CANONICAL_TO).join('\t') + (absent ? `\t${PATCH_FP_MARK}${cols[ABSENT]}` : ''), 'hex');
+        : hash(
+            'md5',
+            FP_VERSION + '\t' + cols.slice(CANONICAL_FROM, CANONICAL_TO).join('\t') + (absent ? `\t${PATCH_FP_MARK}${cols[ABSENT]}` : '') +
+              (scope ? `\tS${outside ? 1 : 0}${scopeKey(scope)}` : ''),
+            'hex',
+          );
     return cols;
   }
 
@@ -299,6 +309,8 @@ export interface StageOptions {
   whole?: boolean;
   /** Rows are patches (a delta): absent fields are kept, not cleared. */
   patch?: boolean;
+  /** The integration's scope: employees outside it are staged with the reason. */
+  scope?: Scope | null;
 }
 
 /**
@@ -364,7 +376,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   const seq: Record<Entity, number> = perEntity(() => 0);
   const sid = String(options.snapshotId);
   const userKey = options.userKey?.trim().toLowerCase() || null;
-  const rows = createRowMaker(options.mapping, options.patch ?? false);
+  const rows = createRowMaker(options.mapping, options.patch ?? false, options.scope ?? null);
   // Loaded with the first unparsed lines of a whole data set, or once a delta has sent enough of them;
   // user mode parses every line (it filters on the email).
   let known: Map<string, string> | null = null;
@@ -406,7 +418,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   const KNOWN_CANONICAL = '\t\\N'.repeat(CANONICAL_TO - CANONICAL_FROM);
   const knownLine = (entity: Entity, id: string, text: string, fp: string) => {
     result.unparsed++;
-    return `${sid}\t${entity}\t${count(entity, id)}\t${id}\tf\t\\N\t${esc(text)}${KNOWN_CANONICAL}\t${fp}\tt\t\\N\n`;
+    return `${sid}\t${entity}\t${count(entity, id)}\t${id}\tf\t\\N\t${esc(text)}${KNOWN_CANONICAL}\t${fp}\tt\t\\N\t\\N\n`;
   };
 
   const keep = userKey
@@ -482,7 +494,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   const writable = await sql`COPY snapshot_rows (${sql(COLUMNS as unknown as string[])}) FROM STDIN`.writable();
   // One chunk in hand at a time: the database sets the pace, and memory stays flat however large the delivery.
   await pipeline(Readable.from(chunks(), { objectMode: true, highWaterMark: 1 }), writable);
-  if (result.unparsed > 0) result.mappingKey = mappingKey(options.mapping);
+  if (result.unparsed > 0) result.mappingKey = mappingKey(options.mapping, options.scope ?? null);
   return result;
 }
 
@@ -496,13 +508,14 @@ export async function parseStagedRows(
   snapshotId: number,
   mapping: Partial<Record<Entity, Mapping>>,
   which: { entity: Entity; seq: number }[] | 'all',
+  scope: Scope | null = null,
 ): Promise<number> {
   if (which !== 'all' && which.length === 0) return 0;
   return sql.begin(async (tx) => {
     // Lines recognised under another mapping would be read differently from how they were previewed.
     const [snap] = await tx<{ mapping_key: string | null; kind: 'full' | 'delta' }[]>`SELECT mapping_key, kind FROM snapshots WHERE id = ${snapshotId}`;
-    const rows = createRowMaker(mapping, snap?.kind === 'delta');
-    if (snap?.mapping_key && snap.mapping_key !== mappingKey(mapping)) {
+    const rows = createRowMaker(mapping, snap?.kind === 'delta', scope);
+    if (snap?.mapping_key && snap.mapping_key !== mappingKey(mapping, scope)) {
       throw new PeopleSyncError(
         ErrorCode.RunNotApplicable,
         "The integration's mapping changed since this data set was read, and some of its rows would now read differently; start a new sync.",
