@@ -26,6 +26,7 @@ import { silentLogger } from '../src/log.js';
 import type { IntegrationConfig } from '../src/config.js';
 import { createEngine, type SourceResolver } from '../src/engine/execute.js';
 import { createSyncService } from '../src/engine/service.js';
+import { createStore } from '../src/store/index.js';
 import type { ProviderPage } from '../providers/types.js';
 import type { Run } from '../src/domain/run.js';
 import { prng } from './data.js';
@@ -294,8 +295,10 @@ async function runStep(url: string, factory: EngineFactory, step: StepPlan, asLi
       for (const p of structuredClone(step.pages)) yield asLines ? toLines(p) : p;
     })();
   const integrations = () => INTEGRATIONS;
-  const engine = factory({ sql, log: silentLogger, integrations, source, heartbeatSeconds: 60 });
-  const service = createSyncService({ sql, log: silentLogger, integrations, enqueue: async () => undefined });
+  // Older engines build their own repositories from `sql` and ignore `store`.
+  const store = createStore(sql);
+  const engine = factory({ sql, store, log: silentLogger, integrations, source, heartbeatSeconds: 60 });
+  const service = createSyncService({ store, log: silentLogger, integrations, enqueue: async () => undefined });
   const execute = async (run: Run) => (await engine.execute(run.id, 'equivalence'))!;
   try {
     const { run } = await service.requestSync({ integration: step.integration.id, mode: step.mode, dryRun: step.dryRun, user: step.user, trigger: 'cli', requestedBy: 'equivalence' });

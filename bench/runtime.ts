@@ -6,7 +6,7 @@ import { silentLogger } from '../src/log.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
 import type { Surface } from '../src/surfaces.js';
 import type { Run, RunStatus } from '../src/domain/run.js';
-import type { SyncMode } from '../src/config.js';
+import type { SyncMode } from '../src/domain/run.js';
 
 export const BENCH_TOKEN = 'bench-admin-token-0123456789';
 export const INTEGRATION = 'hr';

@@ -1,6 +1,6 @@
 import { connect } from '../src/store/db.js';
 import type { RunStatus } from '../src/domain/run.js';
-import type { SyncMode } from '../src/config.js';
+import type { SyncMode } from '../src/domain/run.js';
 import { PEOPLE_TABLES, diffWrites, prewarm, recreateDatabase, serverCpuSeconds, settle, tableWrites, withDatabase, type Written } from './db.js';
 import { assertStatus, openRuntime, syncOnce } from './runtime.js';
 import { summarizeCounts, type ChildResult } from './report.js';

@@ -29,7 +29,7 @@ export const runsCommand = (): CommandDefinition<z.output<typeof RunsArgs>> => (
     const f = input.flags;
     const integration = input.positional[0];
     if (integration) deps.service.integrationOrThrow(integration);
-    const page = await deps.service.runs.list({
+    const page = await deps.store.runs.list({
       integration,
       status: f.status,
       dry_run: f['dry-run'] ? true : f.persisted ? false : undefined,
@@ -64,9 +64,9 @@ export const runCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => (
   admin: false,
   parse: (args) => RunIdArgs.safeParse(args),
   async run(input, _actor, deps) {
-    const run = await deps.service.runs.get(input.positional);
+    const run = await deps.store.runs.get(input.positional);
     if (!run) throw new PeopleSyncError(ErrorCode.NotFound, `There is no run #${input.positional}.`);
-    return { kind: 'run', run: toRunView(run, run.integration_id ? [] : await deps.service.runs.children(run.id)) };
+    return { kind: 'run', run: await deps.service.view(run) };
   },
 });
 
@@ -85,7 +85,7 @@ function runAction(
     parse: (args) => RunIdArgs.safeParse(args),
     async run(input, actor, deps) {
       const { run, message } = await act(input.positional, actor, deps);
-      return { kind: 'run', run: toRunView(run, run.integration_id ? [] : await deps.service.runs.children(run.id)), message };
+      return { kind: 'run', run: await deps.service.view(run), message };
     },
   };
 }

@@ -13,7 +13,7 @@ export function workingHoursWarning(s: Pick<Schedule, 'every_hours' | 'cron' | '
 }
 
 export async function scheduleRows(deps: CommandDeps, integration?: string): Promise<ScheduleRow[]> {
-  const [list, timings] = await Promise.all([deps.schedules.list(integration), deps.scheduleJobs.timings().catch(() => new Map())]);
+  const [list, timings] = await Promise.all([deps.store.schedules.list(integration), deps.scheduleJobs.timings().catch(() => new Map())]);
   return list.map((s) => {
     const t = timings.get(s.id) as { next_run_at: Date | null; last_run_at: Date | null } | undefined;
     return {
@@ -77,7 +77,7 @@ export const scheduleAdd = (): CommandDefinition<z.output<typeof AddArgs>> => ({
   async run(input, actor, deps) {
     const it = deps.service.integrationOrThrow(input.integration);
     if (it.kind === 'push') throw new PeopleSyncError(ErrorCode.Invalid, `"${it.id}" is a push integration: its HR system sends data; only pull integrations can be scheduled.`);
-    const s = await deps.schedules.add(input, actor.surface === 'slack' ? 'slack' : actor.surface === 'cli' ? 'cli' : 'api', actor.label);
+    const s = await deps.store.schedules.add(input, actor.surface === 'slack' ? 'slack' : actor.surface === 'cli' ? 'cli' : 'api', actor.label);
     await deps.scheduleJobs.register(s);
     const rows = await scheduleRows(deps, s.integration_id);
     const warning = workingHoursWarning(s);
@@ -101,16 +101,16 @@ function byId(name: 'remove' | 'enable' | 'disable', summary: string): CommandDe
     admin: true,
     parse: (args) => IdArgs.safeParse(args),
     async run(input, actor, deps) {
-      const existing = await deps.schedules.get(input.positional);
+      const existing = await deps.store.schedules.get(input.positional);
       if (!existing) throw new PeopleSyncError(ErrorCode.NotFound, `There is no schedule #${input.positional} (see schedule list).`);
       if (existing.source === 'config' && name === 'remove') {
         throw new PeopleSyncError(ErrorCode.Invalid, `Schedule #${existing.id} comes from integrations.yml; remove it there, or disable it here.`);
       }
       if (name === 'remove') {
-        await deps.schedules.remove(existing.id);
+        await deps.store.schedules.remove(existing.id);
         await deps.scheduleJobs.unregister(existing.id);
       } else {
-        const updated = (await deps.schedules.setEnabled(existing.id, name === 'enable'))!;
+        const updated = (await deps.store.schedules.setEnabled(existing.id, name === 'enable'))!;
         await deps.scheduleJobs.register(updated);
       }
       const verb = name === 'remove' ? 'removed' : name === 'enable' ? 'enabled' : 'disabled';

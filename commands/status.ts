@@ -12,14 +12,14 @@ const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : nul
 /** The integrations table: kind, schedules, last run, next run, active, connection test. */
 export async function integrationRows(deps: CommandDeps, options: { test: boolean }): Promise<IntegrationRow[]> {
   const [states, schedules, timings] = await Promise.all([
-    deps.service.state.all(),
-    deps.schedules.list(),
+    deps.store.state.all(),
+    deps.store.schedules.list(),
     deps.scheduleJobs.timings().catch(() => new Map()),
   ]);
   return Promise.all(
     deps.integrations().map(async (it) => {
       const st = states.find((s) => s.integration_id === it.id);
-      const [last] = (await deps.service.runs.list({ integration: it.id, limit: 1 })).items;
+      const [last] = (await deps.store.runs.list({ integration: it.id, limit: 1 })).items;
       const own = schedules.filter((s) => s.integration_id === it.id);
       const next = own
         .filter((s) => s.enabled)

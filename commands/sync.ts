@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { toRunView } from '../src/domain/run-view.js';
 import type { CommandDefinition } from './types.js';
 
 const dryRun = z.literal(true).optional().transform((v) => v === true);
@@ -32,10 +31,9 @@ function syncCommand(name: 'all' | 'recent', mode: 'full' | 'recent', summary: s
         trigger: actor.surface,
         requestedBy: actor.label,
       });
-      const children = run.integration_id ? [] : await deps.service.runs.children(run.id);
       return {
         kind: 'run',
-        run: toRunView(run, children),
+        run: await deps.service.view(run),
         existing,
         message: existing ? `A sync of ${run.integration_id} is already under way: run #${run.id}.` : undefined,
       };
@@ -61,7 +59,6 @@ export const syncUser = (): CommandDefinition<z.output<typeof UserArgs>> => ({
       trigger: actor.surface,
       requestedBy: actor.label,
     });
-    const children = run.integration_id ? [] : await deps.service.runs.children(run.id);
-    return { kind: 'run', run: toRunView(run, children), existing };
+    return { kind: 'run', run: await deps.service.view(run), existing };
   },
 });

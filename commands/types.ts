@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import type { SyncService } from '../src/engine/service.js';
-import type { SchedulesRepo } from '../src/store/schedules-repo.js';
+import type { Store } from '../src/store/index.js';
 import type { RunView } from '../src/domain/run-view.js';
 import type { Schedule } from '../src/domain/schedule.js';
-import type { Trigger, RecordStatus } from '../src/domain/run.js';
+import type { Trigger } from '../src/domain/run.js';
 import type { ConnectionTest } from '../providers/types.js';
 import type { IntegrationConfig } from '../src/config.js';
 
@@ -24,7 +24,7 @@ export interface Actor {
 
 export interface CommandDeps {
   service: SyncService;
-  schedules: SchedulesRepo;
+  store: Store;
   /** Agenda registration of schedules, and their next/last run times. */
   scheduleJobs: {
     register(s: Schedule): Promise<void>;
@@ -81,5 +81,3 @@ export interface ParsedArgs {
   positional: string[];
   flags: Record<string, string | true>;
 }
-
-export type RecordFilterStatus = RecordStatus;

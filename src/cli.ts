@@ -5,7 +5,6 @@ import { createRuntime, type Runtime } from './runtime.js';
 import { loadServiceConfig, openDatabase, runServe } from './main.js';
 import { dispatch, resolve as resolveCommand, type Actor } from '../commands/index.js';
 import { answerText, runText } from '../commands/render-text.js';
-import { toRunView } from './domain/run-view.js';
 import { TERMINAL_STATUSES, type Run } from './domain/run.js';
 
 /**
@@ -28,16 +27,16 @@ Commands (the same as /sync in Slack):
   Add --json for machine-readable output; "people-sync help" lists every command.`;
 
 async function waitForRun(rt: Runtime, run: Run, onProgress: (r: Run) => void): Promise<Run> {
-  const ids = run.integration_id ? [run.id] : (await rt.service.runs.children(run.id)).map((c) => c.id);
+  const ids = run.integration_id ? [run.id] : (await rt.store.runs.children(run.id)).map((c) => c.id);
   for (const id of ids) await rt.engine.execute(id, `cli:${process.pid}`);
-  let current = (await rt.service.runs.get(run.id))!;
+  let current = (await rt.store.runs.get(run.id))!;
   let last = '';
   // Another worker may hold one of them: poll until it ends.
   while (!TERMINAL_STATUSES.includes(current.status)) {
     if (current.status !== last) onProgress(current);
     last = current.status;
     await new Promise((r) => setTimeout(r, 500));
-    current = (await rt.service.runs.get(run.id))!;
+    current = (await rt.store.runs.get(run.id))!;
   }
   return current;
 }
@@ -81,8 +80,8 @@ export async function main(argv: string[]): Promise<number> {
     const startsRun = answer.kind === 'run' && answer.run.status === 'pending' && ['all', 'recent', 'user', 'apply', 'confirm'].includes(resolved.command.name);
     if (startsRun && answer.kind === 'run') {
       if (!json) console.error(`Run #${answer.run.id} staged${answer.run.dry_run ? ' (dry run)' : ''}; running…`);
-      const done = await waitForRun(rt, (await rt.service.runs.get(answer.run.id))!, (r) => !json && console.error(`  #${r.id} ${r.status}…`));
-      const view = toRunView(done, done.integration_id ? [] : await rt.service.runs.children(done.id));
+      const done = await waitForRun(rt, (await rt.store.runs.get(answer.run.id))!, (r) => !json && console.error(`  #${r.id} ${r.status}…`));
+      const view = await rt.service.view(done);
       console.log(json ? JSON.stringify(view, null, 2) : [answer.message, runText(view)].filter(Boolean).join('\n'));
       return done.status === 'failed' ? 1 : 0;
     }

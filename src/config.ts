@@ -2,7 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ENTITIES, MATCH_KEYS, type Entity, type MatchKey } from './domain/records.js';
+import { ENTITIES, MATCH_KEYS, WRITE_MODES, type Entity, type MatchKey, type WriteMode } from './domain/records.js';
+import type { MaxTerminations } from './domain/run.js';
+import { CRON_FIELDS, EVERY_HOURS, isValidTimeZone, type ScheduleConfig } from './domain/schedule.js';
 import { FieldRulesSchema, type FieldRules } from './domain/field-rules.js';
 import { ScopeSchema, type Scope } from './domain/scope.js';
 import { compileExpression, isExpression, type Mapping } from './domain/mapping.js';
@@ -72,22 +74,6 @@ const EnvSchema = z.object({
 
 export type Env = Record<string, string | undefined>;
 
-export const WRITE_MODES = ['create_update', 'create_only', 'update_only'] as const;
-export type WriteMode = (typeof WRITE_MODES)[number];
-export const SYNC_MODES = ['full', 'recent', 'user'] as const;
-export type SyncMode = (typeof SYNC_MODES)[number];
-export const EVERY_HOURS = [3, 6, 12, 24] as const;
-
-export type MaxTerminations = { kind: 'count'; value: number } | { kind: 'percent'; value: number };
-
-export interface ScheduleConfig {
-  mode: 'full' | 'recent';
-  every_hours: number | null;
-  cron: string | null;
-  timezone: string;
-  enabled: boolean;
-}
-
 export interface IntegrationConfig {
   id: string;
   name: string;
@@ -137,15 +123,6 @@ export interface Config {
   };
 }
 
-export function isValidTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** `5`, `"5"` → 5 people; `"10%"` → 10 % of the integration's active people. */
 export const MaxTerminationsSchema = z.union([z.number(), z.string()]).transform((v, ctx): MaxTerminations => {
   const s = String(v).trim();
@@ -159,8 +136,6 @@ export const MaxTerminationsSchema = z.union([z.number(), z.string()]).transform
   ctx.addIssue({ code: 'custom', message: 'must be a number of people (e.g. 25) or a percentage (e.g. "10%")' });
   return z.NEVER;
 });
-
-export const CRON_FIELDS = /^(\S+\s+){4}\S+$/;
 
 export const ScheduleSchema = z
   .object({
@@ -401,9 +376,4 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
     },
   };
   return deepFreeze(config);
-}
-
-/** Per-entity mapping of an integration, for the engine. */
-export function mappingFor(integration: IntegrationConfig, entity: Entity): Mapping | undefined {
-  return integration.mapping[entity];
 }

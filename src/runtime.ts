@@ -5,7 +5,7 @@ import { connect, migrate, type Sql } from './store/db.js';
 import { createEngine, type Engine, type SourceResolver } from './engine/execute.js';
 import { createSyncService, type SyncService } from './engine/service.js';
 import { createSourceResolver } from './engine/sources.js';
-import { createSchedulesRepo, type SchedulesRepo } from './store/schedules-repo.js';
+import { createStore, type Store } from './store/index.js';
 import { createJobs, type Jobs } from './jobs/index.js';
 import { createHttpApp, type RouteRegistrar } from './http/app.js';
 import type { Run } from './domain/run.js';
@@ -20,9 +20,10 @@ import { surfaces as defaultSurfaces, type Surface, type SurfaceContext } from '
 export interface Runtime {
   config: Readonly<Config>;
   sql: Sql;
+  /** Every repository, built once over `sql`. */
+  store: Store;
   engine: Engine;
   service: SyncService;
-  schedules: SchedulesRepo;
   jobs: Jobs;
   http: Hono;
   sources: ReturnType<typeof createSourceResolver>;
@@ -50,12 +51,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, log } = options;
   const sql = connect(options.databaseUrl, { max: Math.max(10, config.workerConcurrency * 3) });
   await migrate(sql, log);
+  const store = createStore(sql);
   const integrations = () => config.integrations;
   const storedSources: Record<string, SourceResolver> = {};
   const sources = createSourceResolver({ log, integrationsFile: config.integrationsFile, stored: storedSources });
   const onRunFinished: Runtime['onRunFinished'] = [];
   const engine = createEngine({
     sql,
+    store,
     log,
     integrations,
     source: sources.resolve,
@@ -65,16 +68,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       for (const listener of onRunFinished) await listener(run);
     },
   });
-  const schedules = createSchedulesRepo(sql);
   // The service and the jobs need each other (enqueue / scheduled syncs): late-bound.
   let jobs: Jobs | undefined;
-  const service = createSyncService({ sql, log, integrations, enqueue: (runId) => jobs!.enqueue(runId) });
+  const service = createSyncService({ store, log, integrations, enqueue: (runId) => jobs!.enqueue(runId) });
   jobs = createJobs({
     databaseUrl: options.databaseUrl,
     log,
     engine,
     service,
-    schedules,
+    store,
     work: options.work,
     concurrency: config.workerConcurrency,
     staleSeconds: config.runStaleAfterSeconds,
@@ -83,7 +85,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   const commands: CommandDeps = {
     service,
-    schedules,
+    store,
     scheduleJobs: {
       register: (s) => jobs!.registerSchedule(s),
       unregister: (id) => jobs!.unregisterSchedule(id),
@@ -92,7 +94,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     integrations,
     testConnection: (it) => sources.test(it),
   };
-  const ctx: SurfaceContext = { config, sql, log, service, engine, schedules, jobs, sources, commands };
+  const ctx: SurfaceContext = { config, sql, store, log, service, engine, jobs, sources, commands };
   const mounted = await Promise.all((options.surfaces ?? defaultSurfaces).map((surface) => surface(ctx)));
   const registrars: RouteRegistrar[] = [];
   for (const m of mounted) {
@@ -102,6 +104,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   const http = createHttpApp({
     sql,
+    store,
     log,
     service,
     commands,
@@ -113,9 +116,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   return {
     config,
     sql,
+    store,
     engine,
     service,
-    schedules,
     jobs,
     http,
     sources,
@@ -123,7 +126,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     onRunFinished,
     integrations,
     async start() {
-      await schedules.syncFromConfig(config.integrations);
+      await store.schedules.syncFromConfig(config.integrations);
       await jobs!.start();
       for (const m of mounted) await m.start?.();
       if (options.work) {

@@ -3,7 +3,7 @@ import type { Logger } from './log.js';
 import type { Sql } from './store/db.js';
 import type { Engine, SourceResolver } from './engine/execute.js';
 import type { SyncService } from './engine/service.js';
-import type { SchedulesRepo } from './store/schedules-repo.js';
+import type { Store } from './store/index.js';
 import type { Jobs } from './jobs/index.js';
 import type { RouteRegistrar } from './http/app.js';
 import type { Run } from './domain/run.js';
@@ -20,10 +20,11 @@ import { slackSurface } from './slack/index.js';
 export interface SurfaceContext {
   config: Readonly<Config>;
   sql: Sql;
+  /** Every repository, built once by the runtime. */
+  store: Store;
   log: Logger;
   service: SyncService;
   engine: Engine;
-  schedules: SchedulesRepo;
   jobs: Jobs;
   sources: ReturnType<typeof createSourceResolver>;
   commands: CommandDeps;

@@ -3,6 +3,7 @@ import type { SyncService } from '../engine/service.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DeliveriesRepo, Delivery, PushMode } from '../store/deliveries-repo.js';
+import type { RunsRepo } from '../store/runs-repo.js';
 
 /**
  * Starting runs from stored deliveries: one writing run per integration,
@@ -24,8 +25,8 @@ export const sameSource = (run: Run, d: Source) => {
   return run.source !== null && String(run.source[k]) === String(v);
 };
 
-export function createRunQueue(deps: { repo: DeliveriesRepo; service: SyncService; log: Logger }) {
-  const { repo, service, log } = deps;
+export function createRunQueue(deps: { repo: DeliveriesRepo; runs: RunsRepo; service: SyncService; log: Logger }) {
+  const { repo, runs, service, log } = deps;
   const chains = new Map<string, Promise<void>>();
 
   type Outcome = 'started' | 'blocked' | 'taken' | 'retry' | 'error';
@@ -45,7 +46,7 @@ export function createRunQueue(deps: { repo: DeliveriesRepo; service: SyncServic
         await repo.unclaim(d.id);
         // The run in the way may have ended before this delivery was back in the
         // queue, in which case its end saw nothing to start: look again.
-        return (await service.runs.activeWriter(d.integration_id)) ? 'blocked' : 'retry';
+        return (await runs.activeWriter(d.integration_id)) ? 'blocked' : 'retry';
       }
       await repo.markStarted(d.id, run.id);
       log.info('push run started', { delivery_id: d.id, run_id: run.id, integration: d.integration_id, status: run.status });

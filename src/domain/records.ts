@@ -34,6 +34,10 @@ export function assertNever(value: never): never {
 export const MATCH_KEYS = ['external_id', 'email', 'employee_number'] as const;
 export type MatchKey = (typeof MATCH_KEYS)[number];
 
+/** Which of creating and updating records an integration may do. */
+export const WRITE_MODES = ['create_update', 'create_only', 'update_only'] as const;
+export type WriteMode = (typeof WRITE_MODES)[number];
+
 const emptyToNull = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? null : v);
 
 const text = (max = 1000) =>

@@ -7,6 +7,12 @@ export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'warning', 
 export const RECORD_STATUSES = ['created', 'updated', 'unchanged', 'skipped', 'terminated', 'restored', 'failed'] as const;
 export type RecordStatus = (typeof RECORD_STATUSES)[number];
 
+export const SYNC_MODES = ['full', 'recent', 'user'] as const;
+export type SyncMode = (typeof SYNC_MODES)[number];
+
+/** An integration's guard against mass terminations: a number of people, or a share of its active people. */
+export type MaxTerminations = { kind: 'count'; value: number } | { kind: 'percent'; value: number };
+
 export const TRIGGERS = ['schedule', 'slack', 'api', 'push', 'cli'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
@@ -36,7 +42,7 @@ export interface Run {
   id: number;
   parent_id: number | null;
   integration_id: string | null;
-  mode: 'full' | 'recent' | 'user';
+  mode: SyncMode;
   dry_run: boolean;
   status: RunStatus;
   reason: string | null;

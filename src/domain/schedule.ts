@@ -1,5 +1,28 @@
 import { z } from 'zod';
-import { CRON_FIELDS, EVERY_HOURS, isValidTimeZone } from '../config.js';
+
+/** The intervals a schedule may repeat at, in hours. */
+export const EVERY_HOURS = [3, 6, 12, 24] as const;
+
+/** Five whitespace-separated cron fields. */
+export const CRON_FIELDS = /^(\S+\s+){4}\S+$/;
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A schedule as declared in integrations.yml. */
+export interface ScheduleConfig {
+  mode: 'full' | 'recent';
+  every_hours: number | null;
+  cron: string | null;
+  timezone: string;
+  enabled: boolean;
+}
 
 /** A schedule as stored and shown. */
 export interface Schedule {

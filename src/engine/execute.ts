@@ -1,15 +1,14 @@
 import type postgres from 'postgres';
 import type { Sql } from '../store/db.js';
-import type { IntegrationConfig, MaxTerminations } from '../config.js';
+import type { IntegrationConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { redactText } from '../log.js';
 import { describeError, isCoded, ErrorCode, PeopleSyncError } from '../errors.js';
 import { isConnectionError } from '../store/db.js';
-import { totalsByStatus, type Counts, type GuardInfo, type Run, type RunStatus } from '../domain/run.js';
+import { totalsByStatus, type Counts, type GuardInfo, type MaxTerminations, type Run, type RunStatus } from '../domain/run.js';
 import type { ProviderPage } from '../../providers/types.js';
-import { createRunsRepo, type RunEnd } from '../store/runs-repo.js';
-import { createStateRepo } from '../store/state-repo.js';
-import { createSnapshotsRepo } from '../store/snapshots-repo.js';
+import type { RunEnd } from '../store/runs-repo.js';
+import type { Store } from '../store/index.js';
 import { parseStagedRows, stageSnapshot } from './stage.js';
 import { applyPlan, buildPlan, keepPreview, previewDifferences, recordPlan, UnparsedRows } from './plan.js';
 
@@ -31,7 +30,9 @@ export interface SourceRequest {
 export type SourceResolver = (req: SourceRequest) => AsyncIterable<ProviderPage>;
 
 export interface EngineDeps {
+  /** For the plan's transaction and the set-based staging and planning statements (stage.ts, plan.ts). */
   sql: Sql;
+  store: Store;
   log: Logger;
   integrations: () => readonly IntegrationConfig[];
   /** Resolves the source of a run that needs fetching. */
@@ -65,14 +66,7 @@ export function formatMax(max: MaxTerminations): string {
 
 export function createEngine(deps: EngineDeps) {
   const { sql, log } = deps;
-  const runs = createRunsRepo(sql);
-  const state = createStateRepo(sql);
-  const snapshots = createSnapshotsRepo(sql);
-
-  async function isEnabled(integration: IntegrationConfig): Promise<boolean> {
-    const s = await state.get(integration.id);
-    return s?.enabled ?? integration.enabled;
-  }
+  const { runs, state, snapshots, people } = deps.store;
 
   /** Runs executing in this process: alive by definition, whatever their heartbeat says. */
   const active = new Map<number, string>();
@@ -131,7 +125,7 @@ export function createEngine(deps: EngineDeps) {
     if (!integration) {
       return finish(run, worker, signal, { status: 'skipped', reason: `not_configured: integration "${run.integration_id}" is not in integrations.yml` });
     }
-    if (!(await isEnabled(integration))) {
+    if (!(await state.isEnabled(integration))) {
       return finish(run, worker, signal, { status: 'skipped', reason: 'disabled' });
     }
     const beat = setInterval(() => {
@@ -165,7 +159,7 @@ export function createEngine(deps: EngineDeps) {
           rlog.info('snapshot staged', { rows: staged.rows });
           // Planning joins the snapshot to the store; without statistics on rows staged a moment ago the planner
           // takes them for one row and sorts them wide, several times. Outside the plan transaction: no lock held.
-          if (staged.rows >= 10_000) await sql`ANALYZE snapshot_rows (snapshot_id, entity)`;
+          if (staged.rows >= 10_000) await snapshots.analyzeRows();
         } catch (err) {
           if (isConnectionError(err)) throw err;
           const message = redactText(describeError(err));
@@ -187,7 +181,7 @@ export function createEngine(deps: EngineDeps) {
           await runs.fence(tx, run.id, worker);
           if (approved) {
             await keepPreview(tx, run.id);
-            await tx`DELETE FROM run_records WHERE run_id = ${run.id}`;
+            await runs.clearRecords(tx, run.id);
           }
           const plan = await buildPlan(tx, {
             integrationId: integration.id,
@@ -255,13 +249,13 @@ export function createEngine(deps: EngineDeps) {
           notes,
         },
         synced
-          ? (tx) => createStateRepo(tx as unknown as Sql).markSynced(integration.id, snap.fetch_started_at, run.id, snap.cursor !== null ? { value: snap.cursor } : null)
+          ? (tx) => state.markSynced(integration.id, snap.fetch_started_at, run.id, snap.cursor !== null ? { value: snap.cursor } : null, tx)
           : undefined,
       );
       // After a large load the planner's statistics lag until autovacuum runs; stale ones
       // turn the next sync's joins into nested loops (seconds instead of milliseconds).
       if (!run.dry_run && status !== 'held' && totals.created + totals.terminated + totals.restored >= ANALYZE_AFTER_ROWS) {
-        await sql`ANALYZE employees, employments, org_units, record_links`.catch((err) => rlog.warn('analyze failed', { error: describeError(err) }));
+        await people.analyze().catch((err) => rlog.warn('analyze failed', { error: describeError(err) }));
       }
       return done;
     } catch (err) {
@@ -311,7 +305,7 @@ export function createEngine(deps: EngineDeps) {
     return out;
   }
 
-  return { execute, failStale, runs, state, snapshots };
+  return { execute, failStale };
 }
 
 export type Engine = ReturnType<typeof createEngine>;

@@ -1,10 +1,9 @@
-import type { Sql } from '../store/db.js';
-import type { IntegrationConfig, SyncMode } from '../config.js';
+import type { IntegrationConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { ErrorCode, PeopleSyncError, describeError } from '../errors.js';
-import type { Run, Trigger } from '../domain/run.js';
-import { createRunsRepo } from '../store/runs-repo.js';
-import { createStateRepo } from '../store/state-repo.js';
+import type { Run, SyncMode, Trigger } from '../domain/run.js';
+import type { Store } from '../store/index.js';
+import { toRunView, type RunView } from '../domain/run-view.js';
 
 /**
  * Asking for syncs: the one place runs are created. Surfaces (HTTP, Slack,
@@ -23,7 +22,7 @@ export interface SyncRequest {
 }
 
 export interface SyncServiceDeps {
-  sql: Sql;
+  store: Store;
   log: Logger;
   integrations: () => readonly IntegrationConfig[];
   /** Hands a pending run to the job queue. */
@@ -31,8 +30,7 @@ export interface SyncServiceDeps {
 }
 
 export function createSyncService(deps: SyncServiceDeps) {
-  const runs = createRunsRepo(deps.sql);
-  const state = createStateRepo(deps.sql);
+  const { runs, state } = deps.store;
 
   function integrationOrThrow(id: string): IntegrationConfig {
     const found = deps.integrations().find((i) => i.id === id);
@@ -46,9 +44,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     return found;
   }
 
-  async function enabled(integration: IntegrationConfig): Promise<boolean> {
-    return (await state.get(integration.id))?.enabled ?? integration.enabled;
-  }
+  const enabled = (integration: IntegrationConfig): Promise<boolean> => state.isEnabled(integration);
 
   async function enqueue(run: Run): Promise<void> {
     try {
@@ -254,10 +250,13 @@ export function createSyncService(deps: SyncServiceDeps) {
       return integration;
     },
 
+    /** The public shape of a run, with its children when it is a parent ("all") run. */
+    async view(run: Run): Promise<RunView> {
+      return toRunView(run, run.integration_id ? [] : await runs.children(run.id));
+    },
+
     integrationOrThrow,
     enabled,
-    runs,
-    state,
   };
 }
 

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { Sql } from '../store/db.js';
 import type { Logger } from '../log.js';
 import type { SyncService } from '../engine/service.js';
+import type { Store } from '../store/index.js';
 import { createErrorHandler, HttpProblem, problemResponse } from './problem.js';
 import { requireBearer } from './middleware/auth.js';
 import { createRunsApi } from './runs-api.js';
@@ -16,6 +17,7 @@ export type RouteRegistrar = (app: Hono, api: Hono) => void;
 
 export interface HttpDeps {
   sql: Sql;
+  store: Store;
   log: Logger;
   service: SyncService;
   commands: CommandDeps;
@@ -86,7 +88,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
 
   const api = new Hono();
   api.use('*', requireBearer({ token: deps.adminApiToken }));
-  api.route('/', createRunsApi({ service: deps.service }));
+  api.route('/', createRunsApi({ service: deps.service, runs: deps.store.runs }));
   api.route('/', createAdminApi({ commands: deps.commands }));
   for (const register of deps.registrars ?? []) register(app, api);
   app.route('/api', api);

@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ENTITIES } from '../domain/records.js';
-import { RECORD_STATUSES, RUN_STATUSES, TRIGGERS } from '../domain/run.js';
+import { RECORD_STATUSES, RUN_STATUSES, SYNC_MODES, TRIGGERS } from '../domain/run.js';
 import { toRunView } from '../domain/run-view.js';
-import { SYNC_MODES } from '../config.js';
 import type { SyncService } from '../engine/service.js';
+import type { RunsRepo } from '../store/runs-repo.js';
 import { HttpProblem } from './problem.js';
 import { idCursorParam, idParam, limitParam, nameParam, parseParams as parse, recordsCursorParam, searchParam } from './validate.js';
 
@@ -50,9 +50,8 @@ async function jsonBody(req: { json(): Promise<unknown> }): Promise<unknown> {
   }
 }
 
-export function createRunsApi(deps: { service: SyncService }) {
-  const { service } = deps;
-  const runs = service.runs;
+export function createRunsApi(deps: { service: SyncService; runs: RunsRepo }) {
+  const { service, runs } = deps;
   const app = new Hono();
 
   const runOr404 = async (raw: string) => {
@@ -83,7 +82,7 @@ export function createRunsApi(deps: { service: SyncService }) {
 
   app.get('/runs/:id', async (c) => {
     const run = await runOr404(c.req.param('id'));
-    return c.json(toRunView(run, run.integration_id ? [] : await runs.children(run.id)));
+    return c.json(await service.view(run));
   });
 
   app.get('/runs/:id/records', async (c) => {

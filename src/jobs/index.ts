@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
 import type { Engine } from '../engine/execute.js';
 import type { SyncService } from '../engine/service.js';
-import type { SchedulesRepo } from '../store/schedules-repo.js';
+import type { Store } from '../store/index.js';
 import { cronOf, type Schedule } from '../domain/schedule.js';
 
 /**
@@ -25,7 +25,7 @@ export interface JobsDeps {
   log: Logger;
   engine: Engine;
   service: SyncService;
-  schedules: SchedulesRepo;
+  store: Store;
   /** Process jobs here (role all/worker); web-only processes just enqueue. */
   work: boolean;
   concurrency: number;
@@ -130,7 +130,7 @@ export function createJobs(deps: JobsDeps) {
   );
 
   agenda.define<{ scheduleId: number }>(JOB_SCHEDULED, async (job: Job<{ scheduleId: number }>) => {
-    const schedule = await deps.schedules.get(Number(job.attrs.data?.scheduleId));
+    const schedule = await deps.store.schedules.get(Number(job.attrs.data?.scheduleId));
     if (!schedule || !schedule.enabled) return;
     try {
       const { run } = await deps.service.requestSync({
@@ -140,7 +140,7 @@ export function createJobs(deps: JobsDeps) {
         trigger: 'schedule',
         requestedBy: `schedule #${schedule.id}`,
       });
-      await deps.schedules.markRan(schedule.id, run.id);
+      await deps.store.schedules.markRan(schedule.id, run.id);
     } catch (err) {
       log.error('scheduled sync could not start', { schedule_id: schedule.id, error: describeError(err) });
     }
@@ -153,11 +153,11 @@ export function createJobs(deps: JobsDeps) {
   async function maintenance(): Promise<void> {
     try {
       await deps.engine.failStale(deps.staleSeconds);
-      for (const run of await deps.engine.runs.pendingOlderThan(Math.max(60, deps.staleSeconds))) {
+      for (const run of await deps.store.runs.pendingOlderThan(Math.max(60, deps.staleSeconds))) {
         const queued = await agenda.queryJobs({ name: JOB_RUN, data: { runId: run.id } } as never);
         if (!queued.jobs?.length) await enqueue(run.id);
       }
-      const pruned = await deps.engine.snapshots.prune(deps.retentionDays);
+      const pruned = await deps.store.snapshots.prune(deps.retentionDays);
       if (pruned) log.info('old snapshots pruned', { count: pruned });
     } catch (err) {
       log.error('maintenance failed', { error: describeError(err) });
@@ -192,7 +192,7 @@ export function createJobs(deps: JobsDeps) {
 
     /** Registers every stored schedule and drops jobs of schedules that no longer exist. */
     async syncSchedules(): Promise<void> {
-      const all = await deps.schedules.list();
+      const all = await deps.store.schedules.list();
       for (const s of all) await registerSchedule(s);
       const ids = new Set(all.map((s) => s.id));
       const jobs = await agenda.queryJobs({ name: JOB_SCHEDULED, limit: 10_000 } as never);

@@ -10,7 +10,6 @@ import { slackActor, type SlackDeps } from './deps.js';
 import { createLiveMessages } from './live.js';
 import { createHttpReceiver } from './receiver.js';
 import { createSlackStore } from './store.js';
-import { createOutboxRepo } from '../store/outbox-repo.js';
 import { createTasks, type Tasks } from './tasks.js';
 
 /**
@@ -59,13 +58,13 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
     const store = createSlackStore(ctx.sql);
     const commands = ctx.commands;
     const admins = createAdmins({ userIds: s.adminUserIds, usergroupId: s.adminUsergroupId, web, log, ttlMs: options.adminCacheMs, now: options.now });
-    const live = createLiveMessages({ service: ctx.service, web, store, log });
+    const live = createLiveMessages({ service: ctx.service, runs: ctx.store.runs, web, store, log });
     const alerts = s.alertChannel
       ? createAlerts({
           web,
           store,
-          outbox: createOutboxRepo(ctx.sql),
-          getRun: (id) => ctx.service.runs.get(id),
+          outbox: ctx.store.outbox,
+          getRun: (id) => ctx.store.runs.get(id),
           log,
           integrations: () => ctx.config.integrations,
           pollMs: options.alertPollMs,

@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import { describeError, ErrorCode, PeopleSyncError } from '../errors.js';
-import { toRunView, type RunView } from '../domain/run-view.js';
+import type { RunView } from '../domain/run-view.js';
 import type { SyncService } from '../engine/service.js';
+import type { RunsRepo } from '../store/runs-repo.js';
 import { platformError, type WebClient } from './client.js';
 import { renderKey, type SlackStore } from './store.js';
 import { runMessage } from './render.js';
@@ -30,11 +31,11 @@ const GONE = new Set(['message_not_found', 'cant_update_message', 'channel_not_f
 /** Posting here failed for lack of access; the DM fallback applies. */
 const NO_ACCESS = new Set(['not_in_channel', 'channel_not_found', 'is_archived', 'restricted_action', 'ekm_access_denied']);
 
-export function createLiveMessages(d: { service: SyncService; web: WebClient; store: SlackStore; log: Logger }): LiveMessages {
+export function createLiveMessages(d: { service: SyncService; runs: RunsRepo; web: WebClient; store: SlackStore; log: Logger }): LiveMessages {
   async function viewOf(runId: number): Promise<RunView | null> {
-    const run = await d.service.runs.get(runId);
+    const run = await d.runs.get(runId);
     if (!run) return null;
-    return toRunView(run, run.integration_id ? [] : await d.service.runs.children(run.id));
+    return d.service.view(run);
   }
 
   const keyOf = (v: RunView) => renderKey(v.status, v.children.map((c) => c.status));

@@ -5,7 +5,7 @@ import { enqueue, RUN_FINISHED } from './outbox-repo.js';
 import { ErrorCode, PeopleSyncError } from '../errors.js';
 import type { Entity } from '../domain/records.js';
 import { addCounts, emptyCounts, type Counts, type RecordStatus, type Run, type RunRecord, type RunStatus, type Trigger } from '../domain/run.js';
-import { renderDiff } from '../engine/diff.js';
+import { renderDiff } from '../domain/diff.js';
 
 /** Sync runs and their per-record results. */
 
@@ -45,6 +45,7 @@ export interface RecordFilter {
 }
 
 type Tx = postgres.TransactionSql<Record<string, never>>;
+type Fragment = postgres.PendingQuery<postgres.Row[]>;
 
 /**
  * First key of the advisory lock a run's writing transaction holds (the second is the run id):
@@ -146,23 +147,17 @@ export function createRunsRepo(sql: Sql) {
     },
 
     async list(f: RunFilter): Promise<{ items: Run[]; next_cursor: string | null }> {
-      const where: string[] = ['(parent_id IS NULL OR $1::text IS NOT NULL)'];
-      const params: unknown[] = [f.integration ?? null];
-      if (f.integration) where.push(`integration_id = $1`);
-      const add = (clause: string, value: unknown) => {
-        params.push(value);
-        where.push(clause.replace('?', `$${params.length}`));
-      };
-      if (f.status) add('status = ?', f.status);
-      if (f.dry_run !== undefined) add('dry_run = ?', f.dry_run);
-      if (f.trigger) add('trigger = ?', f.trigger);
-      if (f.requested_by) add('requested_by = ?', f.requested_by);
-      if (f.before) add('id < ?', f.before);
-      params.push(f.limit + 1);
-      const rows = await sql.unsafe<Run[]>(
-        `SELECT ${RUN_COLUMNS} FROM sync_runs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
-        params as never[],
-      );
+      const where = [
+        // Children are listed only under their integration.
+        f.integration ? sql`integration_id = ${f.integration}` : sql`parent_id IS NULL`,
+        f.status && sql`status = ${f.status}`,
+        f.dry_run !== undefined && sql`dry_run = ${f.dry_run}`,
+        f.trigger && sql`trigger = ${f.trigger}`,
+        f.requested_by && sql`requested_by = ${f.requested_by}`,
+        f.before && sql`id < ${f.before}`,
+      ].filter((c): c is Fragment => !!c);
+      const clause = where.reduce((acc, c) => sql`${acc} AND ${c}`);
+      const rows = await sql<Run[]>`SELECT ${sql.unsafe(RUN_COLUMNS)} FROM sync_runs WHERE ${clause} ORDER BY id DESC LIMIT ${f.limit + 1}`;
       const items = rows.slice(0, f.limit);
       return { items, next_cursor: rows.length > f.limit ? String(items[items.length - 1]!.id) : null };
     },
@@ -191,6 +186,11 @@ export function createRunsRepo(sql: Sql) {
 
     async setSnapshot(id: number, snapshotId: number): Promise<void> {
       await sql`UPDATE sync_runs SET snapshot_id = ${snapshotId} WHERE id = ${id}`;
+    },
+
+    /** Drops a run's per-record results, in the caller's (fenced) transaction: a confirmed held run records its plan again. */
+    async clearRecords(tx: Tx, runId: number): Promise<void> {
+      await tx`DELETE FROM run_records WHERE run_id = ${runId}`;
     },
 
     /**

@@ -36,6 +36,14 @@ export function createSnapshotsRepo(sql: Sql) {
       return !row!.any;
     },
 
+    /**
+     * Refreshes the statistics of staged rows: planning joins them to the store, and without
+     * statistics on rows staged a moment ago the planner takes them for one row and sorts them wide.
+     */
+    async analyzeRows(): Promise<void> {
+      await sql`ANALYZE snapshot_rows (snapshot_id, entity)`;
+    },
+
     async get(id: number): Promise<Snapshot | null> {
       const [row] = await sql<Snapshot[]>`SELECT * FROM snapshots WHERE id = ${id}`;
       return row ?? null;

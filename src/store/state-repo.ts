@@ -1,4 +1,7 @@
+import type postgres from 'postgres';
 import type { Sql } from './db.js';
+
+type Queryable = Sql | postgres.TransactionSql<Record<string, never>>;
 
 /** Per-integration state: admin enable/disable override, last successful sync, cursor. */
 export interface IntegrationState {
@@ -18,6 +21,11 @@ export function createStateRepo(sql: Sql) {
       return row ?? null;
     },
 
+    /** Whether an integration's runs go ahead: an admin's override, else what integrations.yml says. */
+    async isEnabled(integration: { id: string; enabled: boolean }): Promise<boolean> {
+      return (await this.get(integration.id))?.enabled ?? integration.enabled;
+    },
+
     async all(): Promise<IntegrationState[]> {
       return sql<IntegrationState[]>`SELECT * FROM integration_state`;
     },
@@ -30,10 +38,11 @@ export function createStateRepo(sql: Sql) {
 
     /**
      * After a successful writing run: `last_sync_at` becomes the time its data
-     * was fetched from (never moves backwards), and the cursor is kept.
+     * was fetched from (never moves backwards), and the cursor is kept. In `tx` when given
+     * (the transaction that ends the run).
      */
-    async markSynced(id: string, at: Date, runId: number, cursor: { value: unknown } | null): Promise<void> {
-      await sql`
+    async markSynced(id: string, at: Date, runId: number, cursor: { value: unknown } | null, tx: Queryable = sql): Promise<void> {
+      await tx`
         INSERT INTO integration_state (integration_id, last_sync_at, last_run_id, last_error, cursor)
         VALUES (${id}, ${at}, ${runId}, NULL, ${cursor ? (cursor.value as never) : null})
         ON CONFLICT (integration_id) DO UPDATE SET

@@ -100,7 +100,7 @@ describe('a delta is a patch', () => {
     expect(run.status, run.error ?? '').toBe('completed');
     expect(run.counts.employees).toMatchObject({ updated: 1 });
     expect(await ana(t)).toEqual({ ...before, job_title: 'Principal Engineer' });
-    const recs = await t.rt.service.runs.records(run, { status: 'updated', limit: 10 });
+    const recs = await t.rt.store.runs.records(run, { status: 'updated', limit: 10 });
     expect(recs.items).toHaveLength(1);
     expect(recs.items[0]!.changes).toEqual({ job_title: { before: 'Engineer', after: 'Principal Engineer' } });
   });
@@ -114,7 +114,7 @@ describe('a delta is a patch', () => {
     const run = await t.sync({ integration: 'hr', mode: 'recent' });
     expect(run.status).toBe('completed');
     expect(await ana(t)).toEqual({ ...before, location: null, manager: null, attributes: { cost_center: 'CC-7', band: 'L4', nested: { a: 1, c: 3 } } });
-    const [rec] = (await t.rt.service.runs.records(run, { status: 'updated', limit: 10 })).items;
+    const [rec] = (await t.rt.store.runs.records(run, { status: 'updated', limit: 10 })).items;
     expect(Object.keys(rec!.changes!).sort()).toEqual(['attributes', 'location', 'manager_id']);
   });
 
@@ -140,7 +140,7 @@ describe('a delta is a patch', () => {
     );
     const run = await t.sync({ integration: 'hr', mode: 'recent' });
     expect(run.status).toBe('warning');
-    const failed = (await t.rt.service.runs.records(run, { status: 'failed', limit: 10 })).items;
+    const failed = (await t.rt.store.runs.records(run, { status: 'failed', limit: 10 })).items;
     const byId = Object.fromEntries(failed.map((r) => [r.external_id, r.errors]));
     expect(byId.E9).toEqual([{ field: 'email', message: expect.stringMatching(/^is required/) }]);
     expect(byId.M9).toEqual([{ field: 'employee_id', message: expect.stringMatching(/^is required/) }]);

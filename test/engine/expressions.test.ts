@@ -47,7 +47,7 @@ describe('expression mappings', () => {
       { email: 'ana.silva@example.com', display_name: 'Annie Silva', location: 'Amsterdam', start_date: '2020-01-06', employee_number: '42', attributes: { team: 'Core' } },
       { email: 'bo@example.com', display_name: 'Bo Li', location: 'Berlin', start_date: '2021-12-31', employee_number: '7', attributes: {} },
     ]);
-    const [failed] = (await t.rt.service.runs.records(run, { status: 'failed', limit: 5 })).items;
+    const [failed] = (await t.rt.store.runs.records(run, { status: 'failed', limit: 5 })).items;
     expect(failed!.external_id).toBe('W3');
     expect(failed!.errors).toEqual([
       { field: 'employee_number', message: 'expression =$string($number(badge)) failed: Unable to cast value to a number: "B-12"' },

@@ -54,8 +54,8 @@ describe('dry run and apply', () => {
     expect(dry.counts.employees?.created).toBe(3);
     expect(dry.counts.org_units?.created).toBe(1);
     expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees`)[0]!.n).toBe(0);
-    expect(await t.rt.service.state.get('hr')).toBeNull();
-    const recs = await t.rt.service.runs.records(dry, { status: 'created', limit: 10 });
+    expect(await t.rt.store.state.get('hr')).toBeNull();
+    const recs = await t.rt.store.runs.records(dry, { status: 'created', limit: 10 });
     expect(recs.items.map((r) => r.external_id).sort()).toEqual(['E1', 'E2', 'E3', 'OU1'].sort());
 
     const { run } = await t.rt.service.applyDryRun(dry.id, 'api', 'admin');
@@ -65,7 +65,7 @@ describe('dry run and apply', () => {
     expect(applied.counts).toEqual(dry.counts);
     expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees`)[0]!.n).toBe(3);
     // last_sync_at is when the applied data was fetched: the dry run's start.
-    const state = await t.rt.service.state.get('hr');
+    const state = await t.rt.store.state.get('hr');
     expect(state!.last_sync_at!.getTime()).toBe(dry.started_at!.getTime());
   });
 
@@ -100,7 +100,7 @@ describe('recent and user modes', () => {
     const recent = await t.sync({ integration: 'hr', mode: 'recent' });
     expect(recent.status).toBe('completed');
     expect(recent.counts.employees).toMatchObject({ updated: 1, terminated: 0 });
-    const state = await t.rt.service.state.get('hr');
+    const state = await t.rt.store.state.get('hr');
     expect(state!.last_sync_at!.getTime()).toBe(recent.started_at!.getTime());
     expect(state!.last_sync_at!.getTime()).toBeGreaterThan(full.started_at!.getTime());
     expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees WHERE status = 'active'`)[0]!.n).toBe(3);
@@ -113,7 +113,7 @@ describe('recent and user modes', () => {
     expect((await t.rt.sql`SELECT email FROM employees`).map((r) => r.email)).toEqual(['p2@example.com']);
     const missing = await t.sync({ integration: 'hr', mode: 'user', user: 'nobody@example.com' });
     expect(missing.status).toBe('warning');
-    const [rec] = (await t.rt.service.runs.records(missing, { limit: 5 })).items;
+    const [rec] = (await t.rt.store.runs.records(missing, { limit: 5 })).items;
     expect(rec).toMatchObject({ status: 'skipped', external_id: 'nobody@example.com' });
     expect(rec!.reason).toMatch(/not found/);
   });
@@ -133,7 +133,7 @@ describe('bad rows and unsafe data sets', () => {
     const run = await t.sync({ integration: 'hr', mode: 'full' });
     expect(run.status).toBe('warning');
     expect(run.counts.employees).toMatchObject({ created: 1, failed: 3 });
-    const failed = (await t.rt.service.runs.records(run, { status: 'failed', limit: 10 })).items;
+    const failed = (await t.rt.store.runs.records(run, { status: 'failed', limit: 10 })).items;
     const byId = Object.fromEntries(failed.map((f) => [f.external_id, f.errors]));
     expect(byId.E2).toEqual([{ field: 'email', message: 'must be a valid email address' }]);
     expect(byId.E3).toEqual([{ field: 'start_date', message: 'is not a real calendar date' }]);
@@ -156,7 +156,7 @@ describe('bad rows and unsafe data sets', () => {
   it('an empty data set terminates no one; a failed fetch fails the run and leaves last_sync_at', async () => {
     const t = await setup([1, 2].map((i) => person(i)));
     await t.sync({ integration: 'hr', mode: 'full' });
-    const before = await t.rt.service.state.get('hr');
+    const before = await t.rt.store.state.get('hr');
     t.write('export.json', doc([]));
     const empty = await t.sync({ integration: 'hr', mode: 'full' });
     expect(empty.counts.employees?.terminated).toBe(0);
@@ -164,7 +164,7 @@ describe('bad rows and unsafe data sets', () => {
     const failed = await t.sync({ integration: 'hr', mode: 'full' });
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatch(/Fetching from HR failed: .*export\.json: The JSON is malformed/);
-    const after = await t.rt.service.state.get('hr');
+    const after = await t.rt.store.state.get('hr');
     expect(after!.last_sync_at!.getTime()).toBe(empty.started_at!.getTime());
     expect(after!.last_sync_at!.getTime()).toBeGreaterThan(before!.last_sync_at!.getTime());
     expect(after!.last_error).toMatch(/malformed/);
@@ -174,7 +174,7 @@ describe('bad rows and unsafe data sets', () => {
   it('duplicates and emails owned by someone else fail with the reason', async () => {
     const t = await setup([person(1), person(1, { first_name: 'Again' }), person(2, { email: 'p1@example.com' })]);
     const run = await t.sync({ integration: 'hr', mode: 'full' });
-    const failed = (await t.rt.service.runs.records(run, { status: 'failed', limit: 10 })).items;
+    const failed = (await t.rt.store.runs.records(run, { status: 'failed', limit: 10 })).items;
     expect(failed.map((f) => f.errors![0]!.message)).toEqual([
       expect.stringMatching(/appears more than once in this data set \(first on row 1\)/),
       expect.stringMatching(/is also used by row 1 \(external_id E1\)/),
@@ -186,7 +186,7 @@ describe('bad rows and unsafe data sets', () => {
     expect(run.status).toBe('completed');
     const [e] = await t.rt.sql`SELECT first_name, attributes FROM employees WHERE email = 'p1@example.com'`;
     expect(e).toMatchObject({ first_name: 'Ana', attributes: { note: 'xy', key: 1 } });
-    const rec = (await t.rt.service.runs.records(run, { status: 'created', limit: 10 })).items.find((r) => r.external_id === 'E1');
+    const rec = (await t.rt.store.runs.records(run, { status: 'created', limit: 10 })).items.find((r) => r.external_id === 'E1');
     expect(rec!.payload).toMatchObject({ external_id: 'E1', first_name: 'Ana' });
   });
   it('two new people with the same employee number: the second fails, the run goes on', async () => {
@@ -194,7 +194,7 @@ describe('bad rows and unsafe data sets', () => {
     const run = await t.sync({ integration: 'hr', mode: 'full' });
     expect(run.status).toBe('warning');
     expect(run.counts.employees).toMatchObject({ created: 2, failed: 1 });
-    const [failed] = (await t.rt.service.runs.records(run, { status: 'failed', limit: 5 })).items;
+    const [failed] = (await t.rt.store.runs.records(run, { status: 'failed', limit: 5 })).items;
     expect(failed).toMatchObject({ external_id: 'E2', errors: [{ field: 'employee_number', message: 'is also used by row 1 (external_id E1) in this data set' }] });
   });
 });
@@ -212,7 +212,7 @@ describe('write modes and match keys', () => {
     c.write('export.json', doc([person(1, { job_title: 'CTO' }), person(3)]));
     const second = await c.sync({ integration: 'hr', mode: 'full' });
     expect(second.counts.employees).toMatchObject({ created: 1, skipped: 2, terminated: 0 });
-    const skipped = (await c.rt.service.runs.records(second, { status: 'skipped', limit: 5 })).items;
+    const skipped = (await c.rt.store.runs.records(second, { status: 'skipped', limit: 5 })).items;
     expect(skipped.map((s) => s.reason)).toEqual(
       expect.arrayContaining([expect.stringMatching(/create_only.*updated/), expect.stringMatching(/create_only.*terminated/)]),
     );
@@ -235,7 +235,7 @@ describe('sync all and disabled integrations', () => {
     const parent = await t.sync({ mode: 'full' });
     expect(parent.integration_id).toBeNull();
     expect(parent.status).toBe('completed');
-    const kids = await t.rt.service.runs.children(parent.id);
+    const kids = await t.rt.store.runs.children(parent.id);
     expect(kids.map((k) => [k.integration_id, k.status, k.reason])).toEqual([
       ['hr', 'completed', null],
       ['off', 'skipped', 'disabled'],
@@ -259,7 +259,7 @@ describe('sync all and disabled integrations', () => {
     const t = await setup([person(1)]);
     const run = await t.sync({ integration: 'off', mode: 'full' });
     expect(run).toMatchObject({ status: 'skipped', reason: 'disabled' });
-    expect(await t.rt.service.state.get('off')).toBeNull();
+    expect(await t.rt.store.state.get('off')).toBeNull();
   });
 });
 
@@ -267,11 +267,11 @@ describe('held runs', () => {
   it('discard writes nothing; a held run does not move last_sync_at', async () => {
     const t = await setup([1, 2, 3, 4].map((i) => person(i)), '    ');
     await t.sync({ integration: 'hr', mode: 'full' });
-    const synced = (await t.rt.service.state.get('hr'))!.last_sync_at;
+    const synced = (await t.rt.store.state.get('hr'))!.last_sync_at;
     t.write('export.json', doc([person(1)]));
     const held = await t.sync({ integration: 'hr', mode: 'full' });
     expect(held.status).toBe('held');
-    expect((await t.rt.service.state.get('hr'))!.last_sync_at).toEqual(synced);
+    expect((await t.rt.store.state.get('hr'))!.last_sync_at).toEqual(synced);
     const discarded = await t.rt.service.discard(held.id, 'admin');
     expect(discarded.status).toBe('discarded');
     expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees WHERE status = 'active'`)[0]!.n).toBe(4);
@@ -368,7 +368,7 @@ describe.each(['json', 'ndjson'] as const)('fingerprints (%s): rows applied befo
     expect((await t.rt.sql`SELECT string_agg(xmin::text, ',' ORDER BY id) AS v FROM employees`)[0]!.v).toBe(before!.v);
     expect((await t.rt.sql`SELECT string_agg(xmin::text, ',' ORDER BY external_id) AS v FROM record_links`)[0]!.v).toBe(linksBefore!.v);
     // Unchanged people are listed with the payload as the source sent it, parsed or not.
-    const listed = (await t.rt.service.runs.records(again, { status: 'unchanged', limit: 10 })).items.find((r) => r.external_id === 'E2');
+    const listed = (await t.rt.store.runs.records(again, { status: 'unchanged', limit: 10 })).items.find((r) => r.external_id === 'E2');
     expect(listed!.payload).toMatchObject({ external_id: 'E2', email: 'p2@example.com' });
   });
 
@@ -481,14 +481,14 @@ describe.each(['json', 'ndjson'] as const)('fingerprints (%s): rows applied befo
     write(t, [person(1), person(2), person(2)]);
     const run = await t.sync({ integration: 'hr', mode: 'full' });
     expect(run.counts.employees).toMatchObject({ unchanged: 2, failed: 1 });
-    const [failed] = (await t.rt.service.runs.records(run, { status: 'failed', limit: 5 })).items;
+    const [failed] = (await t.rt.store.runs.records(run, { status: 'failed', limit: 5 })).items;
     expect(failed!.errors![0]!.message).toMatch(/appears more than once in this data set \(first on row 2\)/);
   });
 });
 
 describe('NDJSON lines recognised without parsing', () => {
   const stageLines = async (t: TestRuntime, text: string, mapping: Parameters<typeof stageSnapshot>[2]['mapping'], whole = true) => {
-    const snap = await t.rt.engine.snapshots.create('hr', 'full', new Date());
+    const snap = await t.rt.store.snapshots.create('hr', 'full', new Date());
     const staged = await stageSnapshot(t.rt.sql, readNdjson(chunksOf(text, 64), null, { unparsed: true }), { snapshotId: snap.id, integrationId: 'hr', mapping, whole });
     return { snap, staged };
   };
@@ -517,7 +517,7 @@ describe('NDJSON lines recognised without parsing', () => {
     const first = await t.sync({ integration: 'hr', mode: 'full' });
     const { snap, staged } = await stageLines(t, lines(people), {});
     expect(staged.unparsed).toBe(5);
-    await t.rt.engine.snapshots.complete(snap.id, staged.rows, null, staged.duplicateIds, staged.mappingKey);
+    await t.rt.store.snapshots.complete(snap.id, staged.rows, null, staged.duplicateIds, staged.mappingKey);
     // Under another mapping the lines would read differently from the preview: refused, nothing parsed.
     await expect(parseStagedRows(t.rt.sql, snap.id, { employees: { job_title: 'Contractor' } }, 'all')).rejects.toThrow(/mapping changed since this data set was read/);
     expect(await parseStagedRows(t.rt.sql, snap.id, {}, 'all')).toBe(5);

@@ -81,7 +81,7 @@ describe('applying a preview', () => {
     expect(applied.error).toMatch(new RegExp(`^Nothing was written: the data changed since dry run #${dry.id} was planned, and 1 record would now be applied differently \\(E2: updated in the preview, updated now with other changes\\)\\. Start a new dry run\\.$`));
     expect(await titles(t)).toEqual([['Engineer', 'active', 3]]);
     // Not the integration's fault: its last error stays clear.
-    expect((await t.rt.service.state.get('hr'))!.last_error).toBeNull();
+    expect((await t.rt.store.state.get('hr'))!.last_error).toBeNull();
   });
 
   it('refuses to confirm a held run after a newer writing run, and when its plan moved', async () => {
@@ -96,7 +96,7 @@ describe('applying a preview', () => {
     const res = await t.rt.http.request(`/api/runs/${held.id}/confirm`, { method: 'POST', headers: auth });
     expect(res.status).toBe(409);
     expect(((await res.json()) as { detail: string }).detail).toContain(`Run #${recent.id} changed "hr" after held run #${held.id} was planned`);
-    expect((await t.rt.service.runs.get(held.id))!.status).toBe('held');
+    expect((await t.rt.store.runs.get(held.id))!.status).toBe('held');
 
     // A second held run, then someone else's change to a person it would terminate.
     t.write('export.json', doc(people(6)));

@@ -50,7 +50,7 @@ describe('reconciliation', () => {
     expect(run.counts.employees).toMatchObject({ unchanged: 5, created: 0, updated: 0 });
     expect(await versions()).toEqual(before);
     expect(await t.rt.sql`SELECT count(*)::int AS n FROM record_links`).toEqual(links);
-    const records = await t.rt.service.runs.records(run, { limit: 10 });
+    const records = await t.rt.store.runs.records(run, { limit: 10 });
     expect(records.items.map((r) => r.status)).toEqual(Array(5).fill('unchanged'));
     expect(records.items[0]!.payload).toMatchObject({ external_id: 'E1', email: 'p1@example.com' });
   });
@@ -59,18 +59,18 @@ describe('reconciliation', () => {
     t.write('people.csv', csv([person(1), person(2, { job_title: 'Staff Engineer' }), person(3), person(4), person(5)]));
     const run = await t.sync({ integration: 'hr', mode: 'full' });
     expect(run.counts.employees).toMatchObject({ updated: 1, unchanged: 4 });
-    const page = await t.rt.service.runs.records(run, { status: 'updated', limit: 10 });
+    const page = await t.rt.store.runs.records(run, { status: 'updated', limit: 10 });
     expect(page.items[0]!.changes).toEqual({ job_title: { before: 'Engineer', after: 'Staff Engineer' } });
     expect(page.items[0]!.diff).toContain('-job_title: Engineer');
     expect(page.items[0]!.diff).toContain('+job_title: Staff Engineer');
   });
 
   it('pages through changed and unchanged records without gaps or repeats', async () => {
-    const [last] = (await t.rt.service.runs.list({ integration: 'hr', limit: 1 })).items;
+    const [last] = (await t.rt.store.runs.list({ integration: 'hr', limit: 1 })).items;
     const seen: string[] = [];
     let after: { phase: 0 | 1; id: number } | undefined;
     for (let i = 0; i < 10; i++) {
-      const page = await t.rt.service.runs.records(last!, { limit: 2, after });
+      const page = await t.rt.store.runs.records(last!, { limit: 2, after });
       seen.push(...page.items.map((r) => `${r.external_id}:${r.status}`));
       if (!page.next_cursor) break;
       after = decodeCursor(page.next_cursor)!;

@@ -159,7 +159,7 @@ describe('hostile rows', () => {
       expect(() => JSON.stringify(view)).not.toThrow();
     }
     // The API leaves out the ids the Slack buttons carry: read them as Slack does.
-    const failedPage = await t.rt.service.runs.records(run, { status: 'failed', limit: 500 });
+    const failedPage = await t.rt.store.runs.records(run, { status: 'failed', limit: 500 });
     for (const r of failedPage.items) {
       const view = await recordModal(deps, { r: run.id, i: r.id, s: 'failed' });
       expect(view.title.text).toBe('Record');

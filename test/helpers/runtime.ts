@@ -58,13 +58,13 @@ export async function createTestRuntime(options: {
   await rt.start();
 
   const drain = async (runId: number): Promise<Run> => {
-    const run = (await rt.service.runs.get(runId))!;
+    const run = (await rt.store.runs.get(runId))!;
     if (run.integration_id) {
       await rt.engine.execute(run.id, 'test-worker');
     } else {
-      for (const child of await rt.service.runs.children(run.id)) await rt.engine.execute(child.id, 'test-worker');
+      for (const child of await rt.store.runs.children(run.id)) await rt.engine.execute(child.id, 'test-worker');
     }
-    return (await rt.service.runs.get(runId))!;
+    return (await rt.store.runs.get(runId))!;
   };
 
   return {

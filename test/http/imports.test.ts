@@ -123,7 +123,7 @@ describe('push imports', () => {
       const res = await post('/imports/hris', body, { ...JSON_TYPE, ...signedHeaders(SECRET_NEW, body) });
       const a = await accepted(res);
       expect(a).toMatchObject({ status: 'pending', records: 3, duplicate: false, links: { run: `/api/runs/${a.run_id}` } });
-      const pending = (await t.rt.service.runs.get(a.run_id!))!;
+      const pending = (await t.rt.store.runs.get(a.run_id!))!;
       expect(pending).toMatchObject({ trigger: 'push', mode: 'recent', dry_run: false, source: { delivery_id: a.delivery_id } });
 
       const [stored] = await t.rt.sql`SELECT body, byte_size, format, mode, auth, status FROM deliveries WHERE id = ${a.delivery_id}`;
@@ -168,7 +168,7 @@ describe('push imports', () => {
       expect(run.counts.employees).toMatchObject({ created: 2, failed: 2 });
       expect(run.counts.org_units?.created).toBe(1);
       expect(run.counts.employments?.created).toBe(1);
-      const failed = await t.rt.service.runs.records(run, { status: 'failed', limit: 10 });
+      const failed = await t.rt.store.runs.records(run, { status: 'failed', limit: 10 });
       const errors = failed.items.map((r) => r.errors);
       expect(errors).toContainEqual([{ field: 'email', message: 'must be a valid email address' }]);
       expect(errors).toContainEqual([{ field: '(row)', message: expect.stringMatching(/^line 4 is not valid JSON/) }]);
@@ -465,7 +465,7 @@ describe('push imports', () => {
 
       const commit = await accepted(await post(b.links.commit, JSON.stringify({ parts: 2 }), { ...JSON_TYPE, ...bearer }));
       expect(commit).toMatchObject({ status: 'pending', records: 4 });
-      const run = (await t.rt.service.runs.get(commit.run_id!))!;
+      const run = (await t.rt.store.runs.get(commit.run_id!))!;
       expect(run).toMatchObject({ mode: 'full', trigger: 'push', source: { batch_id: b.batch_id } });
       // Committing again answers the same run.
       const twice = await accepted(await post(b.links.commit, '', bearer));
@@ -511,7 +511,7 @@ describe('push imports', () => {
     it('stores a push to a disabled integration, skips its run, and replays it once enabled', async () => {
       const a = await accepted(await pushJson('off', { mode: 'delta', employees: [person('O1')] }));
       expect(a).toMatchObject({ status: 'skipped', reason: 'disabled' });
-      expect((await t.rt.service.runs.get(a.run_id!))!.status).toBe('skipped');
+      expect((await t.rt.store.runs.get(a.run_id!))!.status).toBe('skipped');
 
       const replay = (id: number) => t.rt.http.request(`/api/deliveries/${id}/replay`, { method: 'POST', headers: admin });
       const refused = await replay(a.delivery_id);

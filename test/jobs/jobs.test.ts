@@ -60,7 +60,7 @@ describe('jobs on Agenda', () => {
     const [job] = await db.sql`SELECT data FROM agenda_jobs WHERE name = 'sync-run'`;
     expect(job?.data ?? { runId: run.id }).toEqual({ runId: run.id });
     const done = await until(async () => {
-      const r = await rt.service.runs.get(run.id);
+      const r = await rt.store.runs.get(run.id);
       return r && TERMINAL_STATUSES.includes(r.status) ? r : null;
     });
     expect(done.status).toBe('completed');
@@ -70,12 +70,12 @@ describe('jobs on Agenda', () => {
   it('schedules are registered with Agenda, queryable, and survive a restart', async () => {
     const { dir, db } = await fixture();
     let rt = await boot(db.url, dir);
-    const [schedule] = await rt.schedules.list('hr');
+    const [schedule] = await rt.store.schedules.list('hr');
     expect(schedule).toMatchObject({ mode: 'recent', every_hours: 6, timezone: 'Europe/Amsterdam', source: 'config' });
     let timing = (await rt.jobs.timings()).get(schedule!.id);
     expect(timing?.next_run_at).toBeInstanceOf(Date);
     expect(timing!.next_run_at!.getTime()).toBeGreaterThan(Date.now());
-    const added = await rt.schedules.add({ integration: 'hr', mode: 'full', cron: '30 1 * * *', timezone: 'UTC', enabled: true }, 'api', 'admin');
+    const added = await rt.store.schedules.add({ integration: 'hr', mode: 'full', cron: '30 1 * * *', timezone: 'UTC', enabled: true }, 'api', 'admin');
     await rt.jobs.registerSchedule(added);
     await rt.stop();
     open.splice(0);
@@ -90,10 +90,10 @@ describe('jobs on Agenda', () => {
   it('a scheduled job starts a run with trigger "schedule" and records the execution', async () => {
     const { dir, db } = await fixture();
     const rt = await boot(db.url, dir);
-    const [schedule] = await rt.schedules.list('hr');
+    const [schedule] = await rt.store.schedules.list('hr');
     await rt.jobs.agenda.now('scheduled-sync', { scheduleId: schedule!.id });
-    const ran = await until(async () => (await rt.schedules.get(schedule!.id))?.last_run_id);
-    const run = await rt.service.runs.get(ran);
+    const ran = await until(async () => (await rt.store.schedules.get(schedule!.id))?.last_run_id);
+    const run = await rt.store.runs.get(ran);
     expect(run).toMatchObject({ trigger: 'schedule', mode: 'recent', requested_by: `schedule #${schedule!.id}` });
   });
 
@@ -105,7 +105,7 @@ describe('jobs on Agenda', () => {
     await db.sql`UPDATE sync_runs SET status = 'running', worker = 'dead-host:123', started_at = now() - interval '10 minutes',
                  heartbeat_at = now() - interval '10 minutes' WHERE id = ${run.id}`;
     await rt.jobs.maintenance();
-    const failed = await rt.service.runs.get(run.id);
+    const failed = await rt.store.runs.get(run.id);
     expect(failed!.status).toBe('failed');
     expect(failed!.error).toMatch(/The worker running this sync stopped .*dead-host:123.*start the sync again/);
     expect(failed!.finished_at).toBeInstanceOf(Date);
@@ -117,7 +117,7 @@ describe('jobs on Agenda', () => {
     const [row] = await db.sql`INSERT INTO sync_runs (integration_id, mode, trigger, created_at) VALUES ('hr', 'full', 'api', now() - interval '5 minutes') RETURNING id`;
     await rt.jobs.maintenance();
     const done = await until(async () => {
-      const r = await rt.service.runs.get(row!.id);
+      const r = await rt.store.runs.get(row!.id);
       return r && TERMINAL_STATUSES.includes(r.status) ? r : null;
     });
     expect(done.status).toBe('completed');

@@ -104,7 +104,7 @@ describe('failure alerts', () => {
     const run = await s.t.sync({ integration: 'hr', mode: 'full' });
     await s.idle();
     expect(run.status).toBe('warning');
-    expect((await s.t.rt.service.runs.get(run.id))!.status).toBe('warning');
+    expect((await s.t.rt.store.runs.get(run.id))!.status).toBe('warning');
     expect(s.logs.errors().find((l) => l.msg === 'Slack alert failed')).toMatchObject({ run_id: run.id, integration: 'hr' });
     expect(fake.of('chat.postMessage')).toHaveLength(1);
     s.t.write('people.csv', csv(good));

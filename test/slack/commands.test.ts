@@ -75,13 +75,13 @@ describe('/sync', () => {
   });
 
   it('a full sync of an unknown integration says so instead of asking', async () => {
-    const before = (await s.t.rt.service.runs.list({ limit: 100 })).items.length;
+    const before = (await s.t.rt.store.runs.list({ limit: 100 })).items.length;
     await s.command('all nope');
     await s.idle();
     const r = fake.responses.at(-1)!.body;
     expect(r.text).toContain('There is no integration "nope". Configured: hr, hr2');
     expect(r.blocks.some((b: any) => b.type === 'actions')).toBe(false);
-    expect((await s.t.rt.service.runs.list({ limit: 100 })).items.length).toBe(before);
+    expect((await s.t.rt.store.runs.list({ limit: 100 })).items.length).toBe(before);
   });
 
   it('Dry run instead starts a dry run; Cancel starts nothing', async () => {
@@ -97,7 +97,7 @@ describe('/sync', () => {
     await s.idle();
     const [staged] = fake.of('chat.postMessage');
     const runId = Number(/run #(\d+)/.exec(staged!.body.text)![1]);
-    expect((await s.t.rt.service.runs.get(runId))!.dry_run).toBe(true);
+    expect((await s.t.rt.store.runs.get(runId))!.dry_run).toBe(true);
     await s.t.drain(runId);
     await s.idle();
     expect(allText(fake.of('chat.update').at(-1)!.body.blocks)).toContain('Dry run — nothing written');
@@ -155,11 +155,11 @@ describe('/sync', () => {
     await s.command('all hr');
     await s.idle();
     const start = fake.responses.at(-1)!.body.blocks.find((b: any) => b.type === 'actions').elements[0];
-    const before = (await s.t.rt.service.runs.list({ limit: 100 })).items.length;
+    const before = (await s.t.rt.store.runs.list({ limit: 100 })).items.length;
     await s.action({ actionId: 'fullsync_start', value: start.value, user: 'U0OTHER' });
     await s.idle();
     expect(fake.responses.at(-1)!.body.text).toContain('Only people-sync admins can run "all"');
-    expect((await s.t.rt.service.runs.list({ limit: 100 })).items.length).toBe(before);
+    expect((await s.t.rt.store.runs.list({ limit: 100 })).items.length).toBe(before);
     expect(fake.of('chat.postMessage')).toHaveLength(0);
   });
 
@@ -199,7 +199,7 @@ describe('/sync', () => {
     const staged = fake.of('chat.postMessage').at(-1)!;
     const applied = Number(/run #(\d+)/.exec(staged.body.text)![1]);
     expect(applied).not.toBe(dry.id);
-    expect((await s.t.rt.service.runs.get(applied))!.source_run_id).toBe(dry.id);
+    expect((await s.t.rt.store.runs.get(applied))!.source_run_id).toBe(dry.id);
   });
 
   it('enable / disable an integration', async () => {
@@ -212,7 +212,7 @@ describe('/sync', () => {
   });
 
   it('when the work after the ack fails, the person is told and it is logged', async () => {
-    const spy = vi.spyOn(s.t.rt.service.runs, 'get').mockRejectedValueOnce(new Error('database went away'));
+    const spy = vi.spyOn(s.t.rt.store.runs, 'get').mockRejectedValueOnce(new Error('database went away'));
     const res = await s.command('run 1');
     expect(res.status).toBe(200);
     await s.idle();

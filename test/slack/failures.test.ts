@@ -23,7 +23,7 @@ interface Case {
 
 const toldEphemeral = (fake: FakeSlack) => expect(fake.responses.at(-1)!.body.text).toContain('Something went wrong on our side');
 const toldInModal = (fake: FakeSlack) => expect(allText(fake.of('views.push').at(-1)!.body.view.blocks)).toContain('Something went wrong on our side');
-const runsGet = (s: SlackTest) => vi.spyOn(s.t.rt.service.runs, 'get').mockRejectedValue(boom());
+const runsGet = (s: SlackTest) => vi.spyOn(s.t.rt.store.runs, 'get').mockRejectedValue(boom());
 const action = (a: ActionInput) => (s: SlackTest) => s.action(a);
 const inModal = { kind: 'modal' as const, view: modalView };
 
@@ -53,7 +53,7 @@ const cases: Case[] = [
   })),
   ...(['enable', 'disable', 'remove'] as const).map((verb) => ({
     name: `schedule_${verb}`,
-    fail: (s: SlackTest) => vi.spyOn(s.t.rt.schedules, 'get').mockRejectedValue(boom()),
+    fail: (s: SlackTest) => vi.spyOn(s.t.rt.store.schedules, 'get').mockRejectedValue(boom()),
     send: action({ actionId: `schedule_${verb}`, value: '1' }),
     logged: `button schedule_${verb} failed`,
     told: toldEphemeral,
@@ -99,7 +99,7 @@ const cases: Case[] = [
   },
   {
     name: 'view schedule_add',
-    fail: (s) => vi.spyOn(s.t.rt.schedules, 'add').mockRejectedValue(boom()),
+    fail: (s) => vi.spyOn(s.t.rt.store.schedules, 'add').mockRejectedValue(boom()),
     send: (s) =>
       s.submit({
         callbackId: 'schedule_add',
@@ -118,13 +118,13 @@ const cases: Case[] = [
   },
   {
     name: 'app_home_opened',
-    fail: (s) => vi.spyOn(s.t.rt.service.runs, 'list').mockRejectedValue(boom()),
+    fail: (s) => vi.spyOn(s.t.rt.store.runs, 'list').mockRejectedValue(boom()),
     send: (s) => s.event({ type: 'app_home_opened', user: 'U0ADMIN', channel: 'D1', tab: 'home', event_ts: '1.1' }),
     logged: 'App Home could not be published',
   },
   {
     name: 'home_refresh',
-    fail: (s) => vi.spyOn(s.t.rt.service.runs, 'list').mockRejectedValue(boom()),
+    fail: (s) => vi.spyOn(s.t.rt.store.runs, 'list').mockRejectedValue(boom()),
     send: action({ actionId: 'home_refresh', value: 'refresh', where: { kind: 'home' } }),
     logged: 'App Home could not be refreshed',
   },

@@ -55,7 +55,7 @@ describe('held runs: Confirm / Discard from Slack', () => {
     await s.idle();
     expect(fake.responses.at(-1)!.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
     expect(fake.responses.at(-1)!.body.text).toContain('Only people-sync admins can run "confirm"');
-    expect((await s.t.rt.service.runs.get(runId))!.status).toBe('held');
+    expect((await s.t.rt.store.runs.get(runId))!.status).toBe('held');
     expect(await activeCount()).toBe(5);
 
     const posts = fake.of('chat.postMessage').length;
@@ -90,7 +90,7 @@ describe('held runs: Confirm / Discard from Slack', () => {
     await s.action({ actionId: 'run_discard', value: String(held.id), where: { kind: 'message', channel: 'C0ALERTS', ts: alert.result.ts } });
     await s.idle();
     expect(fake.responses.at(-1)!.body.text).toContain(`Run #${held.id} discarded by <@U0ADMIN>; nothing was written.`);
-    expect((await s.t.rt.service.runs.get(held.id))!.status).toBe('discarded');
+    expect((await s.t.rt.store.runs.get(held.id))!.status).toBe('discarded');
     expect(await activeCount()).toBe(5);
 
     // A second held run, confirmed from the alert's buttons.

@@ -30,13 +30,13 @@ describe('run messages follow their run', () => {
   it('shows "running" when a worker picks the run up, and the summary when it ends in another process', async () => {
     const { staged, runId } = await start();
     expect(staged.body.text).toContain(`Sync staged: run #${runId}`);
-    await s.t.rt.service.runs.claim(runId, 'another-worker');
+    await s.t.rt.store.runs.claim(runId, 'another-worker');
     await waitFor('the running update', () => fake.of('chat.update').some((u) => u.body.text.includes(`Sync running: run #${runId}`)));
     const running = fake.of('chat.update').at(-1)!.body;
     expect(running).toMatchObject({ channel: 'C0OPS', ts: staged.result.ts });
 
     // The run ends where our run-finished hook cannot see it: the poll catches it.
-    await s.t.rt.service.runs.finish(runId, { status: 'completed' });
+    await s.t.rt.store.runs.finish(runId, { status: 'completed' });
     await waitFor('the final update', () => fake.of('chat.update').some((u) => u.body.text.includes('COMPLETED')));
     const updates = fake.of('chat.update').length;
     await new Promise((r) => setTimeout(r, 200));

@@ -70,7 +70,7 @@ describe('schedules from Slack', () => {
     res = await s.submit({ callbackId: 'schedule_add', privateMetadata: meta, values: values({ frequency: '5' }) });
     const both = (await res.json()).errors;
     expect(Object.keys(both).sort()).toEqual(['frequency', 'integration']);
-    expect(await s.t.rt.schedules.list()).toEqual([]);
+    expect(await s.t.rt.store.schedules.list()).toEqual([]);
   });
 
   it('warns about working hours with an off-hours suggestion, and saves when submitted again', async () => {
@@ -84,36 +84,36 @@ describe('schedules from Slack', () => {
     expect(warned.view.submit.text).toBe('Save anyway');
     // The form keeps what was typed.
     expect(warned.view.blocks.find((b: any) => b.block_id === 'time').element.initial_time).toBe('10:30');
-    expect(await s.t.rt.schedules.list()).toEqual([]);
+    expect(await s.t.rt.store.schedules.list()).toEqual([]);
 
     res = await s.submit({ callbackId: 'schedule_add', privateMetadata: warned.view.private_metadata, values: v });
     const saved = await res.json();
     expect(saved.response_action).toBe('update');
     expect(saved.view.title.text).toBe('Schedule added');
-    const [schedule] = await s.t.rt.schedules.list();
+    const [schedule] = await s.t.rt.store.schedules.list();
     expect(schedule).toMatchObject({ integration_id: 'hr', mode: 'full', every_hours: 24, at_time: '10:30', timezone: 'Europe/Amsterdam', source: 'slack', created_by: '<@U0ADMIN>' });
     expect(allText(saved.view.blocks)).toContain(`Schedule #${schedule!.id} added: full daily at 10:30 (Europe/Amsterdam)`);
 
     // Off hours: saved at once.
     res = await s.submit({ callbackId: 'schedule_add', privateMetadata: meta, values: values({ integration: 'hr', frequency: 'cron', cron: '15 3 * * 1', time: null }) });
     expect((await res.json()).view.title.text).toBe('Schedule added');
-    expect((await s.t.rt.schedules.list()).map((x) => x.cron)).toContain('15 3 * * 1');
+    expect((await s.t.rt.store.schedules.list()).map((x) => x.cron)).toContain('15 3 * * 1');
   });
 
   it('refuses a submission from a non-admin on the server', async () => {
-    const before = (await s.t.rt.schedules.list()).length;
+    const before = (await s.t.rt.store.schedules.list()).length;
     const res = await s.submit({ user: 'U0OTHER', callbackId: 'schedule_add', privateMetadata: '{}', values: values({ integration: 'hr' }) });
     const body = await res.json();
     expect(body.response_action).toBe('update');
     expect(allText(body.view.blocks)).toContain('Only people-sync admins can add schedules');
-    expect((await s.t.rt.schedules.list()).length).toBe(before);
+    expect((await s.t.rt.store.schedules.list()).length).toBe(before);
   });
 
   it('schedule list has Enable / Disable / Remove; buttons change them for admins only', async () => {
     await s.command('schedule list');
     await s.idle();
     const list = fake.responses.at(-1)!.body;
-    const [first] = await s.t.rt.schedules.list();
+    const [first] = await s.t.rt.store.schedules.list();
     const disable = list.blocks.flatMap((b: any) => b.elements ?? []).find((e: any) => e.action_id === 'schedule_disable' && e.value === String(first!.id));
     expect(disable).toBeDefined();
     expect(list.blocks.flatMap((b: any) => b.elements ?? []).some((e: any) => e.action_id === 'schedule_remove' && e.confirm)).toBe(true);
@@ -121,17 +121,17 @@ describe('schedules from Slack', () => {
     await s.action({ actionId: 'schedule_disable', value: String(first!.id), user: 'U0OTHER' });
     await s.idle();
     expect(fake.responses.at(-1)!.body.text).toContain('Only people-sync admins can run "schedule disable"');
-    expect((await s.t.rt.schedules.get(first!.id))!.enabled).toBe(true);
+    expect((await s.t.rt.store.schedules.get(first!.id))!.enabled).toBe(true);
 
     await s.action({ actionId: 'schedule_disable', value: String(first!.id) });
     await s.idle();
     expect(fake.responses.at(-1)!.body).toMatchObject({ replace_original: true });
     expect(fake.responses.at(-1)!.body.text).toContain(`Schedule #${first!.id}`);
-    expect((await s.t.rt.schedules.get(first!.id))!.enabled).toBe(false);
+    expect((await s.t.rt.store.schedules.get(first!.id))!.enabled).toBe(false);
 
     await s.action({ actionId: 'schedule_remove', value: String(first!.id) });
     await s.idle();
-    expect(await s.t.rt.schedules.get(first!.id)).toBeNull();
+    expect(await s.t.rt.store.schedules.get(first!.id)).toBeNull();
   });
 
   it('the Add schedule button opens the form (admins) or refuses', async () => {

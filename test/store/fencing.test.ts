@@ -3,6 +3,7 @@ import { createTestDatabase } from '../helpers/db.js';
 import { connect, type Sql } from '../../src/store/db.js';
 import { createRunsRepo } from '../../src/store/runs-repo.js';
 import { createEngine } from '../../src/engine/execute.js';
+import { createStore } from '../../src/store/index.js';
 import { silentLogger } from '../../src/log.js';
 import { isCoded, ErrorCode } from '../../src/errors.js';
 
@@ -146,10 +147,11 @@ describe('run fencing', () => {
   });
 
   it('the engine fails a dead run of another worker, but not a run of its own that is still executing', async () => {
-    const engine = createEngine({ sql: db.sql, log: silentLogger, integrations: () => [], source: async function* () {}, heartbeatSeconds: 1 });
+    const store = createStore(db.sql);
+    const engine = createEngine({ sql: db.sql, store, log: silentLogger, integrations: () => [], source: async function* () {}, heartbeatSeconds: 1 });
     const dead = await runningRun('dead-host:1', 60);
     const failed = await engine.failStale(5);
     expect(failed.map((r) => r.id)).toContain(dead);
-    expect((await engine.runs.get(dead))!.error).toMatch(/The worker running this sync stopped .*dead-host:1/);
+    expect((await store.runs.get(dead))!.error).toMatch(/The worker running this sync stopped .*dead-host:1/);
   });
 });

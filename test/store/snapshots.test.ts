@@ -32,9 +32,9 @@ describe('snapshot retention', () => {
 
     expect(await rows(old.snapshot_id)).toBe(0);
     expect(await rows(recent.snapshot_id)).toBe(3);
-    const after = await t.rt.service.runs.get(old.id);
+    const after = await t.rt.store.runs.get(old.id);
     expect(after).toMatchObject({ snapshot_id: null, counts: { employees: { created: 3 } } });
-    const created = await t.rt.service.runs.records(after!, { status: 'created', limit: 10 });
+    const created = await t.rt.store.runs.records(after!, { status: 'created', limit: 10 });
     expect(created.items.map((r) => r.external_id).sort()).toEqual(['E0', 'E1', 'E2']);
   });
 

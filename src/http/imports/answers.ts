@@ -1,16 +1,16 @@
 import type { Context } from 'hono';
-import type { SyncService } from '../../engine/service.js';
+import type { RunsRepo } from '../../store/runs-repo.js';
 import type { Batch, Delivery } from '../../store/deliveries-repo.js';
 import { HttpProblem } from '../problem.js';
 
 /** What a push request is answered: the delivery, part or batch, with links to follow. */
-export function createAnswers(service: SyncService) {
+export function createAnswers(runs: RunsRepo) {
   async function deliveryAnswer(d: Delivery, duplicate: boolean): Promise<Record<string, unknown>> {
     const links: Record<string, string> = { delivery: `/api/deliveries/${d.id}` };
     if (d.run_id) links.run = `/api/runs/${d.run_id}`;
     let reason = d.run_reason;
     if (!d.run_id) {
-      const active = await service.runs.activeWriter(d.integration_id);
+      const active = await runs.activeWriter(d.integration_id);
       reason = d.error
         ? `Stored. Its run could not start yet (${d.error}); it is retried.`
         : `Stored. It starts when ${active ? `run #${active.id}` : 'the current run'} of "${d.integration_id}" ends.`;

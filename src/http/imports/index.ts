@@ -6,7 +6,6 @@ import { createRunQueue } from '../../deliveries/queue.js';
 import { createReplay } from '../../deliveries/replay.js';
 import { deliverySources } from '../../deliveries/source.js';
 import { describeError } from '../../errors.js';
-import { createDeliveriesRepo } from '../../store/deliveries-repo.js';
 import type { Surface } from '../../surfaces.js';
 import { createDeliveriesApi } from '../deliveries-api.js';
 import { findIntegration } from '../middleware/find-integration.js';
@@ -73,10 +72,10 @@ export interface ImportsHandle {
 
 export function createImportsSurface(options: ImportsOptions & { onMount?: (handle: ImportsHandle) => void } = {}): Surface {
   return (ctx) => {
-    const { config, sql, service } = ctx;
+    const { config, store, service } = ctx;
     const log = ctx.log.child({ surface: 'imports' });
-    const repo = createDeliveriesRepo(sql);
-    const queue = createRunQueue({ repo, service, log });
+    const repo = store.deliveries;
+    const queue = createRunQueue({ repo, runs: store.runs, service, log });
     let spoolDir: Promise<string> | null = null;
     const receiver = createReceiver({
       maxBytes: config.importMaxBytes,
@@ -112,7 +111,7 @@ export function createImportsSurface(options: ImportsOptions & { onMount?: (hand
         evictAfterMs: options.slowBodyGraceMs ?? 10_000,
       }),
     };
-    const imports = createImportRoutes({ repo, queue, service, log, receiver, batchTtlSeconds: options.batchTtlSeconds ?? 24 * 3600, guards });
+    const imports = createImportRoutes({ repo, runs: store.runs, queue, service, log, receiver, batchTtlSeconds: options.batchTtlSeconds ?? 24 * 3600, guards });
     const replay = createReplay({ repo, service, log });
 
     options.onMount?.({ sweep: queue.sweep });

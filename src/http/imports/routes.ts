@@ -6,6 +6,7 @@ import type { SyncService } from '../../engine/service.js';
 import type { Logger } from '../../log.js';
 import { isPgError } from '../../store/db.js';
 import type { Batch, DeliveriesRepo } from '../../store/deliveries-repo.js';
+import type { RunsRepo } from '../../store/runs-repo.js';
 import type { IntegrationVariables } from '../middleware/find-integration.js';
 import type { SlotVariables } from '../middleware/limit-in-flight.js';
 import type { WebhookVariables } from '../middleware/webhook-auth.js';
@@ -20,6 +21,7 @@ type Ctx = Context<ImportsEnv>;
 
 export interface ImportRoutesDeps {
   repo: DeliveriesRepo;
+  runs: RunsRepo;
   queue: RunQueue;
   service: SyncService;
   log: Logger;
@@ -34,7 +36,7 @@ export interface ImportRoutesDeps {
 export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
   const { repo, queue, log, receiver } = deps;
   const { find, auth, inFlight } = deps.guards;
-  const { deliveryAnswer, partAnswer, batchAnswer, repeatAnswer } = createAnswers(deps.service);
+  const { deliveryAnswer, partAnswer, batchAnswer, repeatAnswer } = createAnswers(deps.runs);
 
   async function batchOr404(c: Ctx): Promise<Batch> {
     const id = c.req.param('batch') ?? '';

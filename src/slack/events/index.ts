@@ -18,7 +18,7 @@ export const RECENT_RUNS = 15;
 export async function homeTab(deps: SlackDeps, userId: string): Promise<HomeView> {
   const [rows, runs, isAdmin] = await Promise.all([
     integrationRows(deps.commands, { test: false }),
-    deps.commands.service.runs.list({ limit: RECENT_RUNS }),
+    deps.commands.store.runs.list({ limit: RECENT_RUNS }),
     deps.admins.isAdmin(userId),
   ]);
   const runBlocks = runs.items.map((r) => {

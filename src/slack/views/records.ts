@@ -11,7 +11,6 @@ import type {
 } from '@slack/bolt';
 import { z } from 'zod';
 import { RECORD_STATUSES, totalsByStatus, type RecordStatus, type RunRecord } from '../../domain/run.js';
-import { toRunView } from '../../domain/run-view.js';
 import { decodeCursor } from '../../store/runs-repo.js';
 import { describeError } from '../../errors.js';
 import { runTitle } from '../../../commands/render-text.js';
@@ -102,10 +101,10 @@ function recordLine(r: RunRecord): string {
 
 /** The browser's modal for a state (one page of records). */
 export async function recordsModal(deps: SlackDeps, state: RecordsState): Promise<ModalView> {
-  const runs = deps.commands.service.runs;
+  const runs = deps.commands.store.runs;
   const run = await runs.get(state.run);
   if (!run) return noticeModal(noticeMessage(`There is no run #${state.run}.`, 'error'), 'Records');
-  const view = toRunView(run, run.integration_id ? [] : await runs.children(run.id));
+  const view = await deps.commands.service.view(run);
   const totals = totalsByStatus(view.results);
   const after = state.cursor ? (decodeCursor(state.cursor) ?? undefined) : undefined;
   const page = await runs.records(run, { status: state.status ?? undefined, q: state.q ?? undefined, limit: PAGE_SIZE, after });
@@ -154,7 +153,7 @@ export async function recordsModal(deps: SlackDeps, state: RecordsState): Promis
 
 /** One record: its errors, the changes as a diff, and the payload the source sent. */
 export async function recordModal(deps: SlackDeps, ref: z.infer<typeof RecordRef>): Promise<ModalView> {
-  const runs = deps.commands.service.runs;
+  const runs = deps.commands.store.runs;
   const run = await runs.get(ref.r);
   if (!run) return noticeModal(noticeMessage(`There is no run #${ref.r}.`, 'error'), 'Record');
   // The record is the first one after its own id in its status (unchanged ones live in phase 1).
