@@ -1,26 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { describe, expect, it } from 'vitest';
+import type { TestRuntime } from '../helpers/runtime.js';
+import { fileIntegration, runtimePerTest } from '../helpers/file-integration.js';
 
 /** References that would close a cycle are found in the plan, not stored, and named on the record. */
 
-const yaml = `
-integrations:
-  - id: hr
-    name: HR
-    kind: pull
-    provider: file
-    options: { path: export.json }
-    max_terminations: 90%
-`;
+const yaml = fileIntegration();
 const emp = (id: string, manager: string | null, extra: Record<string, unknown> = {}) => ({
   external_id: id, email: `${id.toLowerCase()}@example.com`, first_name: id, manager_id: manager, ...extra,
 });
 
-let t: TestRuntime | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
+const rt = runtimePerTest();
 
 const managers = async (t: TestRuntime) =>
   Object.fromEntries(
@@ -31,7 +20,7 @@ const result = async (t: TestRuntime, runId: number, id: string) =>
 
 describe('reference cycles', () => {
   it('a chief executive listed as their own manager is stored with no manager, and the run says so', async () => {
-    t = await createTestRuntime({ integrations: yaml, files: { 'export.json': JSON.stringify({ employees: [emp('P1', 'P1'), emp('P2', 'P1')] }) } });
+    const t = await rt.start({ integrations: yaml, files: { 'export.json': JSON.stringify({ employees: [emp('P1', 'P1'), emp('P2', 'P1')] }) } });
     const run = await t.sync({ integration: 'hr', mode: 'full' });
     expect(run.status).toBe('warning');
     expect(run.counts.employees).toMatchObject({ created: 2 });
@@ -43,7 +32,7 @@ describe('reference cycles', () => {
   });
 
   it('managers A → B → A within one data set: the later row keeps no manager', async () => {
-    t = await createTestRuntime({ integrations: yaml, files: { 'export.json': JSON.stringify({ employees: [emp('P21', 'P22'), emp('P22', 'P21'), emp('P23', 'P21')] }) } });
+    const t = await rt.start({ integrations: yaml, files: { 'export.json': JSON.stringify({ employees: [emp('P21', 'P22'), emp('P22', 'P21'), emp('P23', 'P21')] }) } });
     const run = await t.sync({ integration: 'hr', mode: 'full' });
     expect(run.status).toBe('warning');
     expect(await managers(t)).toEqual({ P21: 'P22', P22: null, P23: 'P21' });
@@ -52,7 +41,7 @@ describe('reference cycles', () => {
   });
 
   it('a cycle closed against the store: the update keeps its stored manager and its other changes', async () => {
-    t = await createTestRuntime({ integrations: yaml, files: { 'export.json': JSON.stringify({ employees: [emp('A', null), emp('B', 'A'), emp('C', 'B')] }) } });
+    const t = await rt.start({ integrations: yaml, files: { 'export.json': JSON.stringify({ employees: [emp('A', null), emp('B', 'A'), emp('C', 'B')] }) } });
     expect((await t.sync({ integration: 'hr', mode: 'full' })).status).toBe('completed');
     // A's manager becomes C: A → C → B → A. As a delta touching only A.
     t.write('export.json', JSON.stringify({ employees: [{ external_id: 'A', manager_id: 'C', job_title: 'Founder' }] }));
@@ -71,7 +60,7 @@ describe('reference cycles', () => {
   });
 
   it('an org unit that would be its own ancestor keeps no parent', async () => {
-    t = await createTestRuntime({
+    const t = await rt.start({
       integrations: yaml,
       files: {
         'export.json': JSON.stringify({
@@ -87,7 +76,7 @@ describe('reference cycles', () => {
   });
 
   it('a sync with no cycle stays completed, and a second identical sync is unchanged', async () => {
-    t = await createTestRuntime({ integrations: yaml, files: { 'export.json': JSON.stringify({ employees: [emp('A', null), emp('B', 'A'), emp('C', 'B')] }) } });
+    const t = await rt.start({ integrations: yaml, files: { 'export.json': JSON.stringify({ employees: [emp('A', null), emp('B', 'A'), emp('C', 'B')] }) } });
     expect((await t.sync({ integration: 'hr', mode: 'full' })).status).toBe('completed');
     const again = await t.sync({ integration: 'hr', mode: 'full' });
     expect(again.status).toBe('completed');

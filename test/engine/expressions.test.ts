@@ -1,23 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { describe, expect, it } from 'vitest';
+import type { TestRuntime } from '../helpers/runtime.js';
+import { fileIntegration, runtimePerTest } from '../helpers/file-integration.js';
 import { loadConfig } from '../../src/config.js';
 
 /** Mapping values that start with "=" are JSONata expressions over the source record. */
 
-const yaml = (mapping: string) => `
-integrations:
-  - id: hr
-    name: HR
-    kind: pull
-    provider: file
-    options: { path: export.json }
-    max_terminations: 90%
-    mapping:
-${mapping}
-`;
+const yaml = (mapping: string) => fileIntegration(`    mapping:\n${mapping}`);
 const mapping = `      external_id: "{{id}}"
       email: "=$lowercase($trim(workEmail))"
       display_name: "=preferredName ? preferredName & ' ' & lastName : firstName & ' ' & lastName"
@@ -31,15 +22,11 @@ const source = [
   { id: 'W3', workEmail: 'cy@example.com', firstName: 'Cy', lastName: 'Ng', officeCode: 'XXX', hireDate: 'not a date', badge: 'B-12' },
 ];
 
-let t: TestRuntime | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
+const rt = runtimePerTest();
 
 describe('expression mappings', () => {
   it('shapes fields with JSONata; a failing expression fails its record alone, naming the field and the expression', async () => {
-    t = await createTestRuntime({ integrations: yaml(mapping), files: { 'export.json': JSON.stringify({ employees: source }) } });
+    const t = await rt.start({ integrations: yaml(mapping), files: { 'export.json': JSON.stringify({ employees: source }) } });
     const run = await t.sync({ integration: 'hr', mode: 'full' });
     expect(run.status).toBe('warning');
     const rows = await t.rt.sql`SELECT email, display_name, location, start_date::text AS start_date, employee_number, attributes FROM employees ORDER BY email`;
@@ -59,7 +46,7 @@ describe('expression mappings', () => {
 
   it('reads NDJSON lines through expressions too, in order, and knows an unchanged line the next time', async () => {
     const nd = (rows: typeof source) => rows.map((r) => JSON.stringify({ entity: 'employee', ...r })).join('\n') + '\n';
-    t = await createTestRuntime({ integrations: yaml(mapping).replace('export.json', 'export.ndjson'), files: { 'export.ndjson': nd(source) } });
+    const t = await rt.start({ integrations: yaml(mapping).replace('export.json', 'export.ndjson'), files: { 'export.ndjson': nd(source) } });
     const run = await t.sync({ integration: 'hr', mode: 'full' });
     expect(run.counts.employees).toMatchObject({ created: 2, failed: 1 });
     const seqs = await t.rt.sql`SELECT seq, external_id FROM snapshot_rows WHERE snapshot_id = ${run.snapshot_id} ORDER BY seq`;

@@ -1,23 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { describe, expect, it } from 'vitest';
+import type { TestRuntime } from '../helpers/runtime.js';
+import { fileIntegration, runtimePerTest } from '../helpers/file-integration.js';
 import { loadConfig } from '../../src/config.js';
 
 /** Per-field rules: what one source may do to a stored value. */
 
-const yaml = (fields: string) => `
-integrations:
-  - id: hr
-    name: HR
-    kind: pull
-    provider: file
-    options: { path: export.json }
-    max_terminations: 90%
-    fields:
-${fields}
-`;
+const yaml = (fields: string) => fileIntegration(`    fields:\n${fields}`);
 const rules = `      job_title: { flow_nulls: false }
       manager_id: { flow_nulls: false }
       email: { on_create_only: true }
@@ -29,11 +20,7 @@ const ana = (extra: Record<string, unknown> = {}) => ({
 const boss = { external_id: 'E0', email: 'boss@example.com', first_name: 'Bo' };
 const doc = (...employees: unknown[]) => JSON.stringify({ employees });
 
-let t: TestRuntime | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
+const rt = runtimePerTest();
 
 const stored = async (t: TestRuntime) =>
   (await t.rt.sql`SELECT e.email, e.first_name, e.job_title, e.employee_number, m.email AS manager FROM employees e LEFT JOIN employees m ON m.id = e.manager_id WHERE e.id = (SELECT record_id FROM record_links WHERE external_id = 'E1' AND entity = 'employees')`)[0];
@@ -42,7 +29,7 @@ const result = async (t: TestRuntime, runId: number) =>
 
 describe('field rules', () => {
   it('flow_nulls: false keeps a stored value the source sends empty, and says so', async () => {
-    t = await createTestRuntime({ integrations: yaml(rules), files: { 'export.json': doc(boss, ana()) } });
+    const t = await rt.start({ integrations: yaml(rules), files: { 'export.json': doc(boss, ana()) } });
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc(boss, ana({ job_title: '', manager_id: null, first_name: 'Ana Maria' })));
     const run = await t.sync({ integration: 'hr', mode: 'full' });
@@ -53,7 +40,7 @@ describe('field rules', () => {
   });
 
   it('on_create_only sets a field once; immutable refuses a change and fails the record naming the field', async () => {
-    t = await createTestRuntime({ integrations: yaml(rules), files: { 'export.json': doc(boss, ana()) } });
+    const t = await rt.start({ integrations: yaml(rules), files: { 'export.json': doc(boss, ana()) } });
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc(boss, ana({ email: 'ana.silva@example.com', job_title: 'Lead' })));
     let run = await t.sync({ integration: 'hr', mode: 'full' });
@@ -71,7 +58,7 @@ describe('field rules', () => {
   });
 
   it('a delta that leaves an immutable field out is not a change', async () => {
-    t = await createTestRuntime({ integrations: yaml(rules), files: { 'export.json': doc(boss, ana()) } });
+    const t = await rt.start({ integrations: yaml(rules), files: { 'export.json': doc(boss, ana()) } });
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc({ external_id: 'E1', job_title: 'Lead' }));
     const run = await t.sync({ integration: 'hr', mode: 'recent' });

@@ -1,31 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { describe, expect, it } from 'vitest';
+import type { TestRuntime } from '../helpers/runtime.js';
+import { fileIntegration, runtimePerTest } from '../helpers/file-integration.js';
 
 /** Matching precedence: links first, then each match key in turn; rehires come back as themselves. */
 
-const yaml = (matchKey: string) => `
-integrations:
-  - id: hr
-    name: HR
-    kind: pull
-    provider: file
-    options: { path: export.json }
-    max_terminations: 90%
-    match_key: ${matchKey}
-`;
+const yaml = (matchKey: string) => fileIntegration(`    match_key: ${matchKey}`);
 const doc = (...employees: unknown[]) => JSON.stringify({ employees });
 const ana = { external_id: 'E1', email: 'ana@example.com', first_name: 'Ana', last_name: 'Silva', employee_number: 'N-12' };
 const bo = { external_id: 'E2', email: 'bo@example.com', first_name: 'Bo', last_name: 'Li', employee_number: 'N-40' };
 
-let t: TestRuntime | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
+const rt = runtimePerTest();
 
 describe('matching precedence and rehires', () => {
   it('a leaver who comes back under a new external id is restored and re-linked, not created again', async () => {
-    t = await createTestRuntime({ integrations: yaml('[external_id, employee_number, email]'), files: { 'export.json': doc(ana, bo) } });
+    const t = await rt.start({ integrations: yaml('[external_id, employee_number, email]'), files: { 'export.json': doc(ana, bo) } });
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc(bo));
     expect((await t.sync({ integration: 'hr', mode: 'full' })).counts.employees).toMatchObject({ terminated: 1 });
@@ -51,7 +39,7 @@ describe('matching precedence and rehires', () => {
   });
 
   it('a record whose keys point at two different people fails, naming both', async () => {
-    t = await createTestRuntime({ integrations: yaml('[employee_number, email]'), files: { 'export.json': doc(ana, bo) } });
+    const t = await rt.start({ integrations: yaml('[employee_number, email]'), files: { 'export.json': doc(ana, bo) } });
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc(ana, bo, { external_id: 'E9', email: 'ana@example.com', employee_number: 'N-40', first_name: 'Ana' }));
     const run = await t.sync({ integration: 'hr', mode: 'full' });
@@ -65,7 +53,7 @@ describe('matching precedence and rehires', () => {
   });
 
   it('match_key as one key keeps working', async () => {
-    t = await createTestRuntime({ integrations: yaml('email'), files: { 'export.json': doc(ana) } });
+    const t = await rt.start({ integrations: yaml('email'), files: { 'export.json': doc(ana) } });
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc({ ...ana, external_id: 'X1' }));
     const run = await t.sync({ integration: 'hr', mode: 'full' });

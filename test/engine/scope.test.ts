@@ -1,23 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { describe, expect, it } from 'vitest';
+import type { TestRuntime } from '../helpers/runtime.js';
+import { fileIntegration, runtimePerTest } from '../helpers/file-integration.js';
 import { loadConfig } from '../../src/config.js';
 
 /** Scope: which employees belong to an integration. */
 
-const yaml = (scope: string) => `
-integrations:
-  - id: hr
-    name: HR
-    kind: pull
-    provider: file
-    options: { path: export.json }
-    max_terminations: 90%
-    scope:
-${scope}
-`;
+const yaml = (scope: string) => fileIntegration(`    scope:\n${scope}`);
 const scope = `      include:
         - { field: department, not_in: [Contractors, Interns] }
         - { field: source.country, in: [NL, DE, BE] }
@@ -29,11 +20,7 @@ const emp = (id: string, extra: Record<string, unknown> = {}) => ({
 });
 const doc = (employees: unknown[], employments: unknown[] = []) => JSON.stringify({ employees, employments });
 
-let t: TestRuntime | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
+const rt = runtimePerTest();
 
 const result = async (t: TestRuntime, runId: number, id: string) =>
   (await t.rt.sql`SELECT status, reason FROM run_records WHERE run_id = ${runId} AND external_id = ${id}`)[0];
@@ -42,7 +29,7 @@ const statuses = async (t: TestRuntime) =>
 
 describe('scope', () => {
   it('skips records out of scope, naming the rule, and their employments with them', async () => {
-    t = await createTestRuntime({
+    const t = await rt.start({
       integrations: yaml(scope),
       files: {
         'export.json': doc(
@@ -61,7 +48,7 @@ describe('scope', () => {
   });
 
   it('a person who leaves scope is terminated (under the guard), and restored when they come back', async () => {
-    t = await createTestRuntime({ integrations: yaml(scope), files: { 'export.json': doc([emp('A'), emp('B')]) } });
+    const t = await rt.start({ integrations: yaml(scope), files: { 'export.json': doc([emp('A'), emp('B')]) } });
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc([emp('A'), emp('B', { department: 'Interns' })]));
     const left = await t.sync({ integration: 'hr', mode: 'full' });
@@ -78,7 +65,7 @@ describe('scope', () => {
   });
 
   it('on_leave: keep leaves them as they are; a delta without the field is not judged on it', async () => {
-    t = await createTestRuntime({ integrations: yaml(`${scope}\n      on_leave: keep`), files: { 'export.json': doc([emp('A'), emp('B')]) } });
+    const t = await rt.start({ integrations: yaml(`${scope}\n      on_leave: keep`), files: { 'export.json': doc([emp('A'), emp('B')]) } });
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc([emp('A'), emp('B', { department: 'Contractors' })]));
     const run = await t.sync({ integration: 'hr', mode: 'full' });
