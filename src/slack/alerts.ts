@@ -91,7 +91,8 @@ function personOf(rec: FailedRecord): Person {
 }
 
 function personLabel(p: Person): string {
-  const parts = [p.name ? `*${esc(p.name)}*` : null, p.email ? esc(p.email) : null, code(p.rec.external_id)].filter(Boolean);
+  const shown = (v: string) => clip(v, LIMITS.sectionText);
+  const parts = [p.name ? `*${esc(shown(p.name))}*` : null, p.email ? esc(shown(p.email)) : null, code(shown(p.rec.external_id))].filter(Boolean);
   return `${parts.join(' · ')}${p.rec.entity !== 'employees' ? ` (${esc(p.rec.entity)})` : ''}`;
 }
 
@@ -127,11 +128,20 @@ export function planReplies(records: FailedRecord[], o: { groupThreshold: number
   const replies: MessagePayload[] = [];
   for (const [, c] of grouped) {
     const head = `:busts_in_silhouette: *${c.people.length} people* · ${causeText(c)}`;
-    const list = joinWithin(
-      c.people.map((p) => `• ${personLabel(p)}`),
-      LIMITS.sectionText - head.length - 10,
-      (n) => `…and ${n} more — every one is in the CSV in this thread.`,
-    );
+    const budget = LIMITS.sectionText - head.length - 10;
+    // Only the first lines can be shown: the rest are counted, not rendered.
+    const lines: string[] = [];
+    let used = 0;
+    for (const p of c.people) {
+      if (used > budget) {
+        lines.push('');
+        continue;
+      }
+      const line = `• ${personLabel(p)}`;
+      lines.push(line);
+      used += line.length + 1;
+    }
+    const list = joinWithin(lines, budget, (n) => `…and ${n} more — every one is in the CSV in this thread.`);
     if (list.shown < c.people.length) csv = true;
     const text = `${head}\n${list.text}`;
     replies.push(mrkdwnMessage(text, [section(text)]));
