@@ -47,6 +47,8 @@ export const fileProvider = defineProvider({
     const path = resolve(ctx.baseDir, opts.path);
     const format = formatOf(path, opts.format);
     return {
+      // With a change-time field, `recent` reads only what changed since the last sync.
+      capabilities: { delta: opts.updated_field !== undefined },
       async test() {
         const started = Date.now();
         try {

@@ -42,7 +42,7 @@ export interface ProviderCapabilities {
   /**
    * `true` when the source can return only what changed since a point in time
    * or a stored cursor (`mode: 'recent'`). Without it, `recent` fetches the whole
-   * data set and the engine treats it as a delta (no terminations).
+   * data set and the engine treats it as a delta (no terminations), and says so on the run.
    */
   delta: boolean;
   /** `true` when the source can fetch one person directly for `mode: 'user'`. */

@@ -63,6 +63,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     integrations,
     source: sources.resolve,
     fetchesUser: (it) => sources.fetchesUser(it),
+    fetchesChanges: (it) => sources.fetchesChanges(it),
     heartbeatSeconds: config.runHeartbeatSeconds,
     onFinished: async (run) => {
       for (const listener of onRunFinished) await listener(run);

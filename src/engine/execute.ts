@@ -43,6 +43,11 @@ export interface EngineDeps {
    * whose email or external id matches.
    */
   fetchesUser?: (integration: IntegrationConfig) => boolean;
+  /**
+   * Whether the integration's source can return only what changed (`capabilities.delta`). Without it a
+   * `recent` run reads the whole data set, as a patch; the run says so. Not given: not known, nothing said.
+   */
+  fetchesChanges?: (integration: IntegrationConfig) => boolean | undefined;
   heartbeatSeconds: number;
   /** Called after a run reaches a final state (alerts, live messages). */
   onFinished?: (run: Run) => void | Promise<void>;
@@ -228,6 +233,9 @@ export function createEngine(deps: EngineDeps) {
 
       const { plan, guard, tripped } = outcome;
       const notes = [...run.notes, ...plan.notes];
+      if (fetchedNow && run.mode === 'recent' && !run.source && deps.fetchesChanges?.(integration) === false) {
+        notes.push(`${integration.name} has no change feed: recent read the whole data set (as a patch: nothing was terminated).`);
+      }
       const guardReason = guard
         ? `would terminate ${guard.terminations} of ${guard.active} active people, above max_terminations ${guard.max_terminations} (${guard.limit})`
         : '';

@@ -61,6 +61,13 @@ export function createSourceResolver(options: {
       const inst = instanceFor(integration);
       return (inst.capabilities?.user ?? def?.capabilities.user) === true;
     },
+    /** Whether the provider can return only what changed (`capabilities.delta`); undefined without a pull provider. */
+    fetchesChanges(integration: IntegrationConfig): boolean | undefined {
+      if (integration.kind !== 'pull' || !integration.provider) return undefined;
+      const def = providers[integration.provider];
+      if (!def) return undefined;
+      return (instanceFor(integration).capabilities?.delta ?? def.capabilities.delta) === true;
+    },
     /** Connection test for `status` views; never throws. */
     async test(integration: IntegrationConfig, timeoutMs = 10_000): Promise<ConnectionTest> {
       if (integration.kind === 'push') return { ok: true, message: 'push: waits for deliveries' };
