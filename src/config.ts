@@ -211,7 +211,7 @@ const IntegrationSchema = z
           .array(z.enum(MATCH_KEYS, { error: 'must be one of external_id, email, employee_number' }))
           .min(1, 'must name at least one key')
           .refine((l) => new Set(l).size === l.length, 'names a key twice'),
-      ], { error: 'must be external_id, email or employee_number, or a list of them in order of precedence' })
+      ], { error: 'must be one of external_id, email, employee_number, or a list of them in order of precedence' })
       .default('external_id')
       .transform((k) => (typeof k === 'string' ? [k] : k)),
     write: z.enum(WRITE_MODES, { error: 'must be one of create_update, create_only, update_only' }).default('create_update'),
