@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ENTITIES, MATCH_KEYS, WRITE_MODES, type Entity, type MatchKey, type WriteMode } from './domain/records.js';
@@ -9,7 +9,7 @@ import { FieldRulesSchema, type FieldRules } from './domain/field-rules.js';
 import { ScopeSchema, type Scope } from './domain/scope.js';
 import { compileExpression, isExpression, type Mapping } from './domain/mapping.js';
 import { PeopleSyncError, ErrorCode } from './errors.js';
-import { registerSecret, type LogLevel } from './log.js';
+import type { LogLevel } from './log.js';
 import { providers } from '../providers/index.js';
 
 /**
@@ -121,6 +121,11 @@ export interface Config {
     adminUsergroupId: string | undefined;
     apiUrl: string | undefined;
   };
+  /**
+   * Secret values the configuration holds (tokens, passwords, webhook secrets, interpolated
+   * variables, the database URL). Whoever composes the process registers them with the logger.
+   */
+  secrets: readonly string[];
 }
 
 /** `5`, `"5"` → 5 people; `"10%"` → 10 % of the integration's active people. */
@@ -248,24 +253,28 @@ function fileError(file: string, where: string, message: string): PeopleSyncErro
   return new PeopleSyncError(ErrorCode.IntegrationsFileInvalid, `${file}: ${where}${message}`);
 }
 
-/** Replaces `${VAR}` in every string; names the integration key on a missing variable. */
-function interpolate(value: unknown, env: Env, path: string[], onMissing: (name: string, path: string[]) => never): unknown {
+/**
+ * Replaces `${VAR}` in every string; names the integration key on a missing variable. Every value
+ * put in is added to `secrets` (they are credentials more often than not).
+ */
+function interpolate(value: unknown, env: Env, path: string[], onMissing: (name: string, path: string[]) => never, secrets: Set<string>): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
       const v = env[name];
       if (v === undefined || v === '') return onMissing(name, path);
-      registerSecret(v);
+      secrets.add(v);
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, String(i)], onMissing));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, String(i)], onMissing, secrets));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], onMissing)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], onMissing, secrets)]));
   }
   return value;
 }
 
-export function loadIntegrations(file: string, env: Env): IntegrationConfig[] {
+/** The integrations of `file`; the secret values they hold (interpolated variables, webhook secrets and tokens) are added to `secrets`. */
+export function loadIntegrations(file: string, env: Env, secrets: Set<string> = new Set()): IntegrationConfig[] {
   if (!existsSync(file)) {
     throw fileError(file, '', 'file not found. Set INTEGRATIONS_FILE or copy the example integrations.yml from the repository.');
   }
@@ -275,15 +284,20 @@ export function loadIntegrations(file: string, env: Env): IntegrationConfig[] {
   if (!top.success) throw fileError(file, '', `top level: ${top.error.issues.map((i) => `${i.path.join('.') || 'document'}: ${i.message}`).join('; ')}`);
 
   const seen = new Set<string>();
-  const baseDir = dirname(resolve(file));
   return top.data.integrations.map((raw, index) => {
     const label =
       raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string'
         ? `integration "${(raw as { id: string }).id}" (#${index + 1})`
         : `integration #${index + 1}`;
-    const expanded = interpolate(raw, env, [], (name, path) => {
-      throw fileError(file, `${label}: ${path.join('.')}: `, `environment variable ${name} is not set`);
-    });
+    const expanded = interpolate(
+      raw,
+      env,
+      [],
+      (name, path) => {
+        throw fileError(file, `${label}: ${path.join('.')}: `, `environment variable ${name} is not set`);
+      },
+      secrets,
+    );
     const parsed = IntegrationSchema.safeParse(expanded);
     if (!parsed.success) throw fileError(file, `${label}: `, parsed.error.issues.map((i) => issueText(i)).join('; '));
     const it = parsed.data;
@@ -298,13 +312,12 @@ export function loadIntegrations(file: string, env: Env): IntegrationConfig[] {
       const opts = def.options.safeParse(options);
       if (!opts.success) throw fileError(file, `${label}: `, opts.error.issues.map((i) => issueText(i, 'options')).join('; '));
       options = opts.data;
-      if (def.id === 'file') options = { ...(options as object), path: resolve(baseDir, (options as { path: string }).path) };
     } else if (it.provider) {
       throw fileError(file, `${label}: provider: `, 'a push integration has no provider (HR systems post to its webhook)');
     }
     if (it.kind === 'push' && it.schedules.length) throw fileError(file, `${label}: schedules: `, 'only pull integrations can be scheduled');
     const webhook = { secrets: it.webhook?.secrets ?? [], tokens: it.webhook?.tokens ?? [] };
-    for (const s of [...webhook.secrets, ...webhook.tokens]) registerSecret(s);
+    for (const s of [...webhook.secrets, ...webhook.tokens]) secrets.add(s);
 
     return {
       id: it.id,
@@ -346,8 +359,10 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
     });
   }
   const e = parsed.data;
-  for (const s of [e.ADMIN_API_TOKEN, e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.DATABASE_URL]) registerSecret(s);
+  const secrets = new Set<string>();
+  for (const s of [e.ADMIN_API_TOKEN, e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.DATABASE_URL]) if (s) secrets.add(s);
   const integrationsFile = resolve(e.INTEGRATIONS_FILE ?? 'integrations.yml');
+  const integrations = loadIntegrations(integrationsFile, env, secrets);
   const config: Config = {
     databaseUrl: e.DATABASE_URL,
     dataDir: resolve(e.DATA_DIR ?? '.data'),
@@ -356,7 +371,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
     host: e.HOST ?? '0.0.0.0',
     adminApiToken: e.ADMIN_API_TOKEN,
     integrationsFile,
-    integrations: loadIntegrations(integrationsFile, env),
+    integrations,
     logLevel: e.LOG_LEVEL ?? 'info',
     role: overrides.role ?? e.ROLE ?? 'all',
     workerConcurrency: e.WORKER_CONCURRENCY,
@@ -374,6 +389,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
       adminUsergroupId: e.SLACK_ADMIN_USERGROUP_ID,
       apiUrl: e.SLACK_API_URL,
     },
+    secrets: [...secrets],
   };
   return deepFreeze(config);
 }

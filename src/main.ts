@@ -23,9 +23,7 @@ function ensureAdminToken(dataDir: string, log: Logger): string {
     writeFileSync(file, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
     log.info('ADMIN_API_TOKEN is not set: generated one for the API', { file });
   }
-  const token = readFileSync(file, 'utf8').trim();
-  registerSecret(token);
-  return token;
+  return readFileSync(file, 'utf8').trim();
 }
 
 export interface Database {
@@ -42,6 +40,8 @@ export async function openDatabase(config: Readonly<Config>, log: Logger): Promi
 export function loadServiceConfig(env: Env, role: Config['role'] | undefined, log: Logger): Readonly<Config> {
   let config = loadConfig(env, { role });
   if (!config.adminApiToken) config = loadConfig({ ...env, ADMIN_API_TOKEN: ensureAdminToken(config.dataDir, log) }, { role });
+  // loadConfig only reports its secrets: from here on no log line shows them.
+  for (const secret of config.secrets) registerSecret(secret);
   return config;
 }
 

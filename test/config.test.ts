@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { redactText } from '../src/log.js';
 
 function withFile(yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'people-sync-config-'));
@@ -30,6 +31,18 @@ integrations:
 `;
 
 describe('config', () => {
+  it('returns its secrets instead of registering them: loading is a pure function of its inputs', () => {
+    const c = loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token', ADMIN_API_TOKEN: 'admin-token-0123456789', SLACK_BOT_TOKEN: 'xoxb-not-a-real-token' });
+    expect([...c.secrets].sort()).toEqual(['a-very-long-push-token', 'admin-token-0123456789', 'xoxb-not-a-real-token']);
+    // Nothing was registered with the logger on the way.
+    expect(redactText('a-very-long-push-token admin-token-0123456789')).toBe('a-very-long-push-token admin-token-0123456789');
+  });
+
+  it('leaves a file path as written: the file provider resolves it against the integrations file', () => {
+    const c = loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token' });
+    expect(c.integrations[0]!.options).toMatchObject({ path: 'people.csv' });
+  });
+
   it('reads the environment and integrations file into a frozen object with defaults', () => {
     const c = loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token' });
     expect(c.port).toBe(3000);

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
-import { silentLogger, type Logger } from '../../src/log.js';
+import { registerSecret, silentLogger, type Logger } from '../../src/log.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import type { SyncRequest } from '../../src/engine/service.js';
 import type { Run } from '../../src/domain/run.js';
@@ -47,6 +47,7 @@ export async function createTestRuntime(options: {
     RUN_HEARTBEAT_SECONDS: '1',
     ...options.env,
   });
+  for (const secret of config.secrets) registerSecret(secret);
   const rt = await createRuntime({
     config,
     databaseUrl: db.url,
