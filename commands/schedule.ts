@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { ScheduleInputSchema, describeSchedule, inWorkingHours, type Schedule } from '../src/domain/schedule.js';
 import { ErrorCode, PeopleSyncError } from '../src/errors.js';
+import { iso } from '../src/domain/dates.js';
 import type { CommandDefinition, CommandDeps, ScheduleRow } from './types.js';
-
-const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
 
 /** A suggestion off working hours: 02:00 in the schedule's zone. */
 export function workingHoursWarning(s: Pick<Schedule, 'every_hours' | 'cron' | 'at_time' | 'timezone'>): string | null {

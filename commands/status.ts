@@ -1,13 +1,12 @@
 import { z } from 'zod';
 import { describeSchedule } from '../src/domain/schedule.js';
+import { iso } from '../src/domain/dates.js';
 import type { CommandDefinition, CommandDeps, IntegrationRow } from './types.js';
 
 const StatusArgs = z.object({
   positional: z.array(z.string()).max(0, 'takes no arguments'),
   flags: z.object({ 'no-test': z.literal(true).optional() }).strict(),
 });
-
-const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
 
 /** The integrations table: kind, schedules, last run, next run, active, connection test. */
 export async function integrationRows(deps: CommandDeps, options: { test: boolean }): Promise<IntegrationRow[]> {

@@ -1,4 +1,5 @@
 import { emptyCounts, type Counts, type Run } from './run.js';
+import { iso } from './dates.js';
 
 /** The public shape of a run (API, CLI JSON, Slack). */
 export interface RunView {
@@ -22,8 +23,6 @@ export interface RunView {
   notes: string[];
   children: RunView[];
 }
-
-const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
 export function toRunView(run: Run, children: Run[] = []): RunView {
   const counts = emptyCounts();

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import { z } from 'zod';
 import type { Run } from '../domain/run.js';
+import { iso } from '../domain/dates.js';
 import type { DeliveriesRepo, Delivery } from '../store/deliveries-repo.js';
 import { HttpProblem } from './problem.js';
 import { idCursorParam, idParam, limitParam, nameParam, parseParams as parse } from './validate.js';
@@ -11,8 +12,6 @@ import { idCursorParam, idParam, limitParam, nameParam, parseParams as parse } f
  * Mounted behind the admin bearer check. Bodies are only served by
  * `/deliveries/:id/body`, never in listings.
  */
-
-const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
 export function toDeliveryView(d: Delivery) {
   return {
