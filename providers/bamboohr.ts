@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineProvider, type ProviderPage } from './types.js';
 import { createHttpClient, httpFailureOf } from './http-client.js';
-import { PeopleSyncError, ErrorCode } from '../src/errors.js';
+import { PeopleSyncError, ProviderError, ErrorCode } from '../src/errors.js';
 import { registerSecret } from '../src/log.js';
 
 const options = z
@@ -110,7 +110,7 @@ export const bamboohrProvider = defineProvider({
       const body = { title: 'people-sync', fields, ...(employeeIds ? { filters: { employeeIds } } : {}) };
       const res = await http.json<{ employees?: unknown }>({ url: `${api}/reports/custom?format=JSON`, method: 'POST', headers, body, signal });
       if (!Array.isArray(res?.employees)) {
-        throw new PeopleSyncError(ErrorCode.ProviderFailed, 'BambooHR answered the custom report without an "employees" list; the run stopped and nothing was changed.');
+        throw new ProviderError(ErrorCode.ProviderFailed, 'BambooHR answered the custom report without an "employees" list; the run stopped and nothing was changed.');
       }
       return res.employees;
     }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineProvider, type ProviderPage } from './types.js';
 import { createClientCredentials, createHttpClient, httpFailureOf } from './http-client.js';
-import { PeopleSyncError, ErrorCode } from '../src/errors.js';
+import { PeopleSyncError, ProviderError, ErrorCode } from '../src/errors.js';
 import { registerSecret } from '../src/log.js';
 
 const options = z
@@ -141,7 +141,7 @@ export const entraProvider = defineProvider({
 
     const toPage = (page: GraphPage, url: string, keepDisabled: boolean): ProviderPage => {
       if (!Array.isArray(page.value)) {
-        throw new PeopleSyncError(ErrorCode.ProviderFailed, `Microsoft Graph answered ${new URL(url).pathname} without a "value" list; the run stopped and nothing was changed.`);
+        throw new ProviderError(ErrorCode.ProviderFailed, `Microsoft Graph answered ${new URL(url).pathname} without a "value" list; the run stopped and nothing was changed.`);
       }
       const employees: unknown[] = [];
       const removed: NonNullable<ProviderPage['removed']> = [];
@@ -165,12 +165,12 @@ export const entraProvider = defineProvider({
         const next = page['@odata.nextLink'];
         if (!next) {
           if (!page['@odata.deltaLink']) {
-            throw new PeopleSyncError(ErrorCode.ProviderFailed, 'Microsoft Graph ended a delta round without @odata.deltaLink; the run stopped and nothing was changed. Try again.');
+            throw new ProviderError(ErrorCode.ProviderFailed, 'Microsoft Graph ended a delta round without @odata.deltaLink; the run stopped and nothing was changed. Try again.');
           }
           return;
         }
         if (!next.startsWith(graphOrigin)) {
-          throw new PeopleSyncError(ErrorCode.ProviderFailed, `Microsoft Graph sent a next page link outside ${graphOrigin}; refusing to send the access token there.`);
+          throw new ProviderError(ErrorCode.ProviderFailed, `Microsoft Graph sent a next page link outside ${graphOrigin}; refusing to send the access token there.`);
         }
         at = next;
         page = await get<GraphPage>(next, signal);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { defineProvider, type ProviderPage } from './types.js';
 import { readCsv, readJsonDocument, readNdjson, type RawPage } from '../src/formats/records-stream.js';
 import { readPath } from '../src/domain/mapping.js';
-import { PeopleSyncError, ErrorCode } from '../src/errors.js';
+import { PeopleSyncError, ProviderError, ErrorCode } from '../src/errors.js';
 
 const options = z
   .object({
@@ -30,7 +30,7 @@ function formatOf(path: string, format: string | undefined): 'csv' | 'json' | 'n
   if (ext === '.csv') return 'csv';
   if (ext === '.ndjson' || ext === '.jsonl') return 'ndjson';
   if (ext === '.json') return 'json';
-  throw new PeopleSyncError(ErrorCode.ProviderFailed, `Cannot tell the format of ${path}: set options.format to csv, json or ndjson`);
+  throw new ProviderError(ErrorCode.ProviderFailed, `Cannot tell the format of ${path}: set options.format to csv, json or ndjson`);
 }
 
 /**
@@ -84,9 +84,9 @@ export const fileProvider = defineProvider({
           const pages = format === 'csv' ? readCsv(stream, opts.entity) : readNdjson(stream, opts.entity, { unparsed: since === null });
           for await (const page of pages) yield toPage(page);
         } catch (err) {
-          if (err instanceof PeopleSyncError) throw new PeopleSyncError(ErrorCode.ProviderFailed, `${path}: ${err.message}`, { cause: err });
+          if (err instanceof PeopleSyncError) throw new ProviderError(ErrorCode.ProviderFailed, `${path}: ${err.message}`, { cause: err });
           const code = (err as NodeJS.ErrnoException).code;
-          throw new PeopleSyncError(ErrorCode.ProviderFailed, `Cannot read ${path}: ${code ?? (err as Error).message}`, { cause: err });
+          throw new ProviderError(ErrorCode.ProviderFailed, `Cannot read ${path}: ${code ?? (err as Error).message}`, { cause: err });
         }
       },
     };

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { PeopleSyncError, ErrorCode } from '../src/errors.js';
+import { PeopleSyncError, ProviderError, ErrorCode } from '../src/errors.js';
 import { redactText, registerSecret, silentLogger, type Logger } from '../src/log.js';
 
 /**
@@ -69,8 +69,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const now = options.now ?? (() => new Date());
   const log = options.log ?? silentLogger;
 
-  const fail = (code: ErrorCode, message: string, cause?: unknown) =>
-    new PeopleSyncError(code, redactText(message), cause === undefined ? {} : { cause });
+  const fail = (code: ProviderError['code'], message: string, cause?: unknown) =>
+    new ProviderError(code, redactText(message), cause === undefined ? {} : { cause });
   const cancelled = (where: string) => fail(ErrorCode.ProviderFailed, `${vendor} request cancelled (${where}): the run was stopped.`);
 
   const wait = async (ms: number, signal: AbortSignal, where: string) => {
@@ -183,7 +183,7 @@ export function createClientCredentials(options: {
         authStatuses: [400, 401, 403],
       });
       if (typeof res.access_token !== 'string' || res.access_token === '') {
-        throw new PeopleSyncError(ErrorCode.ProviderAuth, `The token endpoint ${describeUrl(options.tokenUrl)} answered without an access_token. Check the token URL.`);
+        throw new ProviderError(ErrorCode.ProviderAuth, `The token endpoint ${describeUrl(options.tokenUrl)} answered without an access_token. Check the token URL.`);
       }
       registerSecret(res.access_token);
       const ttlMs = (Number(res.expires_in) > 0 ? Number(res.expires_in) : 3600) * 1000;

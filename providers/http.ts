@@ -3,7 +3,7 @@ import { defineProvider } from './types.js';
 import { createClientCredentials, createHttpClient, describeUrl } from './http-client.js';
 import { readPath } from '../src/domain/mapping.js';
 import { ENTITIES } from '../src/domain/records.js';
-import { PeopleSyncError, ErrorCode } from '../src/errors.js';
+import { PeopleSyncError, ProviderError, ErrorCode } from '../src/errors.js';
 import { registerSecret } from '../src/log.js';
 
 const name = z.string().min(1);
@@ -154,7 +154,7 @@ export const httpProvider = defineProvider({
         if (isEmpty(link)) return null;
         const next = new URL(String(link), url);
         if (next.origin !== origin) {
-          throw new PeopleSyncError(ErrorCode.ProviderFailed, `The next page link points at ${next.origin}, not ${origin}; refusing to send this integration's credentials there.`);
+          throw new ProviderError(ErrorCode.ProviderFailed, `The next page link points at ${next.origin}, not ${origin}; refusing to send this integration's credentials there.`);
         }
         return next;
       }
@@ -162,7 +162,7 @@ export const httpProvider = defineProvider({
         const cursor = readPath(page.body, p.path);
         if (isEmpty(cursor)) return null;
         if (url.searchParams.get(p.param) === String(cursor)) {
-          throw new PeopleSyncError(ErrorCode.ProviderFailed, `The source returned the same cursor twice ("${p.path}"); stopping instead of looping. Check pagination.path.`);
+          throw new ProviderError(ErrorCode.ProviderFailed, `The source returned the same cursor twice ("${p.path}"); stopping instead of looping. Check pagination.path.`);
         }
         const next = new URL(url);
         next.searchParams.set(p.param, String(cursor));

@@ -3,6 +3,8 @@ import type { Entity } from '../src/domain/records.js';
 import type { UnparsedLines } from '../src/formats/records-stream.js';
 import type { Logger } from '../src/log.js';
 
+export { ProviderError } from '../src/errors.js';
+
 /**
  * The provider contract: how an HR source hands records to the engine.
  *
@@ -21,7 +23,7 @@ import type { Logger } from '../src/log.js';
  * Rules every provider follows (the shared contract suite in
  * test/providers/contract.ts checks them):
  *  - A failure of any kind (network, HTTP status, bad body, timeout, abort)
- *    is thrown as a `ProviderError`. The engine then ends the run `failed`,
+ *    is thrown as a {@link ProviderError}. The engine then ends the run `failed`,
  *    terminates no one and leaves `last_sync_at` where it was — so a provider
  *    must never swallow an error and return a short data set.
  *  - Credentials never appear in thrown messages, logs or yielded records.

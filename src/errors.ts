@@ -40,6 +40,19 @@ export class PeopleSyncError extends Error {
   }
 }
 
+/**
+ * A provider's fetch failed (network, HTTP status, bad body, timeout, abort: `provider_failed`) or its
+ * credentials were refused (`provider_auth`). What the provider contract (providers/types.ts) promises
+ * every provider throws; the engine then fails the run and terminates no one.
+ */
+export class ProviderError extends PeopleSyncError {
+  declare readonly code: typeof ErrorCode.ProviderFailed | typeof ErrorCode.ProviderAuth;
+  constructor(code: typeof ErrorCode.ProviderFailed | typeof ErrorCode.ProviderAuth, message: string, options: { cause?: unknown; details?: IssueDetail[] } = {}) {
+    super(code, message, options);
+    this.name = 'ProviderError';
+  }
+}
+
 export function isCoded(err: unknown, code?: ErrorCode): err is PeopleSyncError {
   return err instanceof PeopleSyncError && (code === undefined || err.code === code);
 }
