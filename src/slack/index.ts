@@ -1,5 +1,5 @@
 import { SocketModeReceiver, webApi } from '@slack/bolt';
-import type { Surface } from '../surfaces.js';
+import type { Surface } from '../surface.js';
 import type { Run } from '../domain/run.js';
 import { describeError } from '../errors.js';
 import { slackLogger, webClientOptions, type RetryOptions } from './client.js';

@@ -1,6 +1,5 @@
 import type { Sql } from './db.js';
-import type { Schedule, ScheduleInput } from '../domain/schedule.js';
-import type { IntegrationConfig } from '../config.js';
+import type { Schedule, ScheduleConfig, ScheduleInput } from '../domain/schedule.js';
 
 export function createSchedulesRepo(sql: Sql) {
   return {
@@ -44,7 +43,7 @@ export function createSchedulesRepo(sql: Sql) {
      * admin's enable/disable survives restarts.
      * Schedules added from Slack or the API are left alone.
      */
-    async syncFromConfig(integrations: readonly IntegrationConfig[]): Promise<void> {
+    async syncFromConfig(integrations: readonly { id: string; schedules: readonly ScheduleConfig[] }[]): Promise<void> {
       const wanted = integrations.flatMap((it) =>
         it.schedules.map((s, i) => ({ key: `${it.id}#${i}`, integration_id: it.id, ...s })),
       );

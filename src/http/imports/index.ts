@@ -6,7 +6,7 @@ import { createRunQueue } from '../../deliveries/queue.js';
 import { createReplay } from '../../deliveries/replay.js';
 import { deliverySources } from '../../deliveries/source.js';
 import { describeError } from '../../errors.js';
-import type { Surface } from '../../surfaces.js';
+import type { Surface } from '../../surface.js';
 import { createDeliveriesApi } from '../deliveries-api.js';
 import { findIntegration } from '../middleware/find-integration.js';
 import { limitInFlight } from '../middleware/limit-in-flight.js';
