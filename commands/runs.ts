@@ -24,6 +24,7 @@ export const runsCommand = (): CommandDefinition<z.output<typeof RunsArgs>> => (
   usage: 'runs [integration] [--status S] [--dry-run|--persisted] [--by @user] [--limit N]',
   summary: 'Recent runs, filtered',
   admin: false,
+  startsRun: false,
   parse: (args) => RunsArgs.safeParse(args),
   async run(input, _actor, deps) {
     const f = input.flags;
@@ -62,6 +63,7 @@ export const runCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => (
   usage: 'run <id>',
   summary: 'One run with its results per bucket',
   admin: false,
+  startsRun: false,
   parse: (args) => RunIdArgs.safeParse(args),
   async run(input, _actor, deps) {
     const run = await deps.store.runs.get(input.positional);
@@ -82,6 +84,7 @@ function runAction(
     usage: `${name} <${usage}>`,
     summary,
     admin: true,
+    startsRun: name !== 'discard',
     parse: (args) => RunIdArgs.safeParse(args),
     async run(input, actor, deps) {
       const { run, message } = await act(input.positional, actor, deps);

@@ -32,6 +32,7 @@ export const scheduleList = (): CommandDefinition<z.output<typeof ListArgs>> => 
   usage: 'schedule list [integration]',
   summary: 'Schedules with last execution and next run',
   admin: false,
+  startsRun: false,
   parse: (args) => ListArgs.safeParse(args),
   async run(input, _actor, deps) {
     return { kind: 'schedules', schedules: await scheduleRows(deps, input.positional[0]) };
@@ -72,6 +73,7 @@ export const scheduleAdd = (): CommandDefinition<z.output<typeof AddArgs>> => ({
   usage: 'schedule add <integration> <full|recent> (--every 3h|6h|12h|24h | --cron "m h * * *") [--at HH:MM] [--tz Zone]',
   summary: 'Add a schedule',
   admin: true,
+  startsRun: false,
   parse: (args) => AddArgs.safeParse(args),
   async run(input, actor, deps) {
     const it = deps.service.integrationOrThrow(input.integration);
@@ -98,6 +100,7 @@ function byId(name: 'remove' | 'enable' | 'disable', summary: string): CommandDe
     usage: `schedule ${name} <schedule id>`,
     summary,
     admin: true,
+    startsRun: false,
     parse: (args) => IdArgs.safeParse(args),
     async run(input, actor, deps) {
       const existing = await deps.store.schedules.get(input.positional);

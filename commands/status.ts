@@ -47,6 +47,7 @@ export const statusCommand = (): CommandDefinition<z.output<typeof StatusArgs>> 
   usage: 'status',
   summary: 'Integrations: kind, schedule, last run, next run, active, connection',
   admin: false,
+  startsRun: false,
   parse: (args) => StatusArgs.safeParse(args),
   async run(input, _actor, deps) {
     return { kind: 'status', integrations: await integrationRows(deps, { test: !input.flags['no-test'] }) };
@@ -64,6 +65,7 @@ function toggle(name: 'enable' | 'disable'): CommandDefinition<z.output<typeof T
     usage: `${name} <integration>`,
     summary: name === 'enable' ? 'Turn an integration on' : 'Turn an integration off (its runs are skipped)',
     admin: true,
+    startsRun: false,
     parse: (args) => ToggleArgs.safeParse(args),
     async run(input, actor, deps) {
       const it = await deps.service.setEnabled(input.positional[0]!, name === 'enable');

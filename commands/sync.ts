@@ -22,6 +22,7 @@ function syncCommand(name: 'all' | 'recent', mode: 'full' | 'recent', summary: s
     usage: `${name} [integration] [--dry-run]`,
     summary,
     admin: true,
+    startsRun: true,
     parse: (args) => SyncArgs.safeParse(args),
     async run(input, actor, deps) {
       const { run, existing } = await deps.service.requestSync({
@@ -49,6 +50,7 @@ export const syncUser = (): CommandDefinition<z.output<typeof UserArgs>> => ({
   usage: 'user <email|id> [integration] [--dry-run]',
   summary: 'Sync one person',
   admin: true,
+  startsRun: true,
   parse: (args) => UserArgs.safeParse(args),
   async run(input, actor, deps) {
     const { run, existing } = await deps.service.requestSync({

@@ -72,6 +72,11 @@ export interface CommandDefinition<I = unknown> {
   summary: string;
   /** Only admins may run it (checked again on every button). */
   admin: boolean;
+  /**
+   * Its answer is a run it just started (or restarted): the CLI then waits
+   * for that run, and Slack posts a message that follows it.
+   */
+  startsRun: boolean;
   /** Parses the words after the name; errors name the argument. */
   parse(args: ParsedArgs): z.ZodSafeParseResult<I>;
   run(input: I, actor: Actor, deps: CommandDeps): Promise<Answer>;

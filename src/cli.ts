@@ -77,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     await rt.start();
     const actor: Actor = { id: userInfo().username, label: `cli:${userInfo().username}`, isAdmin: true, surface: 'cli' };
     const answer = await dispatch(text, actor, rt.commands);
-    const startsRun = answer.kind === 'run' && answer.run.status === 'pending' && ['all', 'recent', 'user', 'apply', 'confirm'].includes(resolved.command.name);
+    const startsRun = answer.kind === 'run' && answer.run.status === 'pending' && resolved.command.startsRun;
     if (startsRun && answer.kind === 'run') {
       if (!json) console.error(`Run #${answer.run.id} staged${answer.run.dry_run ? ' (dry run)' : ''}; running…`);
       const done = await waitForRun(rt, (await rt.store.runs.get(answer.run.id))!, (r) => !json && console.error(`  #${r.id} ${r.status}…`));
