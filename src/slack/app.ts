@@ -8,7 +8,16 @@ import { register as registerActions } from './actions/index.js';
 import { register as registerViews } from './views/index.js';
 import { register as registerEvents } from './events/index.js';
 
-/** The Bolt app and its one root registrar: each listener folder registers itself here. */
+/**
+ * The Bolt app and its one root registrar. Each listener folder registers its
+ * own handlers, and no other folder's:
+ * - commands/: `/sync`;
+ * - actions/: buttons on messages (the full-sync question; a run's Apply,
+ *   Confirm, Discard and Open; schedule Enable, Disable and Remove);
+ * - views/: each modal with its submission and its buttons, both those inside
+ *   it and those that open it (Records and Errors, Add schedule);
+ * - events/: the App Home tab and its Refresh button.
+ */
 
 export function createBoltApp(o: { botToken: string; receiver: Receiver; log: Logger; clientOptions: webApi.WebClientOptions }): App {
   const app = new App({

@@ -1,15 +1,16 @@
 import type { AllMiddlewareArgs, App, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { z } from 'zod';
-import { dispatch } from '../../../commands/index.js';
 import { describeError } from '../../errors.js';
 import { answerMessage, noticeMessage } from '../render.js';
 import { tell, type SlackDeps } from '../deps.js';
-import { FullSyncValue, fullSyncText, startedRun } from '../commands/index.js';
+import { FullSyncValue, fullSyncText } from '../full-sync.js';
+import { runCommand } from '../run-command.js';
 
 /**
  * Buttons on messages: the full-sync question, a run's Apply / Confirm /
- * Discard / Open, and schedule Enable / Disable / Remove. Every one goes
- * through commands/ `dispatch`, which checks again that the person is an admin.
+ * Discard / Open, and schedule Enable / Disable / Remove. Every one runs
+ * its /sync text through run-command.ts, which checks again that the person
+ * is an admin.
  */
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
@@ -42,8 +43,7 @@ async function startFullSync({ action, body, respond }: ButtonArgs, deps: SlackD
   const value = FullSyncValue.parse(JSON.parse(action.value ?? 'null'));
   const text = fullSyncText({ ...value, dry: value.dry || forceDry });
   const actor = await deps.actor(body.user.id);
-  const answer = await dispatch(text, actor, deps.commands);
-  const runId = startedRun('all', answer);
+  const { answer, startedRun: runId } = await runCommand(deps, actor, text);
   if (runId === null) {
     await tell(deps, body, respond, answerMessage(answer), { replace: true });
     return;
@@ -61,14 +61,13 @@ async function startFullSync({ action, body, respond }: ButtonArgs, deps: SlackD
 async function onRunAction({ action, body, respond }: ButtonArgs, deps: SlackDeps, verb: 'apply' | 'confirm' | 'discard' | 'run'): Promise<void> {
   const id = Id.parse(action.value);
   const actor = await deps.actor(body.user.id);
-  const answer = await dispatch(`${verb} ${id}`, actor, deps.commands);
+  const { answer, startedRun: runId } = await runCommand(deps, actor, `${verb} ${id}`);
   if (answer.kind !== 'run' || verb === 'run') {
     await tell(deps, body, respond, answerMessage(answer));
     return;
   }
   // Messages already following this run move by themselves (discarded, or confirmed → pending).
   await deps.live.refresh(id);
-  const runId = startedRun(verb, answer);
   const clicked = body.channel?.id && body.message ? await deps.store.findMessage(body.channel.id, body.message.ts) : null;
   if (runId !== null && clicked?.run_id !== runId) {
     const place = placeFor(body);
@@ -80,7 +79,7 @@ async function onRunAction({ action, body, respond }: ButtonArgs, deps: SlackDep
 async function onSchedule({ action, body, respond }: ButtonArgs, deps: SlackDeps, verb: 'enable' | 'disable' | 'remove'): Promise<void> {
   const id = Id.parse(action.value);
   const actor = await deps.actor(body.user.id);
-  const answer = await dispatch(`schedule ${verb} ${id}`, actor, deps.commands);
+  const { answer } = await runCommand(deps, actor, `schedule ${verb} ${id}`);
   await tell(deps, body, respond, answerMessage(answer), { replace: answer.kind === 'schedules' });
 }
 

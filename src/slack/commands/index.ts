@@ -1,54 +1,14 @@
 import type { AllMiddlewareArgs, App, SlackCommandMiddlewareArgs } from '@slack/bolt';
-import { z } from 'zod';
-import { dispatch, isFullSync, resolve, type Answer } from '../../../commands/index.js';
+import { dispatch, isFullSync, resolve } from '../../../commands/index.js';
 import { tokenize } from '../../../commands/parse.js';
 import { describeError } from '../../errors.js';
-import { actions, button, code, esc, message, section, type MessagePayload } from '../blocks.js';
 import { answerMessage, noticeMessage } from '../render.js';
 import type { SlackDeps } from '../deps.js';
+import { FullSyncValue, fullSyncConfirmation } from '../full-sync.js';
+import { startedRun } from '../run-command.js';
 import { openScheduleModal } from '../views/schedule.js';
 
 /** `/sync`: the same grammar as the CLI; answers are ephemeral, started runs get a channel message that follows them. */
-
-/** Commands whose answer is a run that just started (or restarted). */
-const STARTS_RUN = new Set(['all', 'recent', 'user', 'apply', 'confirm']);
-
-export function startedRun(commandName: string, answer: Answer): number | null {
-  if (answer.kind !== 'run' || answer.existing || !STARTS_RUN.has(commandName)) return null;
-  return answer.run.status === 'pending' || answer.run.status === 'running' ? answer.run.id : null;
-}
-
-/** What the full-sync buttons carry. */
-export const FullSyncValue = z.object({
-  integration: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/).nullable(),
-  dry: z.boolean(),
-});
-export type FullSyncValue = z.infer<typeof FullSyncValue>;
-
-export function fullSyncText(v: FullSyncValue): string {
-  return ['all', v.integration, v.dry ? '--dry-run' : null].filter(Boolean).join(' ');
-}
-
-/** The question before a full sync: it reads the whole data set and may load the systems. */
-export function fullSyncConfirmation(v: FullSyncValue, name: string | null): MessagePayload {
-  const what = v.integration ? `*${esc(name ?? v.integration)}* (${code(v.integration)})` : '*every integration*';
-  const body = [
-    `:warning: *Full sync of ${what}${v.dry ? ' as a dry run' : ''}?*`,
-    `This requests *all* data from the HR system${v.integration ? '' : 's'} and compares it with everything people-sync holds; it may load the HR system and people-sync for a while.`,
-    v.dry
-      ? 'As a dry run it writes nothing; you can apply it afterwards.'
-      : 'People missing from the source are terminated (a run that would terminate more than max_terminations is held for confirmation).',
-  ].join('\n');
-  const start = JSON.stringify(v);
-  return message(`Full sync of ${v.integration ?? 'every integration'}${v.dry ? ' (dry run)' : ''}: this syncs the whole data set and may load the system. Start, ${v.dry ? '' : 'dry run instead, '}or cancel?`, [
-    section(body),
-    actions([
-      button(v.dry ? 'Start dry run' : 'Start', 'fullsync_start', start, { style: 'primary' }),
-      !v.dry && button('Dry run instead', 'fullsync_dry', JSON.stringify({ ...v, dry: true })),
-      button('Cancel', 'fullsync_cancel', start),
-    ]),
-  ]);
-}
 
 /** `schedule add` alone (or with just the integration) opens the form; with options it runs as typed. */
 function scheduleFormFor(text: string): { integration: string | null } | null {
@@ -108,7 +68,7 @@ async function onSync({ command, ack, respond }: SlackCommandMiddlewareArgs & Al
       return;
     }
     const answer = await dispatch(text, actor, deps.commands);
-    const runId = startedRun(resolved.command.name, answer);
+    const runId = startedRun(resolved.command, answer);
     if (runId !== null) {
       const posted = await deps.live.post({ channel: command.channel_id, userId: command.user_id, runId });
       if (posted?.fallback) {
