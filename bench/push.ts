@@ -23,9 +23,9 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** True when the push endpoint is in this tree and mounted; otherwise why not. */
 export async function pushAvailable(): Promise<true | string> {
   if (!existsSync(join(ROOT, 'src/http/imports/index.ts'))) return 'POST /imports/:integration is not built yet (src/http/imports/index.ts is missing)';
-  const { surfaces } = await import('../src/surfaces.js');
+  const { planFor } = await import('../src/roles.js');
   const { importsSurface } = (await import('../src/http/imports/index.js').catch(() => ({}))) as { importsSurface?: unknown };
-  if (!importsSurface || !surfaces.includes(importsSurface as never)) return 'src/http/imports.ts exists but its surface is not registered in src/surfaces.ts';
+  if (!importsSurface || !planFor('all').surfaces.includes(importsSurface as never)) return 'the push imports surface is not mounted by the "all" role (src/roles.ts)';
   return true;
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
-import type { Surface } from '../src/surfaces.js';
+import type { Surface } from '../src/surface.js';
 import type { Run, RunStatus } from '../src/domain/run.js';
 import type { SyncMode } from '../src/domain/run.js';
 

@@ -1,3 +1,4 @@
+import { planFor } from './roles.js';
 import { userInfo } from 'node:os';
 import { createLogger } from './log.js';
 import { describeError, PeopleSyncError } from './errors.js';
@@ -73,7 +74,8 @@ export async function main(argv: string[]): Promise<number> {
     const config = loadServiceConfig({ LOG_LEVEL: 'warn', ...process.env }, 'web', log);
     const db = await openDatabase(config, log);
     stopDb = db.embedded?.owned ? () => db.embedded!.stop() : undefined;
-    rt = await createRuntime({ config, databaseUrl: db.url, log, work: false, surfaces: [] });
+    const plan = planFor('cli');
+    rt = await createRuntime({ config, databaseUrl: db.url, log, work: plan.work, surfaces: plan.surfaces });
     await rt.start();
     const actor: Actor = { id: userInfo().username, label: `cli:${userInfo().username}`, isAdmin: true, surface: 'cli' };
     const answer = await dispatch(text, actor, rt.commands);

@@ -6,6 +6,7 @@ import { loadConfig, type Config, type Env } from './config.js';
 import { createLogger, registerSecret, type Logger } from './log.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './store/embedded.js';
 import { createRuntime, type Runtime } from './runtime.js';
+import { planFor } from './roles.js';
 import { describeError } from './errors.js';
 import { SERVER_OPTIONS } from './http/app.js';
 
@@ -67,9 +68,10 @@ export async function serveService(options: { env?: Env; role?: Config['role'] }
     if (db.embedded?.owned) await db.embedded.stop();
   };
   try {
-    runtime = await createRuntime({ config, databaseUrl: db.url, log, work: config.role !== 'web' });
+    const plan = planFor(config.role);
+    runtime = await createRuntime({ config, databaseUrl: db.url, log, work: plan.work, surfaces: plan.surfaces });
     await runtime.start();
-    if (config.role !== 'worker') {
+    if (plan.serveHttp) {
       server = serve({ fetch: runtime.http.fetch, port: config.port, hostname: config.host, serverOptions: SERVER_OPTIONS });
       log.info('people-sync listening', {
         url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`,

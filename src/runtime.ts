@@ -10,7 +10,8 @@ import { createJobs, type Jobs } from './jobs/index.js';
 import { createHttpApp, type RouteRegistrar } from './http/app.js';
 import type { Run } from './domain/run.js';
 import type { CommandDeps } from '../commands/types.js';
-import { surfaces as defaultSurfaces, type Surface, type SurfaceContext } from './surfaces.js';
+import type { Surface, SurfaceContext } from './surface.js';
+import { planFor } from './roles.js';
 
 /**
  * Everything but the process: store, engine, jobs and the HTTP app, wired
@@ -42,7 +43,7 @@ export interface RuntimeOptions {
   log: Logger;
   /** Process jobs in this process (role all / worker). */
   work: boolean;
-  /** Surfaces to mount (default: every one in surfaces.ts). */
+  /** Surfaces to mount (default: those of the `all` role, see roles.ts). */
   surfaces?: Surface[];
   processEvery?: string | number;
 }
@@ -96,7 +97,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     testConnection: (it) => sources.test(it),
   };
   const ctx: SurfaceContext = { config, sql, store, log, service, engine, jobs, sources, commands };
-  const mounted = await Promise.all((options.surfaces ?? defaultSurfaces).map((surface) => surface(ctx)));
+  const mounted = await Promise.all((options.surfaces ?? planFor('all').surfaces).map((surface) => surface(ctx)));
   const registrars: RouteRegistrar[] = [];
   for (const m of mounted) {
     if (m.routes) registrars.push(m.routes);

@@ -62,6 +62,12 @@ export interface ImportsOptions {
   /** Accepted signature clock skew, either way (default 300 s). */
   toleranceSeconds?: number;
   now?: () => number;
+  /**
+   * Receive pushes (routes, and the sweep of queued deliveries), or only run them: a process that
+   * executes runs but serves no HTTP (a worker, the CLI) still reads stored deliveries and starts the
+   * next queued one when a push run ends. Default true.
+   */
+  receive?: boolean;
 }
 
 /** Handles for main.ts (and tests): run the maintenance sweep on demand. */
@@ -116,17 +122,21 @@ export function createImportsSurface(options: ImportsOptions & { onMount?: (hand
 
     options.onMount?.({ sweep: queue.sweep });
 
+    const receive = options.receive ?? true;
     return {
-      routes(app, api) {
-        app.route('/imports', imports);
-        api.route('/', createDeliveriesApi({ repo, replay }));
-      },
+      routes: receive
+        ? (app, api) => {
+            app.route('/imports', imports);
+            api.route('/', createDeliveriesApi({ repo, replay }));
+          }
+        : undefined,
       sources: deliverySources(repo),
       async onRunFinished(run) {
         if (!run.integration_id) return;
         if (config.integrations.some((i) => i.id === run.integration_id && i.kind === 'push')) await queue.kick(run.integration_id);
       },
       async start() {
+        if (!receive) return;
         await queue.sweep();
         const every = options.sweepEveryMs ?? 60_000;
         if (every > 0) {
@@ -147,3 +157,6 @@ export function createImportsSurface(options: ImportsOptions & { onMount?: (hand
 
 /** Push imports with the default limits. */
 export const importsSurface: Surface = createImportsSurface();
+
+/** Runs pushed deliveries without receiving any: for processes that serve no HTTP. */
+export const deliveriesSurface: Surface = createImportsSurface({ receive: false });
