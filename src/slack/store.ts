@@ -269,7 +269,7 @@ export function createSlackStore(sql: Sql) {
     /** Failed records of runs, with the source payload (who) — oldest first, at most `limit`. */
     async failedRecords(runIds: number[], limit: number): Promise<FailedRecord[]> {
       return sql<FailedRecord[]>`
-        SELECT rr.id, rr.entity, rr.external_id, rr.reason, rr.errors, sr.payload::jsonb AS payload, sr.email
+        SELECT rr.id, rr.entity, rr.external_id, rr.reason, rr.errors, people_sync_payload(sr.payload) AS payload, sr.email
         FROM run_records rr
         JOIN sync_runs r ON r.id = rr.run_id
         LEFT JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq

@@ -353,7 +353,7 @@ export function createRunsRepo(sql: Sql) {
       let afterId = f.after?.id ?? 0;
       if (phase === 0 && f.status !== 'unchanged') {
         const rows = await sql<(RunRecord & { changes: RunRecord['changes'] })[]>`
-          SELECT rr.id, rr.entity, rr.external_id, rr.status, rr.reason, rr.errors, rr.changes, sr.payload::jsonb AS payload
+          SELECT rr.id, rr.entity, rr.external_id, rr.status, rr.reason, rr.errors, rr.changes, people_sync_payload(sr.payload) AS payload
           FROM run_records rr
           JOIN sync_runs r ON r.id = rr.run_id
           LEFT JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq
@@ -373,7 +373,7 @@ export function createRunsRepo(sql: Sql) {
       // Unchanged rows carry a synthetic, stable id: the snapshot row's position.
       const rows = await sql<{ pos: number; entity: Entity; external_id: string; payload: unknown }[]>`
         SELECT (CASE sr.entity WHEN 'employees' THEN 0 WHEN 'employments' THEN 1 ELSE 2 END)::bigint * 1000000000 + sr.seq AS pos,
-               sr.entity, sr.external_id, sr.payload::jsonb AS payload
+               sr.entity, sr.external_id, people_sync_payload(sr.payload) AS payload
         FROM sync_runs r JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id
         WHERE r.id = ANY(${runIds}::bigint[]) AND r.status IN ('completed', 'warning', 'held')
           AND sr.errors IS NULL AND NOT sr.removed
