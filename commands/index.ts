@@ -5,6 +5,7 @@ import { syncAll, syncRecent, syncUser } from './sync.js';
 import { applyCommand, confirmCommand, discardCommand, runCommand, runsCommand } from './runs.js';
 import { disableCommand, enableCommand, statusCommand } from './status.js';
 import { scheduleAdd, scheduleDisable, scheduleEnable, scheduleList, scheduleRemove } from './schedule.js';
+import { mappingCommand } from './mapping.js';
 
 /** Every command, in help order. Adding one: one module, one line here. */
 export const commands: CommandDefinition<any>[] = [
@@ -24,6 +25,7 @@ export const commands: CommandDefinition<any>[] = [
   scheduleDisable(),
   enableCommand(),
   disableCommand(),
+  mappingCommand(),
 ];
 
 export function helpAnswer(): Answer {

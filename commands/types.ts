@@ -4,7 +4,7 @@ import type { Store } from '../src/store/index.js';
 import type { RunView } from '../src/domain/run-view.js';
 import type { Schedule } from '../src/domain/schedule.js';
 import type { Trigger } from '../src/domain/run.js';
-import type { ConnectionTest } from '../providers/types.js';
+import type { ConnectionTest, ProviderPage } from '../providers/types.js';
 import type { IntegrationConfig } from '../src/config.js';
 
 /**
@@ -33,6 +33,8 @@ export interface CommandDeps {
   };
   integrations: () => readonly IntegrationConfig[];
   testConnection: (integration: IntegrationConfig) => Promise<ConnectionTest>;
+  /** A pull integration's records as a full fetch returns them, for a preview; stop reading when done. */
+  sampleSource: (integration: IntegrationConfig, signal: AbortSignal) => AsyncIterable<ProviderPage>;
 }
 
 export interface IntegrationRow {
@@ -63,7 +65,9 @@ export type Answer =
   | { kind: 'runs'; runs: RunView[]; filter: string }
   | { kind: 'status'; integrations: IntegrationRow[] }
   | { kind: 'schedules'; schedules: ScheduleRow[]; message?: string }
-  | { kind: 'message'; text: string; tone: 'info' | 'success' | 'warning' | 'error' };
+  | { kind: 'message'; text: string; tone: 'info' | 'success' | 'warning' | 'error' }
+  /** What a mapping makes of a few source records (preformatted text with HR data: shown literally). */
+  | { kind: 'mapping'; integration: string; text: string };
 
 export interface CommandDefinition<I = unknown> {
   /** First word(s) of the command: `all`, `schedule add`. */

@@ -95,6 +95,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
     integrations,
     testConnection: (it) => sources.test(it),
+    sampleSource: (it, signal) => sources.sample(it, signal),
   };
   const ctx: SurfaceContext = { config, sql, store, log, service, engine, jobs, sources, commands };
   const mounted = await Promise.all((options.surfaces ?? planFor('all').surfaces).map((surface) => surface(ctx)));

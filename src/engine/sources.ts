@@ -68,6 +68,10 @@ export function createSourceResolver(options: {
       if (!def) return undefined;
       return (instanceFor(integration).capabilities?.delta ?? def.capabilities.delta) === true;
     },
+    /** What a full fetch of a pull integration returns, for previews (the caller aborts when it has enough). */
+    sample(integration: IntegrationConfig, signal: AbortSignal): AsyncIterable<ProviderPage> {
+      return instanceFor(integration).fetch({ mode: 'full', since: null, cursor: null, signal });
+    },
     /** Connection test for `status` views; never throws. */
     async test(integration: IntegrationConfig, timeoutMs = 10_000): Promise<ConnectionTest> {
       if (integration.kind === 'push') return { ok: true, message: 'push: waits for deliveries' };

@@ -6,6 +6,7 @@ import {
   actions,
   button,
   code,
+  codeBlock,
   confirmDialog,
   context,
   esc,
@@ -237,6 +238,22 @@ function helpBlocks(a: Extract<Answer, { kind: 'help' }>): Block[] {
   return blocks;
 }
 
+/** Text cut at line breaks into pieces of at most `max` characters (a longer line is cut where it must be). */
+function chunkLines(text: string, max: number): string[] {
+  const out: string[] = [];
+  let chunk = '';
+  for (const line of text.split('\n')) {
+    const l = line.length > max ? line.slice(0, max - 1) + '…' : line;
+    if (chunk && chunk.length + l.length + 1 > max) {
+      out.push(chunk);
+      chunk = '';
+    }
+    chunk = chunk ? `${chunk}\n${l}` : l;
+  }
+  if (chunk) out.push(chunk);
+  return out;
+}
+
 /** Any answer as a message: blocks, and the CLI's text as the fallback. */
 export function answerMessage(a: Answer): MessagePayload {
   const text = answerText(a);
@@ -245,6 +262,13 @@ export function answerMessage(a: Answer): MessagePayload {
       return message(text, helpBlocks(a));
     case 'message':
       return message(text, [section(`${TONE_EMOJI[a.tone]} ${escKeepMentions(a.text)}`)]);
+    case 'mapping':
+      // HR data, shown literally: in code blocks, a section each (long previews are cut with a note).
+      return message(
+        `Mapping test of ${a.integration}`,
+        chunkLines(a.text, LIMITS.sectionText - 16).map((c) => section(codeBlock(c))),
+        (n) => `…${n} more blocks not shown; use --limit or the CLI for the whole preview.`,
+      );
     case 'run':
       return message(text, runBlocks(a.run, { message: a.message }));
     case 'runs':

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { previewMapping, renderMappingPreview } from '../../src/engine/preview-mapping.js';
 import type { ProviderPage } from '../../providers/types.js';
+import { dispatch } from '../../commands/index.js';
+import { answerMessage } from '../../src/slack/render.js';
+import { fileIntegration, runtimePerTest } from '../helpers/file-integration.js';
 
 async function* pages(...list: ProviderPage[]) {
   yield* list;
@@ -41,5 +44,27 @@ describe('mapping preview', () => {
     );
     expect(previews.map((p) => p.errors.length)).toEqual([0, 1]);
     expect(previews[1]!.errors[0]!.field).toBe('(row)');
+  });
+
+  const rt = runtimePerTest();
+  it('/sync mapping and people-sync mapping test show it for admins, in Slack as literal text, and write nothing', async () => {
+    const t = await rt.start({
+      integrations: fileIntegration(`    mapping:\n      external_id: "{{id}}"\n      email: "=$lowercase(workEmail)"`),
+      files: { 'export.json': JSON.stringify([{ id: 'W1', workEmail: 'Ana@Example.com', nick: '*bold* `x`' }, { id: 'W2', workEmail: 'nope' }]) },
+    });
+    const admin = { id: 'U1', label: 'cli:ana', isAdmin: true, surface: 'cli' as const };
+    const answer = await dispatch('mapping test hr --limit 5', admin, t.rt.commands);
+    expect(answer.kind).toBe('mapping');
+    const text = (answer as { text: string }).text;
+    expect(text).toContain('Mapping of HR on 2 records (nothing was written):');
+    expect(text).toContain('→ email          "ana@example.com"');
+    expect(text).toContain('✗ email: must be a valid email address');
+    const slack = answerMessage(answer);
+    expect(JSON.stringify(slack.blocks)).toContain('```');
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees`)[0]!.n).toBe(0);
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM sync_runs`)[0]!.n).toBe(0);
+    const refused = await dispatch('mapping hr', { ...admin, isAdmin: false }, t.rt.commands);
+    expect(refused).toMatchObject({ kind: 'message', tone: 'error' });
+    expect(await dispatch('mapping nope', admin, t.rt.commands)).toMatchObject({ kind: 'message', tone: 'error', text: 'There is no integration "nope" (see /sync status).' });
   });
 });
