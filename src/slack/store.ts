@@ -1,5 +1,6 @@
 import type { TransactionSql } from 'postgres';
 import type { Sql } from '../store/db.js';
+import { createRunsRepo, type FailedResult, type RunsRepo } from '../store/runs-repo.js';
 import type { Entity } from '../domain/records.js';
 
 /**
@@ -27,15 +28,8 @@ export interface AlertThread {
   resolved_at: Date | null;
 }
 
-export interface FailedRecord {
-  id: number;
-  entity: Entity;
-  external_id: string;
-  reason: string | null;
-  errors: { field: string; message: string }[] | null;
-  payload: unknown;
-  email: string | null;
-}
+/** A failed result for an alert thread (the store's records-with-payload query). */
+export type FailedRecord = FailedResult;
 
 /** What one outbox row's alert has posted so far (010_slack_durable.sql). */
 export interface AlertDelivery {
@@ -85,7 +79,7 @@ async function holdLease(tx: Tx, outboxId: number, owner: string, leaseSeconds: 
   return rows.length > 0;
 }
 
-export function createSlackStore(sql: Sql) {
+export function createSlackStore(sql: Sql, runs: RunsRepo = createRunsRepo(sql)) {
   return {
     async addMessage(m: { channel: string; ts: string; run_id: number; thread_ts?: string | null; rendered: string }): Promise<void> {
       await sql`
@@ -267,15 +261,7 @@ export function createSlackStore(sql: Sql) {
     },
 
     /** Failed records of runs, with the source payload (who) — oldest first, at most `limit`. */
-    async failedRecords(runIds: number[], limit: number): Promise<FailedRecord[]> {
-      return sql<FailedRecord[]>`
-        SELECT rr.id, rr.entity, rr.external_id, rr.reason, rr.errors, people_sync_payload(sr.payload) AS payload, sr.email
-        FROM run_records rr
-        JOIN sync_runs r ON r.id = rr.run_id
-        LEFT JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq
-        WHERE rr.run_id = ANY(${runIds}::bigint[]) AND rr.status = 'failed'
-        ORDER BY rr.id LIMIT ${limit}`;
-    },
+    failedRecords: (runIds: number[], limit: number): Promise<FailedRecord[]> => runs.failedResults(runIds, limit),
   };
 }
 

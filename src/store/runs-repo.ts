@@ -102,7 +102,26 @@ async function settle(tx: Tx, parentId: number): Promise<void> {
   if (changed.length) await enqueue(tx, RUN_FINISHED, { run_id: parentId });
 }
 
+/** A failed result with what its row was staged with: who (email), what the source sent. */
+export interface FailedResult {
+  id: number;
+  entity: Entity;
+  external_id: string;
+  reason: string | null;
+  errors: { field: string; message: string }[] | null;
+  payload: unknown;
+  email: string | null;
+}
+
 export function createRunsRepo(sql: Sql) {
+  /** Results of `runIds` joined to the snapshot row each came from (one query for the records page and alert threads). */
+  const resultsWithPayload = (runIds: number[]) => sql`
+    SELECT rr.id, rr.entity, rr.external_id, rr.status, rr.reason, rr.errors, rr.changes, people_sync_payload(sr.payload) AS payload, sr.email
+    FROM run_records rr
+    JOIN sync_runs r ON r.id = rr.run_id
+    LEFT JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq
+    WHERE rr.run_id = ANY(${runIds}::bigint[])`;
+
   return {
     /**
      * Inserts a run. For a writing run while another writing run of the same
@@ -345,6 +364,11 @@ export function createRunsRepo(sql: Sql) {
      * Per-record results. A run's `unchanged` records are its snapshot rows that
      * have no result row; they are listed after the others (phase 1).
      */
+    /** The failed results of runs with the payload and email each row was staged with, oldest first (alert threads). */
+    async failedResults(runIds: number[], limit: number): Promise<FailedResult[]> {
+      return sql<FailedResult[]>`${resultsWithPayload(runIds)} AND rr.status = 'failed' ORDER BY rr.id LIMIT ${limit}`;
+    },
+
     async records(run: Run, f: RecordFilter): Promise<{ items: RunRecord[]; next_cursor: string | null }> {
       const runIds = run.integration_id ? [run.id] : (await this.children(run.id)).map((c) => c.id);
       const items: RunRecord[] = [];
@@ -352,17 +376,13 @@ export function createRunsRepo(sql: Sql) {
       let phase = f.after?.phase ?? 0;
       let afterId = f.after?.id ?? 0;
       if (phase === 0 && f.status !== 'unchanged') {
-        const rows = await sql<(RunRecord & { changes: RunRecord['changes'] })[]>`
-          SELECT rr.id, rr.entity, rr.external_id, rr.status, rr.reason, rr.errors, rr.changes, people_sync_payload(sr.payload) AS payload
-          FROM run_records rr
-          JOIN sync_runs r ON r.id = rr.run_id
-          LEFT JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq
-          WHERE rr.run_id = ANY(${runIds}::bigint[]) AND rr.id > ${afterId}
+        const rows = await sql<(RunRecord & { changes: RunRecord['changes']; email?: string | null })[]>`
+          ${resultsWithPayload(runIds)} AND rr.id > ${afterId}
             ${f.status ? sql`AND rr.status = ${f.status}` : sql``}
             ${f.entity ? sql`AND rr.entity = ${f.entity}` : sql``}
             ${q ? sql`AND (rr.external_id ILIKE ${q} OR sr.email ILIKE ${q} OR sr.payload::text ILIKE ${q})` : sql``}
           ORDER BY rr.id LIMIT ${f.limit + 1}`;
-        for (const r of rows.slice(0, f.limit)) items.push({ ...r, diff: renderDiff(r.external_id, r.changes) });
+        for (const { email: _email, ...r } of rows.slice(0, f.limit)) items.push({ ...r, diff: renderDiff(r.external_id, r.changes) });
         if (rows.length > f.limit) return { items, next_cursor: encodeCursor(0, items[items.length - 1]!.id) };
         phase = 1;
         afterId = 0;
