@@ -1,4 +1,4 @@
-import type { Entity } from './records.js';
+import { perEntity, type Entity } from './records.js';
 
 export const RUN_STATUSES = ['pending', 'running', 'completed', 'warning', 'failed', 'skipped', 'held', 'discarded'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -20,7 +20,7 @@ export type Counts = Record<Entity, Record<RecordStatus, number>>;
 
 export function emptyCounts(): Counts {
   const zero = () => Object.fromEntries(RECORD_STATUSES.map((s) => [s, 0])) as Record<RecordStatus, number>;
-  return { employees: zero(), employments: zero(), org_units: zero() };
+  return perEntity(zero);
 }
 
 export function addCounts(a: Counts, b: Partial<Counts>): Counts {

@@ -3,7 +3,7 @@ import type { Sql } from './db.js';
 import { isPgError } from './db.js';
 import { enqueue, RUN_FINISHED } from './outbox-repo.js';
 import { ErrorCode, PeopleSyncError } from '../errors.js';
-import type { Entity } from '../domain/records.js';
+import { entityCodeSql, type Entity } from '../domain/records.js';
 import { addCounts, emptyCounts, type Counts, type RecordStatus, type Run, type RunRecord, type RunStatus, type Trigger } from '../domain/run.js';
 import { renderDiff } from '../domain/diff.js';
 
@@ -390,15 +390,16 @@ export function createRunsRepo(sql: Sql) {
       if (f.status && f.status !== 'unchanged') return { items, next_cursor: null };
       const want = f.limit - items.length;
       if (want <= 0) return { items, next_cursor: encodeCursor(1, 0) };
-      // Unchanged rows carry a synthetic, stable id: the snapshot row's position.
+      // Unchanged rows carry a synthetic, stable id: the snapshot row's position (its entity's code, then its number).
+      const position = sql.unsafe(`(${entityCodeSql('sr.entity')})::bigint * 1000000000 + sr.seq`);
       const rows = await sql<{ pos: number; entity: Entity; external_id: string; payload: unknown }[]>`
-        SELECT (CASE sr.entity WHEN 'employees' THEN 0 WHEN 'employments' THEN 1 ELSE 2 END)::bigint * 1000000000 + sr.seq AS pos,
+        SELECT ${position} AS pos,
                sr.entity, sr.external_id, people_sync_payload(sr.payload) AS payload
         FROM sync_runs r JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id
         WHERE r.id = ANY(${runIds}::bigint[]) AND r.status IN ('completed', 'warning', 'held')
           AND sr.errors IS NULL AND NOT sr.removed
           AND NOT EXISTS (SELECT 1 FROM run_records rr WHERE rr.run_id = r.id AND rr.entity = sr.entity AND rr.seq = sr.seq)
-          AND (CASE sr.entity WHEN 'employees' THEN 0 WHEN 'employments' THEN 1 ELSE 2 END)::bigint * 1000000000 + sr.seq > ${afterId}
+          AND ${position} > ${afterId}
           ${f.entity ? sql`AND sr.entity = ${f.entity}` : sql``}
           ${q ? sql`AND (sr.external_id ILIKE ${q} OR sr.email ILIKE ${q} OR sr.payload::text ILIKE ${q})` : sql``}
         ORDER BY pos LIMIT ${want + 1}`;
