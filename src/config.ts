@@ -238,14 +238,12 @@ const IntegrationSchema = z
 const FileSchema = z.object({ integrations: z.array(z.unknown()).default([]) }).strict();
 
 /** One zod issue as "key: message", with zod's generic wording made plain. */
-function issueText(i: z.core.$ZodIssue, prefix = ''): string {
+function issueText(i: z.core.$ZodIssue, prefix = '', input?: unknown): string {
   const key = [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(integration)';
+  // A value of the wrong type that is not there at all is a missing key: told by the input, not by zod's wording.
+  const missing = () => i.path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined), input) === undefined;
   const message =
-    i.code === 'unrecognized_keys'
-      ? `unknown key(s) ${i.keys.join(', ')}`
-      : i.code === 'invalid_type' && /received undefined$/.test(i.message)
-        ? 'is required'
-        : i.message;
+    i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.code === 'invalid_type' && missing() ? 'is required' : i.message;
   return `${key}: ${message}`;
 }
 
@@ -299,7 +297,7 @@ export function loadIntegrations(file: string, env: Env, secrets: Set<string> = 
       secrets,
     );
     const parsed = IntegrationSchema.safeParse(expanded);
-    if (!parsed.success) throw fileError(file, `${label}: `, parsed.error.issues.map((i) => issueText(i)).join('; '));
+    if (!parsed.success) throw fileError(file, `${label}: `, parsed.error.issues.map((i) => issueText(i, '', expanded)).join('; '));
     const it = parsed.data;
     if (seen.has(it.id)) throw fileError(file, `${label}: id: `, `"${it.id}" is used by more than one integration`);
     seen.add(it.id);
@@ -310,7 +308,7 @@ export function loadIntegrations(file: string, env: Env, secrets: Set<string> = 
       const def = providers[it.provider];
       if (!def) throw fileError(file, `${label}: provider: `, `unknown provider "${it.provider}" (one of ${Object.keys(providers).join(', ')})`);
       const opts = def.options.safeParse(options);
-      if (!opts.success) throw fileError(file, `${label}: `, opts.error.issues.map((i) => issueText(i, 'options')).join('; '));
+      if (!opts.success) throw fileError(file, `${label}: `, opts.error.issues.map((i) => issueText(i, 'options', options)).join('; '));
       options = opts.data;
     } else if (it.provider) {
       throw fileError(file, `${label}: provider: `, 'a push integration has no provider (HR systems post to its webhook)');

@@ -208,7 +208,7 @@ export function validateRecord<E extends Entity>(entity: E, input: unknown, opti
     ok: false,
     errors: parsed.error.issues.map((i) => ({
       field: i.path.length ? i.path.join('.') : '(record)',
-      message: i.path.length ? i.message : i.message === 'Invalid input: expected object, received string' ? 'must be an object' : i.message,
+      message: i.path.length ? i.message : i.code === 'invalid_type' && i.expected === 'object' ? 'must be an object' : i.message,
     })),
   };
 }
