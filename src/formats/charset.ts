@@ -27,17 +27,28 @@ export interface Utf8Text {
   end(): void;
 }
 
-const refuse = (what: string, line: number, column: number, byte: number | null): never => {
+/** How a refusal names the text and what to do about it; push bodies by default. */
+export interface TextAdvice {
+  subject: string;
+  advice: string;
+}
+
+const BODY_ADVICE: TextAdvice = {
+  subject: 'The body',
+  advice: 'Send UTF-8, or name the charset the file is in, e.g. Content-Type: text/csv; charset=windows-1252.',
+};
+
+const refuser = (advice: TextAdvice) => (what: string, line: number, column: number, byte: number | null): never => {
   const at = `line ${line}, column ${column}`;
   throw new PeopleSyncError(
     ErrorCode.Invalid,
-    `The body is not valid ${what} at ${at}${byte === null ? ' (it ends inside a character)' : ` (byte 0x${byte.toString(16).padStart(2, '0').toUpperCase()})`}. Send UTF-8, or name the charset the file is in, e.g. Content-Type: text/csv; charset=windows-1252.`,
+    `${advice.subject} is not valid ${what} at ${at}${byte === null ? ' (it ends inside a character)' : ` (byte 0x${byte.toString(16).padStart(2, '0').toUpperCase()})`}. ${advice.advice}`,
     { details: [{ path: at, message: `is not valid ${what}` }] },
   );
 };
 
 /** UTF-8, checked as the WHATWG decoder does: no overlongs, surrogates or code points past U+10FFFF. */
-function utf8(): Utf8Text {
+function utf8(refuse: ReturnType<typeof refuser>): Utf8Text {
   let line = 1;
   let column = 0; // characters of the current line so far
   let need = 0;
@@ -83,7 +94,7 @@ function utf8(): Utf8Text {
 /** Bytes windows-1252 leaves undefined: decoding them would store U+FFFD. */
 const UNDEFINED_1252 = new Set([0x81, 0x8d, 0x8f, 0x90, 0x9d]);
 
-function windows1252(): Utf8Text {
+function windows1252(refuse: ReturnType<typeof refuser>): Utf8Text {
   const decoder = iconv.getDecoder('windows-1252');
   let line = 1;
   let column = 0;
@@ -105,6 +116,7 @@ function windows1252(): Utf8Text {
   };
 }
 
-export function createUtf8Text(charset: Charset): Utf8Text {
-  return charset === 'utf-8' ? utf8() : windows1252();
+export function createUtf8Text(charset: Charset, advice: TextAdvice = BODY_ADVICE): Utf8Text {
+  const refuse = refuser(advice);
+  return charset === 'utf-8' ? utf8(refuse) : windows1252(refuse);
 }

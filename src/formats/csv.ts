@@ -1,7 +1,7 @@
 import { PeopleSyncError, ErrorCode } from '../errors.js';
 
 /**
- * An incremental RFC 4180 CSV reader: quoted fields with commas, doubled quotes
+ * An incremental RFC 4180 CSV reader: quoted fields with delimiters, doubled quotes
  * and line breaks, CRLF or LF, a leading BOM. Feed it text in chunks of any
  * size; it returns the complete rows seen so far, so a large body is never
  * held twice. Errors carry the line and column where the input went wrong.
@@ -11,7 +11,72 @@ export interface CsvReader {
   end(): string[][];
 }
 
-export function createCsvReader(): CsvReader {
+/** Field delimiters we read: comma, semicolon (European exports) and tab. */
+export const DELIMITERS = [',', ';', '\t'] as const;
+export type Delimiter = (typeof DELIMITERS)[number];
+
+export interface CsvOptions {
+  /** The field delimiter; detected from the header line when absent. */
+  delimiter?: Delimiter;
+}
+
+const DELIMITER_NAMES: Record<Delimiter, string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab' };
+
+/** Beyond this much text without a line break, the delimiter is decided on what was seen. */
+const DETECT_LIMIT = 1 << 20;
+
+/**
+ * The delimiter of a header line: the one of `,` `;` tab found most often
+ * outside quotes, comma on a tie. Null while `text` has no complete first line
+ * and `final` is false.
+ */
+export function detectDelimiter(text: string, final: boolean): Delimiter | null {
+  const counts: Record<Delimiter, number> = { ',': 0, ';': 0, '\t': 0 };
+  let inQuotes = false;
+  let complete = final || text.length >= DETECT_LIMIT;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '"') inQuotes = !inQuotes;
+    else if (inQuotes) continue;
+    else if (ch === '\n' || ch === '\r') {
+      complete = true;
+      break;
+    } else if (ch === ',' || ch === ';' || ch === '\t') counts[ch]++;
+  }
+  if (!complete) return null;
+  let best: Delimiter = ',';
+  for (const d of DELIMITERS) if (counts[d] > counts[best]) best = d;
+  return best;
+}
+
+export function createCsvReader(options: CsvOptions = {}): CsvReader {
+  if (options.delimiter) return createDelimitedReader(options.delimiter);
+  let reader: CsvReader | null = null;
+  let pending = '';
+  return {
+    push(chunk) {
+      if (reader) return reader.push(chunk);
+      pending += chunk;
+      const d = detectDelimiter(pending, false);
+      if (!d) return [];
+      reader = createDelimitedReader(d);
+      const text = pending;
+      pending = '';
+      return reader.push(text);
+    },
+    end() {
+      if (!reader) {
+        reader = createDelimitedReader(detectDelimiter(pending, true)!);
+        const rows = reader.push(pending);
+        pending = '';
+        return [...rows, ...reader.end()];
+      }
+      return reader.end();
+    },
+  };
+}
+
+function createDelimitedReader(sep: Delimiter): CsvReader {
   let field = '';
   let row: string[] = [];
   let inQuotes = false;
@@ -91,7 +156,7 @@ export function createCsvReader(): CsvReader {
           continue;
         }
       }
-      if (ch === ',') {
+      if (ch === sep) {
         row.push(field);
         field = '';
         quoteClosed = false;
@@ -106,7 +171,7 @@ export function createCsvReader(): CsvReader {
         inQuotes = true;
         fieldTouched = true;
       } else {
-        if (quoteClosed) fail('text after a closing quote; a quoted field must end at a comma or line break');
+        if (quoteClosed) fail(`text after a closing quote; a quoted field must end at a ${DELIMITER_NAMES[sep]} or line break`);
         field += ch;
         fieldTouched = true;
       }
@@ -128,12 +193,17 @@ export function createCsvReader(): CsvReader {
   };
 }
 
+export interface CsvObjectOptions extends CsvOptions {
+  /** Renames the header's column names (trimmed) before records are made, e.g. {@link matchHeaders}. */
+  renameHeader?: (names: string[]) => string[];
+}
+
 /** Turns header + rows into objects; reports rows with the wrong number of fields. */
-export function createCsvObjectReader(): {
+export function createCsvObjectReader(options: CsvObjectOptions = {}): {
   push(chunk: string): { line: number; record: Record<string, string> | null; error?: string }[];
   end(): { line: number; record: Record<string, string> | null; error?: string }[];
 } {
-  const reader = createCsvReader();
+  const reader = createCsvReader(options);
   let header: string[] | null = null;
   let rowNo = 0;
   const convert = (rows: string[][]) => {
@@ -142,6 +212,7 @@ export function createCsvObjectReader(): {
       rowNo++;
       if (!header) {
         header = r.map((h) => h.trim());
+        if (options.renameHeader) header = options.renameHeader(header);
         const dupe = header.find((h, i) => header!.indexOf(h) !== i);
         if (dupe !== undefined) throw new PeopleSyncError(ErrorCode.Invalid, `CSV header names the column "${dupe}" twice`);
         if (header.some((h) => h === '')) throw new PeopleSyncError(ErrorCode.Invalid, 'CSV header has an empty column name');

@@ -1,4 +1,4 @@
-import { createCsvObjectReader } from './csv.js';
+import { createCsvObjectReader, type CsvObjectOptions } from './csv.js';
 import { ENTITIES, type Entity } from '../domain/records.js';
 import { PeopleSyncError, ErrorCode } from '../errors.js';
 
@@ -47,8 +47,8 @@ export function parseEntity(value: unknown): Entity | null {
   return singular[v] ?? null;
 }
 
-export async function* readCsv(chunks: AsyncIterable<string>, entity: Entity = 'employees'): AsyncGenerator<RawPage> {
-  const reader = createCsvObjectReader();
+export async function* readCsv(chunks: AsyncIterable<string>, entity: Entity = 'employees', options: CsvObjectOptions = {}): AsyncGenerator<RawPage> {
+  const reader = createCsvObjectReader(options);
   let page = emptyPage();
   const take = (rows: ReturnType<typeof reader.push>) => {
     for (const r of rows) {

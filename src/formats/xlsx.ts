@@ -1,0 +1,115 @@
+import { createReadStream } from 'node:fs';
+import ExcelJS from 'exceljs';
+import { emptyPage, PAGE_SIZE, type RawPage } from './records-stream.js';
+import type { Entity } from '../domain/records.js';
+import { PeopleSyncError, ErrorCode } from '../errors.js';
+
+/**
+ * An XLSX workbook as pages of records, read with exceljs's streaming reader so a
+ * large sheet is never held whole: the header row names the fields, every later
+ * row with a value is one record. Cells become what a CSV of the same sheet would
+ * hold, typed: text as text, numbers as numbers, dates as `YYYY-MM-DD` (a date
+ * with a time of day as an ISO timestamp, the sheet's clock read as UTC), and an
+ * empty cell under a header as ''.
+ */
+export interface XlsxOptions {
+  entity: Entity;
+  /** The sheet to read, by name; the first one in the file when absent. */
+  sheet?: string;
+  /** Renames the header's column names (trimmed) before records are made. */
+  renameHeader?: (names: string[]) => string[];
+  signal?: AbortSignal;
+}
+
+type Cell = string | number | boolean;
+
+/** A cell's value as a record holds it; '' for empty cells and error values (#N/A, #REF!). */
+export function cellValue(v: unknown): Cell {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) return '';
+    const iso = v.toISOString();
+    return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso;
+  }
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (Array.isArray(o.richText)) return o.richText.map((r: { text?: unknown }) => String(r.text ?? '')).join('');
+    if ('formula' in o || 'sharedFormula' in o) return cellValue(o.result);
+    if ('hyperlink' in o) return cellValue(o.text);
+    if ('error' in o) return '';
+  }
+  return String(v);
+}
+
+/** Column 1 → A, 28 → AB. */
+const columnName = (n: number): string => (n <= 0 ? '' : columnName(Math.floor((n - 1) / 26)) + String.fromCharCode(65 + ((n - 1) % 26)));
+
+const setField = (rec: Record<string, Cell>, key: string, value: Cell) => {
+  // A column named __proto__ is a field like any other, not the record's prototype.
+  if (key === '__proto__') Object.defineProperty(rec, key, { value, enumerable: true, writable: true, configurable: true });
+  else rec[key] = value;
+};
+
+export async function* readXlsx(path: string, options: XlsxOptions): AsyncGenerator<RawPage> {
+  const { entity } = options;
+  const stream = createReadStream(path, { signal: options.signal });
+  const workbook = new ExcelJS.stream.xlsx.WorkbookReader(stream, {
+    sharedStrings: 'cache',
+    styles: 'cache',
+    hyperlinks: 'ignore',
+    worksheets: 'emit',
+    entries: 'ignore',
+  });
+  const seen: string[] = [];
+  let found = false;
+  let page = emptyPage();
+  try {
+    for await (const sheet of workbook) {
+      const name = (sheet as unknown as { name: string }).name;
+      seen.push(name);
+      // Sheets not read are drained by the reader; the zip is read through once.
+      if (found || (options.sheet !== undefined && name !== options.sheet)) continue;
+      found = true;
+      let header: string[] | null = null;
+      for await (const row of sheet) {
+        const values = (Array.isArray(row.values) ? row.values : []).map(cellValue);
+        const last = values.reduce((n: number, v, i) => (v !== '' ? i : n), 0);
+        if (last === 0) continue; // a blank row is not a record
+        if (!header) {
+          let names = Array.from({ length: last }, (_, i) => String(values[i + 1] ?? '').trim());
+          if (options.renameHeader) names = options.renameHeader(names);
+          const empty = names.findIndex((h) => h === '');
+          if (empty >= 0) throw new PeopleSyncError(ErrorCode.Invalid, `sheet "${name}" row ${row.number}: the header has no name in column ${columnName(empty + 1)}`);
+          const dupe = names.find((h, i) => names.indexOf(h) !== i);
+          if (dupe !== undefined) throw new PeopleSyncError(ErrorCode.Invalid, `sheet "${name}" row ${row.number}: the header names the column "${dupe}" twice`);
+          header = names;
+          continue;
+        }
+        if (last > header.length) {
+          page.unreadable.push({ entity, line: row.number, error: `row ${row.number} has a value in column ${columnName(last)}, which has no header` });
+        } else {
+          const rec: Record<string, Cell> = {};
+          header.forEach((h, i) => setField(rec, h, values[i + 1] ?? ''));
+          page[entity].push(rec);
+        }
+        if (page[entity].length + page.unreadable.length >= PAGE_SIZE) {
+          yield page;
+          page = emptyPage();
+        }
+      }
+    }
+  } catch (err) {
+    if (err instanceof PeopleSyncError || /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code ?? '') || (err as Error).name === 'AbortError') throw err;
+    throw new PeopleSyncError(ErrorCode.Invalid, `is not a readable XLSX workbook (${(err as Error).message}); save it from the spreadsheet as Excel Workbook (.xlsx)`, { cause: err });
+  } finally {
+    stream.destroy();
+  }
+  if (!found) {
+    throw new PeopleSyncError(
+      ErrorCode.Invalid,
+      options.sheet !== undefined ? `has no sheet named "${options.sheet}" (its sheets: ${seen.map((s) => `"${s}"`).join(', ') || 'none'})` : 'is not a readable XLSX workbook: it has no sheets',
+    );
+  }
+  if (page[entity].length + page.unreadable.length > 0) yield page;
+}
