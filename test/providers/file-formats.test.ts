@@ -1,10 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
 import { fileProvider } from '../../providers/file.js';
 import { ErrorCode } from '../../src/errors.js';
+import { writeImportSheet } from '../../examples/make-import-sheet.js';
 import { fileIntegration, runtimePerTest } from '../helpers/file-integration.js';
 import { collect, failureOf, request, testContext } from './contract.js';
 
@@ -84,5 +86,80 @@ describe('file provider: CSV as HR exports it', () => {
       { email: 'bjorn.sorensen@example.com', first_name: 'Bjørn', last_name: 'Sørensen', job_title: 'Comptable', department: 'Finances', start_date: '2019-01-07' },
       { email: 'jose.muller@example.com', first_name: 'José', last_name: 'Müller', job_title: 'Responsable RH', department: 'Ressources Humaines', start_date: '2021-03-01' },
     ]);
+  });
+});
+
+describe('file provider: XLSX', () => {
+  const workbook = async (fill: (wb: ExcelJS.Workbook) => void) => {
+    const wb = new ExcelJS.Workbook();
+    fill(wb);
+    const path = inDir('sheet.xlsx', Buffer.alloc(0));
+    await wb.xlsx.writeFile(path);
+    return path;
+  };
+
+  it('reads the first sheet: header row, numbers as numbers, dates as ISO, an empty cell as ""', async () => {
+    const path = await workbook((wb) => {
+      const ws = wb.addWorksheet('People');
+      ws.addRow(['external_id', 'email', 'start_date', 'Updated At', 'fte', 'job_title']);
+      ws.addRow(['e-1', 'a@example.com', new Date(Date.UTC(2024, 0, 31)), new Date(Date.UTC(2024, 5, 1, 8, 30)), 0.5, null]);
+      ws.addRow([]);
+      ws.addRow(['e-2', { text: 'b@example.com', hyperlink: 'mailto:b@example.com' }, null, null, { formula: '1+1', result: 2 }, { richText: [{ text: 'Le' }, { text: 'ad' }] }]);
+      ws.addRow(['e-3', 'c@example.com', null, null, null, null, 'stray']);
+      ws.getColumn(3).numFmt = 'yyyy-mm-dd';
+      ws.getColumn(4).numFmt = 'yyyy-mm-dd hh:mm';
+      wb.addWorksheet('Other').addRow(['external_id']);
+    });
+    const pages = await collect(create(path), request('full'));
+    expect(pages.flatMap((p) => p.employees)).toEqual([
+      { external_id: 'e-1', email: 'a@example.com', start_date: '2024-01-31', 'Updated At': '2024-06-01T08:30:00.000Z', fte: 0.5, job_title: '' },
+      { external_id: 'e-2', email: 'b@example.com', start_date: '', 'Updated At': '', fte: 2, job_title: 'Lead' },
+    ]);
+    expect(pages.flatMap((p) => p.unreadable)).toEqual([{ entity: 'employees', line: 5, error: 'row 5 has a value in column G, which has no header' }]);
+  });
+
+  it('options.sheet picks a sheet by name; a missing one is named with the ones there are', async () => {
+    const path = await workbook((wb) => {
+      wb.addWorksheet('Cover').addRow(['Read me']);
+      const ws = wb.addWorksheet('Staff');
+      ws.addRow(['External ID', 'E-mail']);
+      ws.addRow(['e-9', 'z@example.com']);
+    });
+    expect(await employeesOf(path, { sheet: 'Staff' })).toEqual([{ external_id: 'e-9', email: 'z@example.com' }]);
+    const err = await failureOf(collect(create(path, { sheet: 'Nope' }), request('full')));
+    expect(err.code).toBe(ErrorCode.ProviderFailed);
+    expect(err.message).toBe(`${path}: has no sheet named "Nope" (its sheets: "Cover", "Staff")`);
+  });
+
+  it('a file that is not a workbook fails with a ProviderFailed naming it', async () => {
+    const path = inDir('broken.xlsx', 'external_id,email\ne-1,a@example.com\n');
+    const err = await failureOf(collect(create(path), request('full')));
+    expect(err.code).toBe(ErrorCode.ProviderFailed);
+    expect(err.message).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: is not a readable XLSX workbook`));
+    const missing = join(path, '..', 'missing.xlsx');
+    expect((await failureOf(collect(create(missing), request('full')))).message).toBe(`Cannot read ${missing}: ENOENT`);
+  });
+
+  it('format: xlsx reads a workbook whatever its extension', async () => {
+    const path = await workbook((wb) => wb.addWorksheet('S').addRows([['external_id'], ['e-1']]));
+    const renamed = inDir('export.bin', readFileSync(path));
+    expect(await employeesOf(renamed, { format: 'xlsx' })).toEqual([{ external_id: 'e-1' }]);
+  });
+
+  it('syncs examples/import-sheet.xlsx end to end, as make-import-sheet.ts writes it', async () => {
+    const fresh = inDir('import-sheet.xlsx', Buffer.alloc(0));
+    await writeImportSheet(fresh);
+    expect(await employeesOf(fresh)).toEqual(await employeesOf(join(EXAMPLES, 'import-sheet.xlsx')));
+    const t = await rt.start({ integrations: fileIntegration('    match_key: email', join(EXAMPLES, 'import-sheet.xlsx')) });
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.status).toBe('completed');
+    expect(run.counts.employees).toMatchObject({ created: 3 });
+    expect(await t.rt.sql`SELECT email, first_name, last_name, job_title, start_date::text, employee_number FROM employees ORDER BY email`).toEqual([
+      { email: 'anna.kowalska@example.com', first_name: 'Anna', last_name: 'Kowalska', job_title: null, start_date: '2023-11-20', employee_number: '1002' },
+      { email: 'jose.muller@example.com', first_name: 'José', last_name: 'Müller', job_title: 'HR Manager', start_date: '2021-03-01', employee_number: '1001' },
+      { email: 'tom.devries@example.com', first_name: 'Tom', last_name: 'de Vries', job_title: 'Engineer', start_date: null, employee_number: '1003' },
+    ]);
+    const [link] = await t.rt.sql`SELECT external_id FROM record_links WHERE entity = 'employees' AND record_id = (SELECT id FROM employees WHERE email = 'jose.muller@example.com')`;
+    expect(link).toEqual({ external_id: 'E-100' });
   });
 });
