@@ -223,10 +223,16 @@ describe('hostile rows', () => {
       Buffer.from(`C3,c3@example.com,x,,${MB}\n`),
       Buffer.from('cs-OK2,ok2@cs.example.com,Two,,\ncs-OK3,ok3@cs.example.com,Three,,\n'),
     ];
+    // Bytes that are not UTF-8 are never turned into U+FFFD silently: the sync stops naming where they are,
+    // writes nothing, and says how to read the file (options.encoding).
     writeFile('people.csv', Buffer.concat(rows));
+    const refused = await t.sync({ integration: 'cs', mode: 'full' });
+    expect(refused.status).toBe('failed');
+    expect(refused.error).toMatch(/not valid UTF-8 at line 4, column 20 \(byte 0xFF\).*options\.encoding/);
+    expect((await t.rt.sql`SELECT count(*)::int AS n FROM employees WHERE email LIKE '%cs.example.com'`)[0]!.n).toBe(0);
+    writeFile('people.csv', Buffer.concat(rows.filter((_, i) => i !== 3)));
     const corpus: Hostile[] = [
       { id: 'C1', line: '', status: 'created', stored: { first_name: 'Ana' } },
-      { id: 'C2', line: '', status: 'created', stored: { first_name: 'B\ufffd\ufffdo' } },
       { id: 'C3', line: '', status: 'failed', error: { field: '(row)', message: /larger than 512 KiB/ } },
     ];
     await expectSurvived(await t.sync({ integration: 'cs', mode: 'full' }), 'cs', corpus);
