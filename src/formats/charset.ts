@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 import { ErrorCode, PeopleSyncError } from '../errors.js';
 
@@ -55,8 +56,25 @@ function utf8(refuse: ReturnType<typeof refuser>): Utf8Text {
   let lower = 0x80;
   let upper = 0xbf;
   let lead = 0; // first byte of the character being read
+  /** Characters (not continuation bytes) in `chunk` from `from` on. */
+  const chars = (chunk: Uint8Array, from: number) => {
+    let n = 0;
+    for (let i = from; i < chunk.length; i++) if ((chunk[i]! & 0xc0) !== 0x80) n++;
+    return n;
+  };
   return {
     push(chunk) {
+      // Most chunks are whole, valid UTF-8: checked natively, only lines and the last line's length counted here.
+      // A chunk that is not (a bad byte, or a character cut at its end) takes the byte-by-byte path below.
+      if (need === 0 && isUtf8(chunk)) {
+        let nl = -1;
+        for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) {
+          line++;
+          nl = at;
+        }
+        column = nl === -1 ? column + chars(chunk, 0) : chars(chunk, nl + 1);
+        return chunk;
+      }
       for (let i = 0; i < chunk.length; i++) {
         const b = chunk[i]!;
         if (need === 0) {
