@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, type TestRuntime } from '../helpers/runtime.js';
+import { fileIntegration, runtimePerTest } from '../helpers/file-integration.js';
 import { dispatch } from '../../commands/index.js';
 
 /**
@@ -8,25 +9,13 @@ import { dispatch } from '../../commands/index.js';
  * longer matches what it showed, writes nothing and says to start again.
  */
 
-const yaml = `
-integrations:
-  - id: hr
-    name: HR
-    kind: pull
-    provider: file
-    options: { path: export.json }
-    max_terminations: 2
-`;
+const yaml = fileIntegration('', 'export.json', '2');
 
 const people = (n: number, title = 'Engineer') =>
   Array.from({ length: n }, (_, i) => ({ external_id: `E${i + 1}`, email: `p${i + 1}@example.com`, first_name: `P${i + 1}`, job_title: title }));
 const doc = (employees: unknown[]) => JSON.stringify({ employees });
 
-let t: TestRuntime | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
+const rt = runtimePerTest();
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 const titles = async (t: TestRuntime) =>
@@ -34,7 +23,7 @@ const titles = async (t: TestRuntime) =>
 
 describe('applying a preview', () => {
   it('refuses an old dry run after a newer writing run, with 409 problem+json naming it, and writes nothing', async () => {
-    t = await createTestRuntime({ integrations: yaml, files: { 'export.json': doc(people(20)) } });
+    const t = await rt.start({ integrations: yaml, files: { 'export.json': doc(people(20)) } });
     await t.sync({ integration: 'hr', mode: 'full' });
     const dry = await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
     expect(dry.counts.employees).toMatchObject({ unchanged: 20 });
@@ -59,7 +48,7 @@ describe('applying a preview', () => {
   });
 
   it('applies a dry run once', async () => {
-    t = await createTestRuntime({ integrations: yaml, files: { 'export.json': doc(people(3)) } });
+    const t = await rt.start({ integrations: yaml, files: { 'export.json': doc(people(3)) } });
     const dry = await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
     const { run } = await t.rt.service.applyDryRun(dry.id, 'api', 'admin');
     expect((await t.drain(run.id)).status).toBe('completed');
@@ -69,7 +58,7 @@ describe('applying a preview', () => {
   });
 
   it('writes nothing when re-planning would differ from the preview (the store moved without a run)', async () => {
-    t = await createTestRuntime({ integrations: yaml, files: { 'export.json': doc(people(3)) } });
+    const t = await rt.start({ integrations: yaml, files: { 'export.json': doc(people(3)) } });
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc(people(3, 'Lead')));
     const dry = await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
@@ -85,7 +74,7 @@ describe('applying a preview', () => {
   });
 
   it('refuses to confirm a held run after a newer writing run, and when its plan moved', async () => {
-    t = await createTestRuntime({ integrations: yaml, files: { 'export.json': doc(people(6)) } });
+    const t = await rt.start({ integrations: yaml, files: { 'export.json': doc(people(6)) } });
     await t.sync({ integration: 'hr', mode: 'full' });
     t.write('export.json', doc(people(2)));
     const held = await t.sync({ integration: 'hr', mode: 'full' });
