@@ -10,21 +10,65 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 /** Arbitrary, fixed: the advisory lock that serialises migrations across instances. */
 const MIGRATION_LOCK = 727_001_337;
 
+/**
+ * A postgres.js pool that replaces itself when one of its connections closes.
+ *
+ * postgres.js 3.4.9 keeps the error of a query whose connection closed before the server said
+ * it was ready again (a restart, a session ended by pg_terminate_backend) and fails the first
+ * query of the reconnected connection with it: the next sync after a restart failed with
+ * "terminating connection due to administrator command" (porsager/postgres#1208, #1209; no
+ * fixed release). A connection can also stay broken for good after a reset. So a close of any
+ * connection of the current pool (the server's doing or the idle timeout's) moves new queries
+ * to a fresh pool; the old one ends once its queries and transactions are done. Creating a
+ * pool opens nothing: connections are made on use.
+ */
 export function connect(url: string, options: { max?: number; applicationName?: string } = {}): Sql {
-  const sql = postgres(url, {
-    max: options.max ?? 10,
-    idle_timeout: 30,
-    connect_timeout: 15,
-    onnotice: () => undefined,
-    connection: { application_name: options.applicationName ?? 'people-sync' },
-    types: {
-      // int8 ids and counts fit in a JS number for this product's sizes.
-      bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
-    },
-  }) as unknown as Sql;
-  sql.begin = guardBegin(sql.begin.bind(sql) as never) as Sql['begin'];
-  return sql;
+  let ended = false;
+  const open = (): Sql => {
+    const pool = postgres(url, {
+      max: options.max ?? 10,
+      idle_timeout: 30,
+      connect_timeout: 15,
+      onnotice: () => undefined,
+      // A connection of the current pool closed: the pool is replaced (see renewingPool).
+      onclose: () => pool === current && !ended && renew(),
+      connection: { application_name: options.applicationName ?? 'people-sync' },
+      types: {
+        // int8 ids and counts fit in a JS number for this product's sizes.
+        bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
+      },
+    }) as unknown as Sql;
+    pool.begin = guardBegin(pool.begin.bind(pool) as never) as Sql['begin'];
+    return pool;
+  };
+  let current: Sql = open();
+  const retiring = new Set<Promise<void>>();
+  const renew = () => {
+    const old = current;
+    current = open();
+    // The old pool finishes what it has (a run's open transaction included), then closes.
+    const done: Promise<void> = old.end().then(
+      () => void retiring.delete(done),
+      () => void retiring.delete(done),
+    );
+    retiring.add(done);
+  };
+  // A retiring pool that holds a connection broken for good never finishes ending: ending waits
+  // for it at most the caller's timeout.
+  const end = async (o?: { timeout?: number }) => {
+    ended = true;
+    const old = Promise.all(retiring);
+    await current.end(o);
+    await Promise.race([old, new Promise((r) => setTimeout(r, (o?.timeout ?? RETIRING_WAIT_SECONDS) * 1000).unref())]);
+  };
+  return new Proxy(current, {
+    apply: (_t, _self, args) => Reflect.apply(current as unknown as (...a: unknown[]) => unknown, undefined, args),
+    get: (_t, prop) => (prop === 'end' ? end : Reflect.get(current, prop)),
+  }) as Sql;
 }
+
+/** How long ending waits for a retiring pool when the caller gives no timeout. */
+const RETIRING_WAIT_SECONDS = 30;
 
 /** How long a transaction whose query failed with a connection error waits for its connection to close. */
 const LOST_TRANSACTION_WAIT_MS = 5000;

@@ -122,7 +122,7 @@ describe('faults: PostgreSQL restarted under a running service', () => {
     await pg.start();
     await until('/readyz 200', async () => (await status('/readyz')) === 200, 30_000, 200);
     const run = await settled(await syncs('hr'));
-    expect(run.status).toBe('completed');
+    expect(run.status, `the sync after the restart: ${run.error}`).toBe('completed');
     expect(svc.exited()).toBe(false);
     console.log(`idle outage: ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s from stop to a completed sync after restart`);
   }, 60_000);
@@ -153,7 +153,9 @@ describe('faults: PostgreSQL restarted under a running service', () => {
       console.log(`interrupted run #${id}: ${run.status}: ${run.error}`);
       await until('/readyz 200', async () => (await status('/readyz')) === 200, 30_000, 200);
       writeFileSync(join(dir, 'people.ndjson'), people(30, 'After'));
-      expect((await settled(await syncs('hr'))).status).toBe('completed');
+      const after = await settled(await syncs('hr'));
+      if (after.status !== 'completed') console.log(JSON.stringify(svc.logs.slice(-40), null, 1));
+      expect(after.status, `the sync after the restart: ${after.error}`).toBe('completed');
       expect(svc.exited()).toBe(false);
     } finally {
       if (open) closeSync(fd);
