@@ -51,6 +51,8 @@ function integration(id: string, extra: Partial<IntegrationConfig> = {}): Integr
     mapping: {},
     fields: {},
     scope: null,
+    timezone: 'UTC',
+    prehire_days: 30,
     schedules: [],
     webhook: { secrets: [], tokens: [] },
     ...extra,

@@ -6,6 +6,7 @@ import { applyCommand, confirmCommand, discardCommand, runCommand, runsCommand }
 import { disableCommand, enableCommand, statusCommand } from './status.js';
 import { scheduleAdd, scheduleDisable, scheduleEnable, scheduleList, scheduleRemove } from './schedule.js';
 import { mappingCommand } from './mapping.js';
+import { upcomingCommand } from './upcoming.js';
 
 /** Every command, in help order. Adding one: one module, one line here. */
 export const commands: CommandDefinition<any>[] = [
@@ -26,6 +27,7 @@ export const commands: CommandDefinition<any>[] = [
   enableCommand(),
   disableCommand(),
   mappingCommand(),
+  upcomingCommand(),
 ];
 
 export function helpAnswer(): Answer {

@@ -52,6 +52,7 @@ export function answerText(a: Answer): string {
       return ['Usage: /sync <command>', ...a.commands.map((c) => `  /sync ${c.usage}${c.admin ? ' (admin)' : ''}\n      ${c.summary}`)].join('\n');
     case 'message':
     case 'mapping':
+    case 'upcoming':
       return a.text;
     case 'run':
       return [a.message, runText(a.run)].filter(Boolean).join('\n');

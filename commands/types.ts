@@ -67,7 +67,8 @@ export type Answer =
   | { kind: 'schedules'; schedules: ScheduleRow[]; message?: string }
   | { kind: 'message'; text: string; tone: 'info' | 'success' | 'warning' | 'error' }
   /** What a mapping makes of a few source records (preformatted text with HR data: shown literally). */
-  | { kind: 'mapping'; integration: string; text: string };
+  | { kind: 'mapping'; integration: string; text: string }
+  | { kind: 'upcoming'; integration: string | null; days: number; count: number; text: string };
 
 export interface CommandDefinition<I = unknown> {
   /** First word(s) of the command: `all`, `schedule add`. */

@@ -7,6 +7,7 @@ import type { MaxTerminations } from './domain/run.js';
 import { CRON_FIELDS, EVERY_HOURS, isValidTimeZone, type ScheduleConfig } from './domain/schedule.js';
 import { FieldRulesSchema, type FieldRules } from './domain/field-rules.js';
 import { ScopeSchema, type Scope } from './domain/scope.js';
+import { DEFAULT_PREHIRE_DAYS } from './domain/effective.js';
 import { compileExpression, isExpression, type Mapping } from './domain/mapping.js';
 import { PeopleSyncError, ErrorCode } from './errors.js';
 import type { LogLevel } from './log.js';
@@ -91,6 +92,10 @@ export interface IntegrationConfig {
   fields: FieldRules;
   /** Which employees belong to this integration (src/domain/scope.ts); null: everyone. */
   scope: Scope | null;
+  /** The time zone effective dates are taken in (a start date is reached at midnight there). */
+  timezone: string;
+  /** A future hire starting further ahead than this many days is skipped until it is inside the window. */
+  prehire_days: number;
   schedules: ScheduleConfig[];
   webhook: { secrets: string[]; tokens: string[] };
 }
@@ -224,6 +229,8 @@ const IntegrationSchema = z
     mapping: MappingSchema,
     fields: FieldRulesSchema,
     scope: ScopeSchema,
+    timezone: z.string().default('UTC').refine(isValidTimeZone, 'is not a known IANA time zone (e.g. Europe/Amsterdam)'),
+    prehire_days: z.number({ error: 'must be a number of days' }).int('must be a whole number of days').min(0, 'must be 0 or more').max(3650, 'must be at most 3650').default(DEFAULT_PREHIRE_DAYS),
     schedules: z.array(ScheduleSchema).default([]),
     webhook: z
       .object({
@@ -331,6 +338,8 @@ export function loadIntegrations(file: string, env: Env, secrets: Set<string> = 
       mapping: it.mapping,
       fields: it.fields,
       scope: it.scope,
+      timezone: it.timezone,
+      prehire_days: it.prehire_days,
       schedules: it.schedules,
       webhook,
     };

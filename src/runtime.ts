@@ -46,6 +46,8 @@ export interface RuntimeOptions {
   /** Surfaces to mount (default: those of the `all` role, see roles.ts). */
   surfaces?: Surface[];
   processEvery?: string | number;
+  /** The clock effective dates are taken on (tests move it); default the system's. */
+  now?: () => Date;
 }
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
@@ -66,13 +68,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     fetchesUser: (it) => sources.fetchesUser(it),
     fetchesChanges: (it) => sources.fetchesChanges(it),
     heartbeatSeconds: config.runHeartbeatSeconds,
+    now: options.now,
     onFinished: async (run) => {
       for (const listener of onRunFinished) await listener(run);
     },
   });
   // The service and the jobs need each other (enqueue / scheduled syncs): late-bound.
   let jobs: Jobs | undefined;
-  const service = createSyncService({ store, log, integrations, enqueue: (runId) => jobs!.enqueue(runId) });
+  const service = createSyncService({ store, log, integrations, enqueue: (runId) => jobs!.enqueue(runId), now: options.now });
   jobs = createJobs({
     databaseUrl: options.databaseUrl,
     log,

@@ -9,6 +9,12 @@ export type RecordStatus = (typeof RECORD_STATUSES)[number];
 
 export const SYNC_MODES = ['full', 'recent', 'user'] as const;
 export type SyncMode = (typeof SYNC_MODES)[number];
+/**
+ * What a run does: a sync (fetch and apply) or `effective`, which fetches nothing and applies the
+ * transitions that came due by date (pre-hires starting, leavers whose last day ended).
+ */
+export const RUN_MODES = [...SYNC_MODES, 'effective'] as const;
+export type RunMode = (typeof RUN_MODES)[number];
 
 /** An integration's guard against mass terminations: a number of people, or a share of its active people. */
 export type MaxTerminations = { kind: 'count'; value: number } | { kind: 'percent'; value: number };
@@ -42,7 +48,7 @@ export interface Run {
   id: number;
   parent_id: number | null;
   integration_id: string | null;
-  mode: SyncMode;
+  mode: RunMode;
   dry_run: boolean;
   status: RunStatus;
   reason: string | null;

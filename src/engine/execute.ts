@@ -10,6 +10,7 @@ import type { ProviderPage } from '../../providers/types.js';
 import type { RunEnd } from '../store/runs-repo.js';
 import type { Store } from '../store/index.js';
 import { parseStagedRows, stageSnapshot } from './stage.js';
+import { todayIn } from '../domain/effective.js';
 import { applyPlan, buildPlan, keepPreview, previewDifferences, recordPlan, UnparsedRows } from './plan.js';
 
 /**
@@ -49,6 +50,8 @@ export interface EngineDeps {
    */
   fetchesChanges?: (integration: IntegrationConfig) => boolean | undefined;
   heartbeatSeconds: number;
+  /** The clock effective dates are taken on (tests move it); default the system's. */
+  now?: () => Date;
   /** Called after a run reaches a final state (alerts, live messages). */
   onFinished?: (run: Run) => void | Promise<void>;
 }
@@ -71,6 +74,7 @@ export function formatMax(max: MaxTerminations): string {
 
 export function createEngine(deps: EngineDeps) {
   const { sql, log } = deps;
+  const now = deps.now ?? (() => new Date());
   const { runs, state, snapshots, people } = deps.store;
 
   /** Runs executing in this process: alive by definition, whatever their heartbeat says. */
@@ -149,7 +153,12 @@ export function createEngine(deps: EngineDeps) {
         const snap = await snapshots.create(integration.id, run.mode === 'full' ? 'full' : 'delta', run.started_at ?? new Date());
         snapshotId = snap.id;
         await runs.setSnapshot(run.id, snap.id);
-        try {
+        if (run.mode === 'effective') {
+          // Nothing is fetched: the people whose status moved by date are staged from the store.
+          const rows = await snapshots.stageDue(snap.id, integration.id, todayIn(integration.timezone, now()));
+          await snapshots.complete(snap.id, rows, null, false, null);
+          rlog.info('due transitions staged', { rows });
+        } else try {
           const pages = deps.source({ run, integration, since: st?.last_sync_at ?? null, cursor: st?.cursor ?? null, signal });
           const staged = await stageSnapshot(sql, pages, {
             snapshotId: snap.id,
@@ -201,6 +210,8 @@ export function createEngine(deps: EngineDeps) {
             scopeOnLeave: integration.scope?.on_leave ?? null,
             approvedTerminations: approved,
             userKey: run.mode === 'user' ? run.user_key : null,
+            today: todayIn(integration.timezone, now()),
+            prehireDays: integration.prehire_days,
           });
           // A plan that terminates no one has nothing to guard (and the active count is not taken).
           const guard: GuardInfo | null =
@@ -244,7 +255,8 @@ export function createEngine(deps: EngineDeps) {
       const totals = totalsByStatus(plan.counts);
       const status: RunStatus = tripped && !run.dry_run ? 'held' : totals.failed + totals.skipped + plan.warnings > 0 ? 'warning' : 'completed';
       // Marked synced with the run's end, so a run that lost ownership moves no cursor.
-      const synced = !run.dry_run && (status === 'completed' || status === 'warning');
+      // An effective run fetched nothing: the source's cursor and last sync stay as they are.
+      const synced = !run.dry_run && run.mode !== 'effective' && (status === 'completed' || status === 'warning');
       const done = await finish(
         run,
         worker,

@@ -39,8 +39,12 @@ interface PlanParams {
   snapshot: number;
   write: WriteMode;
   run: number;
+  /** The date it is in the integration's time zone (`YYYY-MM-DD`): effective dates are taken against it. */
+  today: string;
+  /** The integration's pre-hire window in days. */
+  prehire: number;
 }
-const PARAM = /:(integration|snapshot|write|run)\b/g;
+const PARAM = /:(integration|snapshot|write|run|today|prehire)\b/g;
 
 /** Runs a statement that names its parameters (`:snapshot`), as `$n` placeholders with the values in order. */
 function exec(tx: Tx, text: string, params: Partial<PlanParams>) {
@@ -80,6 +84,10 @@ export interface PlanContext {
    * left out (`snapshot_rows.absent`). Full data sets are the whole truth for each record they carry.
    */
   patch?: boolean;
+  /** The date it is where the integration is (`YYYY-MM-DD`, see domain/effective.ts); default: today in UTC. */
+  today?: string;
+  /** A future hire starting further ahead than this is skipped until inside the window (default 30). */
+  prehireDays?: number;
 }
 
 export interface Plan {
@@ -121,7 +129,19 @@ function refChange(field: string, entity: string, integrationParam: string): { k
   };
 }
 
-const TERMINATED_CHANGE = `'{"status":{"before":"active","after":"terminated"}}'::jsonb`;
+/** The change of a stored record `e` that is terminated. */
+const TERMINATED_CHANGE = `jsonb_build_object('status', jsonb_build_object('before', e.status, 'after', 'terminated'))`;
+
+/**
+ * An employee's effective status from what the source says (`status`) and the dates (`start`, `end`):
+ * a leaver stays active through their last day; someone whose last day has passed has left; someone
+ * whose first day is ahead is a pre-hire (`pending`). Dates are the integration's local dates (`:today`).
+ */
+const effectiveStatus = (status: string, start: string, end: string) => `CASE
+    WHEN ${status} = 'terminated' AND NOT coalesce(${end} >= :today::date, false) THEN 'terminated'
+    WHEN ${end} < :today::date THEN 'terminated'
+    WHEN ${start} > :today::date THEN 'pending'
+    ELSE 'active' END`;
 
 /**
  * The decisions that follow the references, for one row `p` (its references
@@ -133,17 +153,17 @@ function decide(open: string, changed: string, changes: string, reasonSoFar: str
   return {
     action: `CASE
         WHEN NOT (${open}) THEN p.action
-        WHEN p.removed THEN CASE WHEN e.id IS NULL THEN 'skipped' WHEN e.status = 'active' THEN 'terminated' ELSE 'unchanged' END
+        WHEN p.removed THEN CASE WHEN e.id IS NULL THEN 'skipped' WHEN e.status <> 'terminated' THEN 'terminated' ELSE 'unchanged' END
         WHEN p.target_id IS NULL THEN CASE WHEN p.status = 'terminated' THEN 'skipped' WHEN :write = 'update_only' THEN 'skipped' ELSE 'created' END
         WHEN e.id IS NOT NULL THEN CASE
-          WHEN e.status = 'terminated' AND p.status = 'active' THEN 'restored'
-          WHEN e.status = 'active' AND p.status = 'terminated' THEN 'terminated'
+          WHEN e.status = 'terminated' AND p.status <> 'terminated' THEN 'restored'
+          WHEN e.status <> 'terminated' AND p.status = 'terminated' THEN 'terminated'
           WHEN ${changed} THEN 'updated'
           ELSE 'unchanged' END
       END`,
     reason: `CASE
         WHEN NOT (${open}) THEN ${reasonSoFar}
-        WHEN p.removed THEN CASE WHEN e.id IS NULL THEN 'removed in the source, never synced here' WHEN e.status = 'active' THEN 'removed in the source' END
+        WHEN p.removed THEN CASE WHEN e.id IS NULL THEN 'removed in the source, never synced here' WHEN e.status <> 'terminated' THEN 'removed in the source' END
         WHEN p.target_id IS NULL THEN CASE
           WHEN p.status = 'terminated' THEN 'terminated in the source and never synced here'
           WHEN :write = 'update_only' THEN 'write mode update_only: new records are not created'
@@ -152,7 +172,7 @@ function decide(open: string, changed: string, changes: string, reasonSoFar: str
       END`,
     changes: `CASE
         WHEN NOT (${open}) THEN NULL::jsonb
-        WHEN p.removed THEN CASE WHEN e.status = 'active' THEN ${TERMINATED_CHANGE} END
+        WHEN p.removed THEN CASE WHEN e.status <> 'terminated' THEN ${TERMINATED_CHANGE} END
         WHEN p.target_id IS NULL THEN NULL::jsonb
         WHEN e.id IS NOT NULL AND (${changed}) THEN ${changes}
       END`,
@@ -188,6 +208,8 @@ export class UnparsedRows extends Error {
  * employee number stay: the checks for repeated values read every row.)
  */
 const slim = (...columns: string[]) => columns.map((c) => `CASE WHEN NOT fast THEN ${c} END AS ${c}`).join(', ');
+/** A new person whose first day is further ahead than the pre-hire window: created once inside it. */
+const PREHIRE_LATER = `(NOT fast AND NOT removed AND target_id IS NULL AND start_date > :today::date + :prehire::int AND status IS DISTINCT FROM 'terminated')`;
 /** A base row that no earlier decision took and whose fingerprint holds. */
 const FAST_OPEN = `(q.action IS NULL AND NOT q.removed AND q.fast)`;
 /** `CREATE TEMP TABLE name AS` the `columns` of `select`. */
@@ -223,7 +245,8 @@ function duplicatesJoin(entity: Entity): string {
 export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const I = ctx.integrationId;
   const S = ctx.snapshotId;
-  const P: Partial<PlanParams> = { integration: I, snapshot: S, write: ctx.write };
+  const today = ctx.today ?? new Date().toISOString().slice(0, 10);
+  const P: Partial<PlanParams> = { integration: I, snapshot: S, write: ctx.write, today, prehire: ctx.prehireDays ?? 30 };
   const leavesScope = ctx.scopeOnLeave === 'terminate';
   const notes: string[] = [];
 
@@ -348,10 +371,19 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     `CREATE TEMP TABLE plan_emp_base ON COMMIT DROP AS
      SELECT seq, external_id, ${leavesScope ? `removed OR (out_of_scope IS NOT NULL AND linked_id IS NOT NULL AND errors IS NULL)` : 'removed'} AS removed, ${failedDup('b')} AS errors,
             email, ${slim('first_name', 'last_name', 'display_name', 'job_title', 'department', 'org_unit_ref', 'manager_ref', 'location')},
-            employee_number, ${slim('status', 'start_date', 'end_date')}, CASE WHEN NOT fast THEN coalesce(attributes::jsonb, '{}'::jsonb) END AS attributes,
+            employee_number, CASE WHEN NOT fast THEN ${effectiveStatus('status', 'start_date', 'end_date')} END AS status, ${slim('start_date', 'end_date')},
+            CASE WHEN NOT fast THEN coalesce(attributes::jsonb, '{}'::jsonb) END AS attributes,
             linked_id, target_id, dup_rank, first_seq,
-            coalesce(${failed('b')}, CASE WHEN out_of_scope IS NOT NULL ${leavesScope ? 'AND linked_id IS NULL' : ''} THEN 'skipped' END) AS action,
-            fp, fast, unparsed, absent, keep_org_unit, kept_org_unit_id, keep_manager, kept_manager_id, held, matched_by, out_of_scope
+            coalesce(${failed('b')}, CASE WHEN out_of_scope IS NOT NULL ${leavesScope ? 'AND linked_id IS NULL' : ''} THEN 'skipped' END,
+                     CASE WHEN ${PREHIRE_LATER} THEN 'skipped' END) AS action,
+            fp, fast, unparsed, absent, keep_org_unit, kept_org_unit_id, keep_manager, kept_manager_id, held, matched_by, out_of_scope,
+            CASE WHEN fast OR removed THEN NULL
+                 WHEN ${PREHIRE_LATER} THEN 'starts on ' || start_date || ' (in ' || (start_date - :today::date) || ' days; pre-hire window ' || :prehire::int || ' days)'
+                 ELSE (SELECT CASE WHEN v = 'pending' AND status IS DISTINCT FROM 'pending' THEN 'pre-hire: starts on ' || start_date
+                                   WHEN v = 'active' AND status = 'pending' THEN 'starts today: start_date ' || start_date || ' reached'
+                                   WHEN v = 'active' AND status = 'terminated' THEN 'leaves on ' || end_date || ': active until the end of that day'
+                                   WHEN v = 'terminated' AND status IS DISTINCT FROM 'terminated' THEN 'left: end_date ' || end_date || ' has passed' END
+                       FROM (SELECT ${effectiveStatus('status', 'start_date', 'end_date')} AS v) ev) END AS effective_note
      FROM (SELECT r.seq, r.external_id, r.removed, ${empRules.errors},
                   CASE WHEN r.unparsed THEN x.email ELSE ${pv('employees', 'email')} END AS email,
                   ${['first_name', 'last_name', 'display_name', 'job_title', 'department'].map((f) => `${pv('employees', f)} AS ${f}`).join(', ')},
@@ -562,6 +594,11 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     );
   }
 
+  // ── effective dates: a pre-hire, a leaver whose last day is ahead or past, a hire further out than the window ──
+  await tx`
+    UPDATE plan_emp p SET reason = concat_ws('; ', nullif(p.reason, ''), b.effective_note)
+    FROM plan_emp_base b WHERE b.seq = p.seq AND b.effective_note IS NOT NULL AND p.action IN ('skipped', 'created', 'updated', 'terminated', 'restored')`;
+
   // ── references that would close a cycle (a manager chain or org unit tree back to itself) are not stored ──
   const cycles =
     (await dropCycles(tx, { plan: 'plan_emp', table: 'employees', field: 'manager', integrationId: I })) +
@@ -587,7 +624,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
       await exec(tx, 
         `INSERT INTO ${t} (seq, external_id, removed, linked_id, target_id, dup_rank, first_seq, action, reason, changes)
          SELECT NULL, l.external_id, false, l.record_id, l.record_id, 1, NULL, 'terminated', 'absent from the full data set', ${TERMINATED_CHANGE}
-         FROM record_links l JOIN ${table} e ON e.id = l.record_id AND e.status = 'active'
+         FROM record_links l JOIN ${table} e ON e.id = l.record_id AND e.status <> 'terminated'
          WHERE l.integration_id = :integration AND l.entity = '${entity}'
            AND NOT EXISTS (SELECT 1 FROM ${t}_base p WHERE p.external_id = l.external_id)
            AND NOT EXISTS (SELECT 1 FROM ${t}_base p WHERE p.target_id = l.record_id)`,
@@ -639,7 +676,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   let active: number | null = null;
   if (counts.employees.terminated > 0) {
     [{ active }] = (await tx`
-      SELECT count(*)::int AS active FROM record_links l JOIN employees e ON e.id = l.record_id AND e.status = 'active'
+      SELECT count(*)::int AS active FROM record_links l JOIN employees e ON e.id = l.record_id AND e.status <> 'terminated'
       WHERE l.integration_id = ${I} AND l.entity = 'employees'`) as unknown as [{ active: number }];
   }
 
@@ -717,7 +754,7 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
   );
 
   const changing = `p.seq IS NOT NULL AND NOT p.removed AND p.action IN ('updated', 'restored', 'terminated')`;
-  const terminatedAt = `CASE WHEN p.status = 'terminated' AND e.status = 'active' THEN now() WHEN p.status = 'active' THEN NULL ELSE e.terminated_at END`;
+  const terminatedAt = `CASE WHEN p.status = 'terminated' AND e.status <> 'terminated' THEN now() WHEN p.status <> 'terminated' THEN NULL ELSE e.terminated_at END`;
   await tx.unsafe(
     `UPDATE org_units e SET name = p.name, parent_id = p.parent_id, manager_id = p.manager_id, status = p.status,
             terminated_at = ${terminatedAt}, updated_at = now()
@@ -742,7 +779,7 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
   for (const [t, table] of [['plan_org', 'org_units'], ['plan_emp', 'employees'], ['plan_emt', 'employments']] as const) {
     await tx.unsafe(
       `UPDATE ${table} e SET status = 'terminated', terminated_at = now(), updated_at = now()
-       FROM ${t} p WHERE e.id = p.target_id AND p.action = 'terminated' AND (p.seq IS NULL OR p.removed) AND e.status = 'active'`,
+       FROM ${t} p WHERE e.id = p.target_id AND p.action = 'terminated' AND (p.seq IS NULL OR p.removed) AND e.status <> 'terminated'`,
     );
   }
   // Records several rows aim at, kept apart so the statements below hash a small analyzed table

@@ -1,7 +1,8 @@
 import type { IntegrationConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { ErrorCode, PeopleSyncError, describeError } from '../errors.js';
-import type { Run, SyncMode, Trigger } from '../domain/run.js';
+import type { Run, RunMode, Trigger } from '../domain/run.js';
+import { todayIn } from '../domain/effective.js';
 import type { Store } from '../store/index.js';
 import { toRunView, type RunView } from '../domain/run-view.js';
 
@@ -12,7 +13,7 @@ import { toRunView, type RunView } from '../domain/run-view.js';
 
 export interface SyncRequest {
   integration?: string | null;
-  mode: SyncMode;
+  mode: RunMode;
   dryRun: boolean;
   user?: string | null;
   trigger: Trigger;
@@ -27,6 +28,8 @@ export interface SyncServiceDeps {
   integrations: () => readonly IntegrationConfig[];
   /** Hands a pending run to the job queue. */
   enqueue: (runId: number) => Promise<void>;
+  /** The clock effective dates are taken on (tests move it); default the system's. */
+  now?: () => Date;
 }
 
 export function createSyncService(deps: SyncServiceDeps) {
@@ -58,7 +61,7 @@ export function createSyncService(deps: SyncServiceDeps) {
   /** Why an integration cannot be fetched by this request, or null. */
   async function skipReason(integration: IntegrationConfig, req: SyncRequest): Promise<string | null> {
     if (!(await enabled(integration))) return 'disabled';
-    if (integration.kind === 'push' && !req.source) return 'push integration: its data arrives at POST /imports/' + integration.id;
+    if (integration.kind === 'push' && !req.source && req.mode !== 'effective') return 'push integration: its data arrives at POST /imports/' + integration.id;
     return null;
   }
 
@@ -109,6 +112,25 @@ export function createSyncService(deps: SyncServiceDeps) {
 
   return {
     /**
+     * Starts an `effective` run for each enabled integration that has a transition due by date (a pre-hire's
+     * first day, a leaver's last day ended), in its own time zone. Safe on several workers at once: a second
+     * request while one is under way returns that one, and a run finds only what is still due.
+     */
+    async applyDue(trigger: Trigger = 'schedule'): Promise<Run[]> {
+      const now = deps.now?.() ?? new Date();
+      const candidates: IntegrationConfig[] = [];
+      for (const i of deps.integrations()) if (await enabled(i)) candidates.push(i);
+      const due = await deps.store.people.dueCounts(candidates.map((i) => ({ integration_id: i.id, today: todayIn(i.timezone, now) })));
+      const started: Run[] = [];
+      for (const integration of candidates) {
+        if (!due.get(integration.id)) continue;
+        const { run, existing } = await start(integration, { mode: 'effective', dryRun: false, trigger, requestedBy: 'effective dates' }, null);
+        if (!existing) started.push(run);
+      }
+      return started;
+    },
+
+    /**
      * Starts a sync of one integration, or of all of them under one parent run.
      * A writing run while another one of the same integration is under way
      * returns that run (`existing: true`) and starts nothing.
@@ -121,7 +143,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       }
       if (req.integration) {
         const integration = integrationOrThrow(req.integration);
-        if (integration.kind === 'push' && !req.source) {
+        if (integration.kind === 'push' && !req.source && req.mode !== 'effective') {
           throw new PeopleSyncError(
             ErrorCode.Invalid,
             `"${integration.id}" is a push integration: its HR system posts to POST /imports/${integration.id}; to run a stored delivery again use POST /api/deliveries/:id/replay.`,

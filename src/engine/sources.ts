@@ -43,8 +43,10 @@ export function createSourceResolver(options: {
       }
       throw new PeopleSyncError(ErrorCode.ProviderUnsupported, `Run #${req.run.id} reads a stored source this worker does not know (${Object.keys(source).join(', ')}).`);
     }
+    const mode = req.run.mode;
+    if (mode === 'effective') throw new PeopleSyncError(ErrorCode.ProviderUnsupported, `Run #${req.run.id} applies effective dates: it fetches nothing.`);
     return instanceFor(req.integration).fetch({
-      mode: req.run.mode,
+      mode,
       since: req.since,
       cursor: req.run.mode === 'full' ? null : req.cursor,
       user: req.run.user_key ?? undefined,

@@ -19,6 +19,10 @@ import { cronOf, type Schedule } from '../domain/schedule.js';
 export const JOB_RUN = 'sync-run';
 export const JOB_SCHEDULED = 'scheduled-sync';
 export const JOB_MAINTENANCE = 'maintenance';
+/** Applies the transitions that came due by date (pre-hires starting, leavers' last days ended). */
+export const JOB_EFFECTIVE = 'effective-dates';
+/** How often due transitions are looked for: a first day begins at most this long after local midnight. */
+const EFFECTIVE_EVERY = '15 minutes';
 
 export interface JobsDeps {
   databaseUrl: string;
@@ -146,6 +150,15 @@ export function createJobs(deps: JobsDeps) {
     }
   });
 
+  agenda.define(JOB_EFFECTIVE, async () => {
+    try {
+      const runs = await deps.service.applyDue();
+      if (runs.length) log.info('effective runs started', { runs: runs.map((r) => r.id) });
+    } catch (err) {
+      log.error('effective dates could not be applied; trying again at the next check', { error: describeError(err) });
+    }
+  });
+
   agenda.define(JOB_MAINTENANCE, async () => {
     await maintenance();
   });
@@ -216,6 +229,7 @@ export function createJobs(deps: JobsDeps) {
       if (!deps.work) return;
       await agenda.start();
       await agenda.create(JOB_MAINTENANCE, {}).repeatEvery('1 minute', { skipImmediate: false }).unique({ name: JOB_MAINTENANCE }).save();
+      await agenda.create(JOB_EFFECTIVE, {}).repeatEvery(EFFECTIVE_EVERY, { skipImmediate: false }).unique({ name: JOB_EFFECTIVE }).save();
       // Not a job: a queue entry left locked by an outage would hold it back for its lock lifetime.
       staleTimer = setInterval(() => void checkStale(), staleCheckMs);
       log.info('worker started', { worker, concurrency: deps.concurrency });

@@ -269,6 +269,13 @@ export function answerMessage(a: Answer): MessagePayload {
         chunkLines(a.text, LIMITS.sectionText - 16).map((c) => section(codeBlock(c))),
         (n) => `…${n} more blocks not shown; use --limit or the CLI for the whole preview.`,
       );
+    case 'upcoming':
+      // Names and emails from HR data, shown literally.
+      return message(
+        a.count ? `${a.count} people start or leave in the next ${a.days} days` : text,
+        chunkLines(a.text, LIMITS.sectionText - 16).map((c) => section(codeBlock(c))),
+        (n) => `…${n} more blocks not shown; narrow it with an integration or --days.`,
+      );
     case 'run':
       return message(text, runBlocks(a.run, { message: a.message }));
     case 'runs':

@@ -1,4 +1,5 @@
 import type { Sql } from './db.js';
+import { absentFields } from '../domain/records.js';
 
 export interface Snapshot {
   id: number;
@@ -15,8 +16,30 @@ export interface Snapshot {
   mapping_key: string | null;
 }
 
+/** What an `effective` run's rows carry: nothing but the transition; every field keeps its stored value. */
+const DUE_ABSENT = absentFields('employees', {});
+
 export function createSnapshotsRepo(sql: Sql) {
   return {
+    /**
+     * Stages, as patches that change nothing themselves, the employees of `integrationId` whose
+     * effective status moved by date at `today` (a pre-hire whose first day came, a leaver whose
+     * last day ended): planning takes their effective status from the stored dates. A person linked
+     * to several integrations is staged by the first of them (by id), so two runs never race for one.
+     */
+    async stageDue(snapshotId: number, integrationId: string, today: string): Promise<number> {
+      const rows = await sql`
+        INSERT INTO snapshot_rows (snapshot_id, entity, seq, external_id, payload, absent)
+        SELECT ${snapshotId}, 'employees', row_number() OVER (ORDER BY e.id)::int, l.external_id,
+               jsonb_build_object('effective', CASE WHEN e.status = 'pending' AND e.start_date <= ${today}::date
+                 THEN 'start_date ' || e.start_date || ' reached' ELSE 'end_date ' || e.end_date || ' passed' END)::text,
+               ${DUE_ABSENT as string[]}::text[]
+        FROM employees e JOIN record_links l ON l.entity = 'employees' AND l.record_id = e.id AND l.integration_id = ${integrationId}
+        WHERE ((e.status = 'pending' AND e.start_date <= ${today}::date) OR (e.status <> 'terminated' AND e.end_date < ${today}::date))
+          AND NOT EXISTS (SELECT 1 FROM record_links o WHERE o.entity = 'employees' AND o.record_id = e.id AND o.integration_id < ${integrationId})`;
+      return rows.count;
+    },
+
     async create(integrationId: string, kind: Snapshot['kind'], fetchStartedAt: Date): Promise<Snapshot> {
       const [row] = await sql<Snapshot[]>`
         INSERT INTO snapshots (integration_id, kind, fetch_started_at) VALUES (${integrationId}, ${kind}, ${fetchStartedAt}) RETURNING *`;

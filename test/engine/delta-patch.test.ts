@@ -78,8 +78,9 @@ async function setup() {
     files: { 'export.json': JSON.stringify(full) },
     surfaces: [createImportsSurface({ sweepEveryMs: 0 })],
   });
-  // Leo leaves in a second full sync: a terminated person the store knows.
-  t.write('export.json', JSON.stringify({ ...full, employees: full.employees.map((e) => (e.external_id === 'E2' ? { ...e, status: 'active' } : e)) }));
+  // Leo leaves in a second full sync: a terminated person the store knows. (Active, he has no end date yet:
+  // a past end date would mean he had left already.)
+  t.write('export.json', JSON.stringify({ ...full, employees: full.employees.map((e) => (e.external_id === 'E2' ? { ...e, status: 'active', end_date: undefined } : e)) }));
   expect((await t.sync({ integration: 'hr', mode: 'full' })).status).toBe('completed');
   t.write('export.json', JSON.stringify(full));
   expect((await t.sync({ integration: 'hr', mode: 'full' })).status).toBe('completed');

@@ -29,6 +29,7 @@ export async function createTestRuntime(options: {
   log?: Logger;
   work?: boolean;
   surfaces?: RuntimeOptions['surfaces'];
+  now?: () => Date;
 }): Promise<TestRuntime> {
   const dir = mkdtempSync(join(tmpdir(), 'people-sync-rt-'));
   const write = (name: string, content: string) => {
@@ -55,6 +56,7 @@ export async function createTestRuntime(options: {
     work: options.work ?? false,
     surfaces: options.surfaces,
     processEvery: 200,
+    now: options.now,
   });
   await rt.start();
 
