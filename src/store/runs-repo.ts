@@ -113,6 +113,22 @@ export interface FailedResult {
   email: string | null;
 }
 
+/**
+ * The stored person an employee result is about: what a reader needs to know
+ * who it is when the source sent nothing (someone absent from a full data set).
+ */
+export interface StoredPerson {
+  /** The result's id (run_records.id). */
+  result_id: number;
+  external_id: string;
+  name: string | null;
+  email: string;
+  job_title: string | null;
+  department: string | null;
+  /** The manager's name (or email). */
+  manager: string | null;
+}
+
 export function createRunsRepo(sql: Sql) {
   /** Results of `runIds` joined to the snapshot row each came from (one query for the records page and alert threads). */
   const resultsWithPayload = (runIds: number[]) => sql`
@@ -335,6 +351,27 @@ export function createRunsRepo(sql: Sql) {
         [integrationId, since, exceptId],
       );
       return row ?? null;
+    },
+
+    /**
+     * The stored people of employee results, oldest result first: those of
+     * `runIds` with `status` (e.g. a held run's terminations), or exactly the
+     * results `ids` (a page of records). One query, at most `limit` rows.
+     */
+    async storedPeople(f: { runIds: number[]; status?: RecordStatus; ids?: number[]; limit: number }): Promise<StoredPerson[]> {
+      if (!f.runIds.length || (f.ids && !f.ids.length)) return [];
+      return sql<StoredPerson[]>`
+        SELECT rr.id AS result_id, rr.external_id,
+               coalesce(nullif(e.display_name, ''), nullif(concat_ws(' ', e.first_name, e.last_name), '')) AS name,
+               e.email, e.job_title, e.department,
+               coalesce(nullif(m.display_name, ''), nullif(concat_ws(' ', m.first_name, m.last_name), ''), m.email) AS manager
+        FROM run_records rr
+        JOIN employees e ON e.id = rr.record_id
+        LEFT JOIN employees m ON m.id = e.manager_id
+        WHERE rr.run_id = ANY(${f.runIds}::bigint[]) AND rr.entity = 'employees'
+          ${f.status ? sql`AND rr.status = ${f.status}` : sql``}
+          ${f.ids ? sql`AND rr.id = ANY(${f.ids}::bigint[])` : sql``}
+        ORDER BY rr.id LIMIT ${f.limit}`;
     },
 
     async approvedTerminations(runId: number): Promise<number[]> {
