@@ -61,6 +61,7 @@ const EnvSchema = z.object({
   SLACK_ALERT_CHANNEL: optionalString,
   SLACK_ADMIN_USER_IDS: optionalString,
   SLACK_ADMIN_USERGROUP_ID: optionalString,
+  SLACK_VIEWER_USERGROUP_ID: optionalString,
   SLACK_API_URL: optionalString.pipe(z.url('SLACK_API_URL must be a URL such as https://slack.com/api/').optional()),
 }).superRefine((e, ctx) => {
   // A run is declared dead after this long without a heartbeat: fewer than three would fail live runs.
@@ -124,6 +125,8 @@ export interface Config {
     alertChannel: string | undefined;
     adminUserIds: string[];
     adminUsergroupId: string | undefined;
+    /** Members may open records and payloads (people's HR data) without being admins. */
+    viewerUsergroupId: string | undefined;
     apiUrl: string | undefined;
   };
   /**
@@ -394,6 +397,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
       alertChannel: e.SLACK_ALERT_CHANNEL,
       adminUserIds: (e.SLACK_ADMIN_USER_IDS ?? '').split(/[\s,]+/).filter(Boolean),
       adminUsergroupId: e.SLACK_ADMIN_USERGROUP_ID,
+      viewerUsergroupId: e.SLACK_VIEWER_USERGROUP_ID,
       apiUrl: e.SLACK_API_URL,
     },
     secrets: [...secrets],
