@@ -20,7 +20,7 @@ export function bucketLine(run: RunView): string {
 }
 
 export function runTitle(run: RunView): string {
-  const what = run.mode === 'full' ? 'full sync' : run.mode === 'recent' ? 'recent changes' : `user ${run.user ?? ''}`.trim();
+  const what = run.mode === 'full' ? 'full sync' : run.mode === 'recent' ? 'recent changes' : run.mode === 'effective' ? 'effective dates' : `user ${run.user ?? ''}`.trim();
   return `Run #${run.id} · ${run.integration ?? 'all integrations'} · ${what}${run.dry_run ? ' · dry run' : ''}`;
 }
 

@@ -36,7 +36,7 @@ export function newDelivery(d: {
     part_number: d.batch?.part ?? null,
     content_type: d.contentType,
     format: d.format,
-    entity: d.format === 'json' || d.format === null ? null : (d.entity ?? (d.format === 'csv' ? 'employees' : null)),
+    entity: d.format === 'json' || d.format === null ? null : (d.entity ?? (d.format === 'csv' || d.format === 'xlsx' ? 'employees' : null)),
     mode: d.mode,
     dry_run: d.dryRun,
     byte_size: d.body.bytes,

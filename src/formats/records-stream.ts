@@ -7,7 +7,7 @@ import { PeopleSyncError, ErrorCode } from '../errors.js';
  * and push imports. Each turns a stream of text chunks into pages of raw
  * records per entity, so a large export is never parsed into one giant array.
  */
-export type Format = 'csv' | 'ndjson' | 'json';
+export type Format = 'csv' | 'ndjson' | 'json' | 'xlsx';
 
 export interface RawPage {
   employees: unknown[];

@@ -1,6 +1,7 @@
 import type { Entity } from '../domain/records.js';
 import { ErrorCode, PeopleSyncError } from '../errors.js';
 import { createEnvelopeScanner } from './json-scanner.js';
+import { readXlsx } from './xlsx.js';
 import { emptyPage, PAGE_SIZE, readCsv, readNdjson, type Format, type RawPage, type UnparsedLines } from './records-stream.js';
 
 /**
@@ -50,5 +51,6 @@ export async function* readStoredBody(
   if (format === 'json') yield* jsonPages(chunks);
   else if (format === 'ndjson') yield* readNdjson(decodeUtf8(chunks), entity, { unparsed: true });
   else if (format === 'csv') yield* readCsv(decodeUtf8(chunks), entity ?? 'employees');
+  else if (format === 'xlsx') yield* readXlsx(chunks, { entity: entity ?? 'employees' });
   else throw new PeopleSyncError(ErrorCode.Invalid, `${what} holds no records.`);
 }

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import { emptyPage, PAGE_SIZE, type RawPage } from './records-stream.js';
 import type { Entity } from '../domain/records.js';
@@ -51,9 +52,10 @@ const setField = (rec: Record<string, Cell>, key: string, value: Cell) => {
   else rec[key] = value;
 };
 
-export async function* readXlsx(path: string, options: XlsxOptions): AsyncGenerator<RawPage> {
+/** The records of the workbook at `source`: a file's path, or its bytes (a stored push body). */
+export async function* readXlsx(source: string | AsyncIterable<Uint8Array>, options: XlsxOptions): AsyncGenerator<RawPage> {
   const { entity } = options;
-  const stream = createReadStream(path, { signal: options.signal });
+  const stream = typeof source === 'string' ? createReadStream(source, { signal: options.signal }) : Readable.from(source, { objectMode: false });
   const workbook = new ExcelJS.stream.xlsx.WorkbookReader(stream, {
     sharedStrings: 'cache',
     styles: 'cache',

@@ -21,6 +21,7 @@ const MEDIA_TYPES: Record<string, Format> = {
   'application/x-jsonlines': 'ndjson',
   'application/jsonlines': 'ndjson',
   'text/csv': 'csv',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
   'application/csv': 'csv',
 };
 
@@ -50,7 +51,7 @@ export function formatOf(contentType: string | undefined): Format {
   const format = MEDIA_TYPES[type] ?? (/^application\/[a-z0-9.-]+\+json$/.test(type) ? 'json' : undefined);
   if (!format) {
     throw unsupportedMediaType(
-      `${type ? `Content-Type "${type}" is not accepted` : 'The request has no Content-Type'}: send application/json (an envelope {"mode": …, "employees": […]}), application/x-ndjson (one record per line) or text/csv (employees).`,
+      `${type ? `Content-Type "${type}" is not accepted` : 'The request has no Content-Type'}: send application/json (an envelope {"mode": …, "employees": […]}), application/x-ndjson (one record per line) text/csv or an XLSX workbook (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; employees).`,
     );
   }
   charsetOr415(contentType);

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { ErrorCode, PeopleSyncError, isCoded } from '../../errors.js';
 import { createUtf8Text, type Charset } from '../../formats/charset.js';
 import { createCsvObjectReader } from '../../formats/csv.js';
+import { readXlsx } from '../../formats/xlsx.js';
 import { createEnvelopeScanner, type EnvelopeScan } from '../../formats/json-scanner.js';
 import { jsonErrorPosition, type Format } from '../../formats/records-stream.js';
 import { HttpProblem } from '../problem.js';
@@ -254,8 +255,40 @@ function ndjsonCheck(): BodyCheck {
   };
 }
 
-const CHECKS: Record<Format, () => BodyCheck> = { json: jsonCheck, csv: csvCheck, ndjson: ndjsonCheck };
-const MALFORMED: Record<Format, string> = { json: 'Malformed JSON', csv: 'Malformed CSV', ndjson: 'Malformed NDJSON' };
+/**
+ * An XLSX workbook is a zip: its bytes are kept as sent, and it is read through once it is whole (a zip's
+ * directory is at its end), so a workbook that cannot be read is refused with the reason.
+ */
+function xlsxCheck(): BodyCheck {
+  let first: Uint8Array | null = null;
+  return {
+    push(chunk) {
+      first ??= chunk;
+    },
+    end() {
+      if (!first || first[0] !== 0x50 || first[1] !== 0x4b) {
+        throw new PeopleSyncError(ErrorCode.Invalid, 'The body is not an XLSX workbook (it does not start as one): save the sheet as Excel Workbook (.xlsx), or send CSV as text/csv.');
+      }
+      return { records: 0, scan: null };
+    },
+  };
+}
+
+/** The records of a received workbook, read through from the spool; a workbook that cannot be read is refused. */
+async function countXlsx(spool: Spool): Promise<number> {
+  let records = 0;
+  try {
+    for await (const page of readXlsx(spool.chunks(), { entity: 'employees' })) records += page.employees.length + page.unreadable.length;
+  } catch (err) {
+    if (isCoded(err, ErrorCode.Invalid)) throw new PeopleSyncError(ErrorCode.Invalid, `The body ${err.message}.`);
+    throw err;
+  }
+  if (!records) throw new PeopleSyncError(ErrorCode.Invalid, 'The workbook has no records: its first sheet needs a header row naming the columns (external_id, email, …) and a row per person.');
+  return records;
+}
+
+const CHECKS: Record<Format, () => BodyCheck> = { json: jsonCheck, csv: csvCheck, ndjson: ndjsonCheck, xlsx: xlsxCheck };
+const MALFORMED: Record<Format, string> = { json: 'Malformed JSON', csv: 'Malformed CSV', ndjson: 'Malformed NDJSON', xlsx: 'Unreadable XLSX' };
 
 function asProblem(err: unknown, format: Format | null): unknown {
   if (isCoded(err, ErrorCode.Invalid)) return new HttpProblem(400, format ? MALFORMED[format] : 'Invalid request', err.message, err.details);
@@ -306,7 +339,8 @@ export function createReceiver(limits: ReceiveLimits) {
     const { format } = spec;
     const read = readLimits(small);
     const check = format ? CHECKS[format]() : null;
-    const text = createUtf8Text(spec.charset);
+    // A workbook is binary: no charset applies to it.
+    const text = format === 'xlsx' ? null : createUtf8Text(spec.charset);
     const decoder = spec.encoding ? createContentDecoder(spec.encoding) : null;
     const hash = createHash('sha256');
     let decoded = 0;
@@ -318,7 +352,7 @@ export function createReceiver(limits: ReceiveLimits) {
       if (decoded > read.maxBytes) throw tooLarge(read.maxBytes, small, true);
       if (failure) return; // keep reading: the signature decides before any detail is told
       try {
-        const utf8 = text.push(chunk);
+        const utf8 = text ? text.push(chunk) : chunk;
         check?.push(utf8);
         hash.update(utf8);
         bytes += utf8.length;
@@ -349,8 +383,9 @@ export function createReceiver(limits: ReceiveLimits) {
     let result: { records: number; scan: EnvelopeScan | null } = { records: 0, scan: null };
     if (!failure) {
       try {
-        text.end();
+        text?.end();
         if (check) result = check.end();
+        if (format === 'xlsx') result = { records: await countXlsx(spool), scan: null };
       } catch (err) {
         failure = err;
       }
