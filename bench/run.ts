@@ -153,10 +153,12 @@ async function main(): Promise<void> {
     recent: recentDelta(g, Math.min(1000, Math.max(10, Math.round(args.size / 100)))),
   };
   // ── our syncs (run below, after the floors and B1) ──
-  const scenarios: { id: string; name: string; set: keyof typeof sets; template: string; mode: 'full' | 'recent'; dryRun: boolean; reset: 'each' | 'once'; expect: RunStatus[]; b1: string }[] = [
+  const scenarios: { id: string; name: string; set: keyof typeof sets; template: string; mode: 'full' | 'recent'; dryRun: boolean; reset: 'each' | 'once'; expect: RunStatus[]; b1: string; rules?: boolean }[] = [
     { id: 'S-initial', name: 'full sync: initial load (all created)', set: 'base', template: 'bench_empty', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-initial' },
     { id: 'S-steady', name: 'full sync: steady state (0% changed)', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'once', expect: ['completed'], b1: 'B1-full' },
     { id: 'S-churn', name: 'full sync: 1% updated, 0.5% new, 0.5% absent', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
+    { id: 'S-steady-rules', name: 'full sync: steady state, with a scope rule and an expression mapping', set: 'base', template: 'bench_loaded_rules', mode: 'full', dryRun: false, reset: 'once', expect: ['completed'], b1: 'B1-full', rules: true },
+    { id: 'S-churn-rules', name: 'full sync: churn, with a scope rule and an expression mapping', set: 'churn', template: 'bench_loaded_rules', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full', rules: true },
     { id: 'S-all', name: 'full sync: 100% updated', set: 'all', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
     { id: 'R-recent', name: `recent sync: ${rowsOf(sets.recent)} changes into ${args.size.toLocaleString('en-US')}`, set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-recent' },
     { id: 'D-initial', name: 'dry run: initial load', set: 'base', template: 'bench_empty', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-initial' },
@@ -213,6 +215,19 @@ async function main(): Promise<void> {
       const run = await syncOnce(br.rt, 'full', false);
       assertStatus(run, ['completed']);
       log(`  loaded template: initial sync ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      await br.close();
+      const sql = connect(url, { max: 1 });
+      await sql`VACUUM (ANALYZE)`;
+      await sql.end();
+    }
+    // The same load through the rules the -rules scenarios sync with (their fingerprints depend on them).
+    if (['S-steady-rules', 'S-churn-rules'].some(want)) {
+      const url = await recreateDatabase(server.adminUrl, 'bench_loaded_rules', 'bench_empty');
+      const br = await openRuntime({ databaseUrl: url, file: files.base, rules: true });
+      const t0 = performance.now();
+      const run = await syncOnce(br.rt, 'full', false);
+      assertStatus(run, ['completed']);
+      log(`  loaded template with rules: initial sync ${((performance.now() - t0) / 1000).toFixed(2)} s`);
       await br.close();
       const sql = connect(url, { max: 1 });
       await sql`VACUUM (ANALYZE)`;
@@ -303,6 +318,7 @@ async function main(): Promise<void> {
         reps: main ? args.reps : args.repsOther,
         expect: s.expect,
         profile: args.profile !== null,
+        rules: s.rules,
         pause: args.pairF1.has(s.id),
       };
       // F1 beside the scenario: one F1 repetition before each of its own, so that a VM whose speed drifts
@@ -352,7 +368,7 @@ async function main(): Promise<void> {
         lap('P-push');
       }
     }
-    for (const t of ['bench_loaded', 'bench_b1_empty', 'bench_floor_f0', 'bench_floor_f1', 'bench_floor_f2', 'bench_floor_f3']) await dropDatabase(server.adminUrl, t);
+    for (const t of ['bench_loaded', 'bench_loaded_rules', 'bench_b1_empty', 'bench_floor_f0', 'bench_floor_f1', 'bench_floor_f2', 'bench_floor_f3']) await dropDatabase(server.adminUrl, t);
   } finally {
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -16,7 +16,22 @@ export const INTEGRATION = 'hr';
  * export, as a customer without an HR API would run it. The guard is opened
  * (`100%`) so churn scenarios apply instead of being held.
  */
-export function integrationsYaml(file: string | null): string {
+/**
+ * What the `-rules` scenarios add to the integration (issue: rules must not cost the data set's
+ * speed): a scope that keeps everyone (no department or email of the data set matches it) and an
+ * expression mapping over every employee.
+ */
+export const RULES_YAML = `    scope:
+      include:
+        - { field: department, not_in: [Contractors, Interns] }
+      exclude:
+        - { field: email, matches: "@contractors\\\\.example$" }
+    mapping:
+      employees:
+        email: "=$lowercase($trim(email))"
+`;
+
+export function integrationsYaml(file: string | null, rules = false): string {
   if (!file) {
     return `integrations:
   - id: ${INTEGRATION}
@@ -33,7 +48,7 @@ export function integrationsYaml(file: string | null): string {
     provider: file
     options: { path: ${JSON.stringify(file)}, format: ndjson }
     max_terminations: "100%"
-`;
+${rules ? RULES_YAML : ''}`;
 }
 
 export interface BenchRuntime {
@@ -49,9 +64,11 @@ export async function openRuntime(options: {
   work?: boolean;
   processEvery?: string;
   env?: Record<string, string>;
+  /** With a scope rule and an expression mapping (RULES_YAML). */
+  rules?: boolean;
 }): Promise<BenchRuntime> {
   const dir = mkdtempSync(join(tmpdir(), 'people-sync-bench-rt-'));
-  writeFileSync(join(dir, 'integrations.yml'), integrationsYaml(options.file));
+  writeFileSync(join(dir, 'integrations.yml'), integrationsYaml(options.file, options.rules));
   const config = loadConfig({
     INTEGRATIONS_FILE: join(dir, 'integrations.yml'),
     DATABASE_URL: options.databaseUrl,

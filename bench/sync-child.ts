@@ -26,6 +26,8 @@ export interface SyncJob {
   expect: RunStatus[];
   /** Log every statement's duration (server log on stderr of the parent). */
   profile?: boolean;
+  /** The integration has a scope rule and an expression mapping (bench/runtime.ts RULES_YAML). */
+  rules?: boolean;
   /**
    * Before each measured repetition, say `BENCH_PAUSE` on stdout and wait for a line on stdin:
    * the parent runs F1 then, so the two are measured side by side in the same minutes.
@@ -75,7 +77,7 @@ async function main(): Promise<void> {
       }
     }
     const before = await tableWrites(mon, PEOPLE_TABLES);
-    const br = await openRuntime({ databaseUrl: url, file: job.file });
+    const br = await openRuntime({ databaseUrl: url, file: job.file, rules: job.rules });
     await settle(mon, fresh ? [] : ['snapshot_rows', 'run_records', 'sync_runs', 'snapshots']);
     const pg0 = await serverCpuSeconds(mon);
     // Peak memory of this repetition alone: from the idle runtime (start-up and earlier repetitions excluded).
