@@ -10,6 +10,7 @@ import { ScopeSchema, type Scope } from './domain/scope.js';
 import { DEFAULT_PREHIRE_DAYS } from './domain/effective.js';
 import { compileExpression, isExpression, type Mapping } from './domain/mapping.js';
 import { PeopleSyncError, ErrorCode } from './errors.js';
+import { EventSubscriptionSchema, type EventSubscription } from './events/subscriptions.js';
 import type { LogLevel } from './log.js';
 import { providers } from '../providers/index.js';
 
@@ -110,6 +111,8 @@ export interface Config {
   adminApiToken: string | undefined;
   integrationsFile: string;
   integrations: readonly IntegrationConfig[];
+  /** Outbound event subscriptions (`events:` in integrations.yml, src/events/subscriptions.ts). */
+  events: readonly EventSubscription[];
   logLevel: LogLevel;
   role: 'all' | 'web' | 'worker';
   workerConcurrency: number;
@@ -245,7 +248,13 @@ const IntegrationSchema = z
   })
   .strict();
 
-const FileSchema = z.object({ integrations: z.array(z.unknown()).default([]) }).strict();
+const FileSchema = z
+  .object({
+    integrations: z.array(z.unknown()).default([]),
+    events: z.array(z.unknown(), { error: 'must be a list of subscriptions ({ url, secret, types })' }).default([]),
+  })
+  .strict();
+type IntegrationsFile = z.output<typeof FileSchema>;
 
 /** One zod issue as "key: message", with zod's generic wording made plain. */
 function issueText(i: z.core.$ZodIssue, prefix = '', input?: unknown): string {
@@ -281,8 +290,7 @@ function interpolate(value: unknown, env: Env, path: string[], onMissing: (name:
   return value;
 }
 
-/** The integrations of `file`; the secret values they hold (interpolated variables, webhook secrets and tokens) are added to `secrets`. */
-export function loadIntegrations(file: string, env: Env, secrets: Set<string> = new Set()): IntegrationConfig[] {
+function readIntegrationsFile(file: string): IntegrationsFile {
   if (!existsSync(file)) {
     throw fileError(file, '', 'file not found. Set INTEGRATIONS_FILE or copy the example integrations.yml from the repository.');
   }
@@ -290,9 +298,13 @@ export function loadIntegrations(file: string, env: Env, secrets: Set<string> = 
   if (doc.errors.length) throw fileError(file, '', `not valid YAML: ${doc.errors[0]!.message}`);
   const top = FileSchema.safeParse(doc.toJS() ?? {});
   if (!top.success) throw fileError(file, '', `top level: ${top.error.issues.map((i) => `${i.path.join('.') || 'document'}: ${i.message}`).join('; ')}`);
+  return top.data;
+}
 
+/** The integrations of `file`; the secret values they hold (interpolated variables, webhook secrets and tokens) are added to `secrets`. */
+export function loadIntegrations(file: string, env: Env, secrets: Set<string> = new Set(), top: IntegrationsFile = readIntegrationsFile(file)): IntegrationConfig[] {
   const seen = new Set<string>();
-  return top.data.integrations.map((raw, index) => {
+  return top.integrations.map((raw, index) => {
     const label =
       raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string'
         ? `integration "${(raw as { id: string }).id}" (#${index + 1})`
@@ -349,6 +361,45 @@ export function loadIntegrations(file: string, env: Env, secrets: Set<string> = 
   });
 }
 
+/**
+ * The `events:` subscriptions of `file` (src/events/subscriptions.ts), checked against its
+ * integrations; their secrets and interpolated variables are added to `secrets`.
+ */
+export function loadEventSubscriptions(
+  file: string,
+  env: Env,
+  integrations: readonly IntegrationConfig[],
+  secrets: Set<string> = new Set(),
+  top: IntegrationsFile = readIntegrationsFile(file),
+): EventSubscription[] {
+  const firstOfUrl = new Map<string, number>();
+  return top.events.map((raw, index) => {
+    const rawUrl = raw && typeof raw === 'object' ? (raw as { url?: unknown }).url : undefined;
+    const label = `events #${index + 1}${typeof rawUrl === 'string' ? ` (${rawUrl})` : ''}`;
+    const expanded = interpolate(
+      raw,
+      env,
+      [],
+      (name, path) => {
+        throw fileError(file, `${label}: ${path.join('.')}: `, `environment variable ${name} is not set`);
+      },
+      secrets,
+    );
+    const parsed = EventSubscriptionSchema.safeParse(expanded);
+    if (!parsed.success) throw fileError(file, `${label}: `, parsed.error.issues.map((i) => issueText(i, '', expanded).replace(/^\(integration\)/, '(subscription)')).join('; '));
+    const sub = parsed.data;
+    secrets.add(sub.secret);
+    const known = integrations.map((i) => i.id);
+    sub.integrations?.forEach((id, i) => {
+      if (!known.includes(id)) throw fileError(file, `${label}: integrations.${i}: `, `there is no integration "${id}" in this file (configured: ${known.join(', ') || 'none'})`);
+    });
+    const first = firstOfUrl.get(sub.url);
+    if (first !== undefined) throw fileError(file, `${label}: url: `, `is the URL of events #${first} too: one subscription per URL (list all its types there)`);
+    firstOfUrl.set(sub.url, index + 1);
+    return { url: sub.url, secret: sub.secret, types: sub.types, integrations: sub.integrations ?? null };
+  });
+}
+
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {
     Object.freeze(o);
@@ -372,7 +423,9 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
   const secrets = new Set<string>();
   for (const s of [e.ADMIN_API_TOKEN, e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.DATABASE_URL]) if (s) secrets.add(s);
   const integrationsFile = resolve(e.INTEGRATIONS_FILE ?? 'integrations.yml');
-  const integrations = loadIntegrations(integrationsFile, env, secrets);
+  const file = readIntegrationsFile(integrationsFile);
+  const integrations = loadIntegrations(integrationsFile, env, secrets, file);
+  const events = loadEventSubscriptions(integrationsFile, env, integrations, secrets, file);
   const config: Config = {
     databaseUrl: e.DATABASE_URL,
     dataDir: resolve(e.DATA_DIR ?? '.data'),
@@ -382,6 +435,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
     adminApiToken: e.ADMIN_API_TOKEN,
     integrationsFile,
     integrations,
+    events,
     logLevel: e.LOG_LEVEL ?? 'info',
     role: overrides.role ?? e.ROLE ?? 'all',
     workerConcurrency: e.WORKER_CONCURRENCY,
