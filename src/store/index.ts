@@ -6,6 +6,7 @@ import { createSchedulesRepo } from './schedules-repo.js';
 import { createDeliveriesRepo } from './deliveries-repo.js';
 import { createOutboxRepo } from './outbox-repo.js';
 import { createPeopleRepo } from './people-repo.js';
+import { createEventsRepo } from './events-repo.js';
 
 /**
  * Every repository over one `sql` instance. Built once by the composition root
@@ -21,6 +22,7 @@ export function createStore(sql: Sql) {
     deliveries: createDeliveriesRepo(sql),
     outbox: createOutboxRepo(sql),
     people: createPeopleRepo(sql),
+    events: createEventsRepo(sql),
   };
 }
 
