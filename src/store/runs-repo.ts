@@ -323,13 +323,18 @@ export function createRunsRepo(sql: Sql) {
       }
     },
 
+    /** Held → discarded, with its outbox row (and its parent's end), in one transaction; null when the run is not held. */
     async discardHeld(id: number, by: string | null): Promise<Run | null> {
-      const [row] = await sql.unsafe<Run[]>(
-        `UPDATE sync_runs SET status = 'discarded', reason = $2, finished_at = now() WHERE id = $1 AND status = 'held' RETURNING ${RUN_COLUMNS}`,
-        [id, by ? `discarded by ${by}` : 'discarded'],
-      );
-      if (row?.parent_id) await this.settleParent(row.parent_id);
-      return row ?? null;
+      return sql.begin(async (tx) => {
+        const [row] = await tx.unsafe<Run[]>(
+          `UPDATE sync_runs SET status = 'discarded', reason = $2, finished_at = now() WHERE id = $1 AND status = 'held' RETURNING ${RUN_COLUMNS}`,
+          [id, by ? `discarded by ${by}` : 'discarded'],
+        );
+        if (!row) return null;
+        await enqueue(tx, RUN_FINISHED, { run_id: id });
+        if (row.parent_id) await settle(tx, row.parent_id);
+        return row;
+      });
     },
 
     /** The run that applies (or applied) dry run `dryRunId`, unless it ended without writing (failed, skipped, discarded). */
