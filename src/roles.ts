@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import type { Surface } from './surface.js';
 import { deliveriesSurface, importsSurface } from './http/imports/index.js';
 import { slackSurface } from './slack/index.js';
+import { eventDeliverySurface, eventsSurface } from './events/index.js';
 
 /**
  * What each kind of process runs — the one place that says so. The
@@ -11,11 +12,13 @@ import { slackSurface } from './slack/index.js';
  * | role     | HTTP listener | surfaces                                               | jobs and maintenance |
  * |----------|---------------|--------------------------------------------------------|----------------------|
  * | `web`    | yes           | push imports (routes, sweep), Slack (receiver, live    | no                   |
- * |          |               | messages, alert delivery from the outbox)              |                      |
+ * |          |               | messages, alert delivery from the outbox), outbound    |                      |
+ * |          |               | events (delivery, /api/events)                         |                      |
  * | `worker` | no            | stored deliveries only (read a push run's body, start  | yes                  |
- * |          |               | the next queued delivery): no routes, no Slack socket  |                      |
+ * |          |               | the next queued delivery): no routes, no Slack socket; |                      |
+ * |          |               | outbound event delivery (no routes)                    |                      |
  * | `all`    | yes           | both of the above                                      | yes                  |
- * | `cli`    | no            | stored deliveries only (the CLI runs what it starts)   | no (runs in-process) |
+ * | `cli`    | no            | as a worker (the CLI runs what it starts)              | no (runs in-process) |
  */
 export type ProcessRole = Config['role'] | 'cli';
 
@@ -30,12 +33,12 @@ export interface RolePlan {
 export function planFor(role: ProcessRole): RolePlan {
   switch (role) {
     case 'web':
-      return { serveHttp: true, work: false, surfaces: [importsSurface, slackSurface] };
+      return { serveHttp: true, work: false, surfaces: [importsSurface, slackSurface, eventsSurface] };
     case 'worker':
-      return { serveHttp: false, work: true, surfaces: [deliveriesSurface] };
+      return { serveHttp: false, work: true, surfaces: [deliveriesSurface, eventDeliverySurface] };
     case 'all':
-      return { serveHttp: true, work: true, surfaces: [importsSurface, slackSurface] };
+      return { serveHttp: true, work: true, surfaces: [importsSurface, slackSurface, eventsSurface] };
     case 'cli':
-      return { serveHttp: false, work: false, surfaces: [deliveriesSurface] };
+      return { serveHttp: false, work: false, surfaces: [deliveriesSurface, eventDeliverySurface] };
   }
 }
