@@ -19,7 +19,7 @@ describe('two deliverers at once', () => {
 
   beforeAll(async () => {
     // Answers slowly, so both processes are sending at the same time.
-    receiver = await startReceiver(secret, { delayMs: 40 });
+    receiver = await startReceiver(secret, { delayMs: 100 });
     t = await createTestRuntime({
       integrations: `integrations:\n  - { id: hr, kind: pull, provider: file, options: { path: export.json } }\n`,
       files: { 'export.json': JSON.stringify({ employees: employees(1500, 'Engineer') }) },

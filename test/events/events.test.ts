@@ -143,7 +143,7 @@ describe('outbound events', () => {
     const secret = newSecret();
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/hooks/people`;
-    const { t, deliverer } = await start(`  - { url: "${url}", secret: "\${S}", types: [run.finished] }`, { S: secret }, { timeoutMs: 300 });
+    const { t, deliverer } = await start(`  - { url: "${url}", secret: "\${S}", types: [run.finished] }`, { S: secret }, { timeoutMs: 1000 });
 
     const run = await t.sync({ integration: 'hr', mode: 'full' });
     // Down: the connection is refused, and the delivery waits for its next attempt.
