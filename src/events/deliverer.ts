@@ -137,8 +137,6 @@ export function createEventDeliverer(d: {
   subscriptions: () => readonly EventSubscription[];
   /** PUBLIC_URL: runs are linked from their events when it is set. */
   publicUrl?: string;
-  /** Gets each pass (tests wait on it; shutdown too). */
-  track?: (work: Promise<unknown>) => void;
   options?: Partial<DelivererOptions>;
 }): EventDeliverer {
   const o: DelivererOptions = {
@@ -295,7 +293,6 @@ export function createEventDeliverer(d: {
         schedule();
       });
     running = work;
-    d.track?.(work);
     return work;
   }
 

@@ -2,8 +2,7 @@ import type { Surface } from '../surface.js';
 import { createEventsApi } from '../http/events-api.js';
 import { createEventDeliverer, DEFAULT_RETRY, type DelivererOptions, type EventDeliverer } from './deliverer.js';
 
-export { EVENT_TYPES, type EventSubscription, type EventType } from './subscriptions.js';
-export { backoffSeconds, DEFAULT_RETRY, type EventDeliverer, type RetryPolicy } from './deliverer.js';
+export type { EventDeliverer } from './deliverer.js';
 
 /**
  * Outbound events: signed Standard Webhooks posts to the subscriptions of
