@@ -50,6 +50,7 @@ function integration(id: string, extra: Partial<IntegrationConfig> = {}): Integr
     max_terminations: { kind: 'percent', value: 50 },
     mapping: {},
     fields: {},
+    owns: [],
     scope: null,
     timezone: 'UTC',
     prehire_days: 30,

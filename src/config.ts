@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ENTITIES, MATCH_KEYS, WRITE_MODES, type Entity, type MatchKey, type WriteMode } from './domain/records.js';
 import type { MaxTerminations } from './domain/run.js';
 import { CRON_FIELDS, EVERY_HOURS, isValidTimeZone, type ScheduleConfig } from './domain/schedule.js';
-import { FieldRulesSchema, type FieldRules } from './domain/field-rules.js';
+import { FieldRulesSchema, OwnsSchema, withOwnership, type FieldRules } from './domain/field-rules.js';
 import { ScopeSchema, type Scope } from './domain/scope.js';
 import { DEFAULT_PREHIRE_DAYS } from './domain/effective.js';
 import { compileExpression, isExpression, type Mapping } from './domain/mapping.js';
@@ -92,6 +92,8 @@ export interface IntegrationConfig {
   mapping: Partial<Record<Entity, Mapping>>;
   /** Per-field rules: flow_nulls, on_create_only, immutable (src/domain/field-rules.ts). */
   fields: FieldRules;
+  /** The employee fields this integration is the authority for (`owns:`); other integrations never change them. */
+  owns: readonly string[];
   /** Which employees belong to this integration (src/domain/scope.ts); null: everyone. */
   scope: Scope | null;
   /** The time zone effective dates are taken in (a start date is reached at midnight there). */
@@ -234,6 +236,7 @@ const IntegrationSchema = z
     max_terminations: MaxTerminationsSchema.default({ kind: 'percent', value: 10 }),
     mapping: MappingSchema,
     fields: FieldRulesSchema,
+    owns: OwnsSchema,
     scope: ScopeSchema,
     timezone: z.string().default('UTC').refine(isValidTimeZone, 'is not a known IANA time zone (e.g. Europe/Amsterdam)'),
     prehire_days: z.number({ error: 'must be a number of days' }).int('must be a whole number of days').min(0, 'must be 0 or more').max(3650, 'must be at most 3650').default(DEFAULT_PREHIRE_DAYS),
@@ -304,7 +307,7 @@ function readIntegrationsFile(file: string): IntegrationsFile {
 /** The integrations of `file`; the secret values they hold (interpolated variables, webhook secrets and tokens) are added to `secrets`. */
 export function loadIntegrations(file: string, env: Env, secrets: Set<string> = new Set(), top: IntegrationsFile = readIntegrationsFile(file)): IntegrationConfig[] {
   const seen = new Set<string>();
-  return top.integrations.map((raw, index) => {
+  const list = top.integrations.map((raw, index): IntegrationConfig => {
     const label =
       raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string'
         ? `integration "${(raw as { id: string }).id}" (#${index + 1})`
@@ -352,6 +355,7 @@ export function loadIntegrations(file: string, env: Env, secrets: Set<string> = 
       max_terminations: it.max_terminations,
       mapping: it.mapping,
       fields: it.fields,
+      owns: it.owns,
       scope: it.scope,
       timezone: it.timezone,
       prehire_days: it.prehire_days,
@@ -359,6 +363,11 @@ export function loadIntegrations(file: string, env: Env, secrets: Set<string> = 
       webhook,
     };
   });
+  try {
+    return withOwnership(list);
+  } catch (err) {
+    throw fileError(file, 'owns: ', (err as Error).message);
+  }
 }
 
 /**

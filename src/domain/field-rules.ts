@@ -13,6 +13,11 @@ export interface FieldRule {
   flow_nulls?: boolean;
   on_create_only?: boolean;
   immutable?: boolean;
+  /**
+   * Another integration is the authority for this field (its `owns:`): this one sets it when it
+   * creates the person, and never changes it afterwards; a differing value is said in the result.
+   */
+  owned_by?: string;
 }
 export type FieldRules = Partial<Record<Entity, Record<string, FieldRule>>>;
 
@@ -25,7 +30,7 @@ const RuleSchema = z
   .strict();
 
 /** Fields rules can hold: canonical fields other than the external id and the status. */
-const RULED = (entity: Entity) => FIELDS[entity].filter((f) => f !== 'external_id' && f !== 'status' && f !== 'attributes');
+export const RULED = (entity: Entity) => FIELDS[entity].filter((f) => f !== 'external_id' && f !== 'status' && f !== 'attributes');
 
 /** `fields:` as employee fields, or as sections per entity (`fields: { employments: { title: … } }`). */
 export const FieldRulesSchema = z
@@ -72,3 +77,38 @@ export const FieldRulesSchema = z
     }
     return out;
   });
+
+/**
+ * `owns: [job_title, manager_id, …]`: the employee fields an integration is the authority for,
+ * when several sources supply one person (Okta's attribute-level mastering).
+ */
+export const OwnsSchema = z
+  .array(z.string(), { error: 'must be a list of employee fields, e.g. [job_title, department, manager_id]' })
+  .default([])
+  .superRefine((list, ctx) => {
+    list.forEach((field, i) => {
+      if (!RULED('employees').includes(field)) ctx.addIssue({ code: 'custom', message: `is not an employee field an integration can own (one of ${RULED('employees').join(', ')})`, path: [i] });
+      else if (list.indexOf(field) !== i) ctx.addIssue({ code: 'custom', message: `names ${field} twice`, path: [i] });
+    });
+  });
+
+/**
+ * Each integration's field rules with the fields other integrations own added (`owned_by`).
+ * Throws naming both integrations when two claim one field.
+ */
+export function withOwnership<T extends { id: string; owns: readonly string[]; fields: FieldRules }>(integrations: T[]): T[] {
+  const owner = new Map<string, string>();
+  for (const it of integrations) {
+    for (const field of it.owns) {
+      const other = owner.get(field);
+      if (other) throw new Error(`${field} is owned by both "${other}" and "${it.id}": one field has one owner (remove it from one of their owns: lists)`);
+      owner.set(field, it.id);
+    }
+  }
+  if (!owner.size) return integrations;
+  return integrations.map((it) => {
+    const employees = { ...(it.fields.employees ?? {}) };
+    for (const [field, id] of owner) if (id !== it.id) employees[field] = { ...employees[field], owned_by: id };
+    return { ...it, fields: { ...it.fields, employees } };
+  });
+}

@@ -286,7 +286,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     const r = ruleOf(entity, field);
     const why = [absent(field)];
     if (r.flow_nulls === false) why.push(`(NOT r.unparsed AND r.${staged} IS NULL AND t.${stored} IS NOT NULL)`);
-    if (r.on_create_only) why.push(`(NOT r.unparsed AND t.id IS NOT NULL)`);
+    if (r.on_create_only || r.owned_by) why.push(`(NOT r.unparsed AND t.id IS NOT NULL)`);
     return why.filter((w) => w !== 'false').join(' OR ') || null;
   };
   const pv = (entity: Entity, field: string, column = field) => {
@@ -316,6 +316,14 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
       }
       if (r.on_create_only) {
         held.push(`CASE WHEN ${sent} AND t.id IS NOT NULL AND r.${staged} IS DISTINCT FROM t.${stored} THEN '${field}: set when the record was created, kept (on_create_only: true)' END`);
+      }
+      if (r.owned_by) {
+        const owner = r.owned_by.replace(/'/g, "''");
+        const differs = staged.endsWith('_ref')
+          ? `r.${staged} IS DISTINCT FROM (SELECT k.external_id FROM record_links k WHERE k.integration_id = :integration
+               AND k.entity = '${field === 'org_unit_id' ? 'org_units' : 'employees'}' AND k.record_id = t.${stored} LIMIT 1)`
+          : `r.${staged} IS DISTINCT FROM t.${stored}`;
+        held.push(`CASE WHEN ${sent} AND t.id IS NOT NULL AND ${differs} THEN '${field} is owned by ${owner}: kept' END`);
       }
       if (r.immutable && !staged.endsWith('_ref')) {
         const value = pv(entity, field, staged);
