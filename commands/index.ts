@@ -46,8 +46,12 @@ export function resolve(text: string): Resolved {
   const two = `${head} ${(words[1] ?? '').toLowerCase()}`;
   const command = commands.find((c) => c.name === two) ?? commands.find((c) => c.name === head);
   if (!command) {
-    const hint = head === 'schedule' ? 'schedule list|add|remove|enable|disable' : `"${head}" is not a command`;
-    return { ok: false, answer: { kind: 'message', tone: 'error', text: `${hint}. Usage:\n${usageText()}` } };
+    if (head === 'schedule') return { ok: false, answer: { kind: 'message', tone: 'error', text: `Use schedule list, add, remove, enable or disable. Type /sync help for every command.` } };
+    const near = closestCommand(two) ?? closestCommand(head);
+    return {
+      ok: false,
+      answer: { kind: 'message', tone: 'error', text: `"${head}" is not a command.${near ? ` Did you mean /sync ${near.usage}?` : ''} Type /sync help for every command.` },
+    };
   }
   const rest = words.slice(command.name.split(' ').length);
   const parsed = command.parse(parseArgs(rest));
@@ -59,6 +63,29 @@ export function resolve(text: string): Resolved {
     return { ok: false, answer: { kind: 'message', tone: 'error', text: `${problems.join('; ')}.\nUsage: /sync ${command.usage}` } };
   }
   return { ok: true, command, input: parsed.data };
+}
+
+/** The command a mistyped name was most likely meant to be (a couple of letters off, or the start of its name). */
+export function closestCommand(typed: string): CommandDefinition<any> | null {
+  const word = typed.trim().toLowerCase();
+  if (!word) return null;
+  let best: { c: CommandDefinition<any>; d: number } | null = null;
+  for (const c of commands) {
+    const d = c.name.startsWith(word) && word.length >= 2 ? 0 : distance(word, c.name);
+    if (!best || d < best.d) best = { c, d };
+  }
+  return best && best.d <= Math.max(1, Math.floor(word.length / 3)) ? best.c : null;
+}
+
+/** Levenshtein distance. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 export function usageText(): string {

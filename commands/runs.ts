@@ -13,7 +13,7 @@ const RunsArgs = z.object({
       'dry-run': z.literal(true).optional(),
       persisted: z.literal(true).optional(),
       by: z.string().min(1).optional(),
-      limit: z.coerce.number().int().min(1).max(50).default(10),
+      limit: z.coerce.number({ error: 'must be a number from 1 to 50' }).int('must be a whole number').min(1, 'must be at least 1').max(50, 'is at most 50').default(10),
     })
     .strict()
     .refine((f) => !(f['dry-run'] && f.persisted), { message: 'use either --dry-run or --persisted, not both', path: ['dry-run'] }),
@@ -61,7 +61,7 @@ const RunIdArgs = z.object({
 export const runCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => ({
   name: 'run',
   usage: 'run <id>',
-  summary: 'One run with its results per bucket',
+  summary: 'One run: what it changed, who asked, and why it ended so',
   admin: false,
   startsRun: false,
   parse: (args) => RunIdArgs.safeParse(args),

@@ -42,7 +42,7 @@ function syncCommand(name: 'all' | 'recent', mode: 'full' | 'recent', summary: s
   };
 }
 
-export const syncAll = () => syncCommand('all', 'full', 'Sync the whole data set (REQUEST ALL DATA); absent people are terminated');
+export const syncAll = () => syncCommand('all', 'full', 'Sync everyone the source sends; people it no longer sends are terminated');
 export const syncRecent = () => syncCommand('recent', 'recent', 'Sync recent changes since the last successful sync');
 
 export const syncUser = (): CommandDefinition<z.output<typeof UserArgs>> => ({
