@@ -55,6 +55,15 @@ const EnvSchema = z.object({
   RUN_STALE_AFTER_SECONDS: intFrom('RUN_STALE_AFTER_SECONDS', 120, 5, 86400),
   RUN_RETENTION_DAYS: intFrom('RUN_RETENTION_DAYS', 90, 1, 3650),
   IMPORT_MAX_BYTES: intFrom('IMPORT_MAX_BYTES', 50 * 1024 * 1024, 1024),
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional()),
+  METRICS_PORT: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, 'METRICS_PORT must be a whole number between 1 and 65535')
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 65535, 'METRICS_PORT must be a whole number between 1 and 65535')
+      .optional(),
+  ),
   PUBLIC_URL: optionalString.pipe(z.url('PUBLIC_URL must be a URL such as https://people-sync.example.com').optional()),
   SLACK_BOT_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,
@@ -122,6 +131,11 @@ export interface Config {
   runStaleAfterSeconds: number;
   runRetentionDays: number;
   importMaxBytes: number;
+  /**
+   * `GET /metrics`: the bearer token it asks for (none: open), and a port of its own
+   * (the only listener of a worker, which serves no HTTP otherwise).
+   */
+  metrics: { token: string | undefined; port: number | undefined };
   publicUrl: string | undefined;
   slack: {
     botToken: string | undefined;
@@ -430,7 +444,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
   }
   const e = parsed.data;
   const secrets = new Set<string>();
-  for (const s of [e.ADMIN_API_TOKEN, e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.DATABASE_URL]) if (s) secrets.add(s);
+  for (const s of [e.ADMIN_API_TOKEN, e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.DATABASE_URL, e.METRICS_TOKEN]) if (s) secrets.add(s);
   const integrationsFile = resolve(e.INTEGRATIONS_FILE ?? 'integrations.yml');
   const file = readIntegrationsFile(integrationsFile);
   const integrations = loadIntegrations(integrationsFile, env, secrets, file);
@@ -452,6 +466,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
     runStaleAfterSeconds: e.RUN_STALE_AFTER_SECONDS,
     runRetentionDays: e.RUN_RETENTION_DAYS,
     importMaxBytes: e.IMPORT_MAX_BYTES,
+    metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT },
     publicUrl: e.PUBLIC_URL,
     slack: {
       botToken: e.SLACK_BOT_TOKEN,

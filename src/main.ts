@@ -9,6 +9,7 @@ import { createRuntime, type Runtime } from './runtime.js';
 import { planFor } from './roles.js';
 import { describeError } from './errors.js';
 import { SERVER_OPTIONS } from './http/app.js';
+import { createMetricsApp } from './http/metrics.js';
 
 /**
  * Composition root. Order up: config → database → runtime (store, engine,
@@ -54,7 +55,16 @@ export async function serveService(options: { env?: Env; role?: Config['role'] }
   const db = await openDatabase(config, log);
   let runtime: Runtime | undefined;
   let server: ServerType | undefined;
+  let metricsServer: ServerType | undefined;
   const stop = async () => {
+    if (metricsServer) {
+      // A scrape cut short is retried at the next interval: nothing to wait for.
+      const m = metricsServer as unknown as { closeAllConnections?: () => void };
+      await new Promise<void>((resolve) => {
+        metricsServer!.close(() => resolve());
+        m.closeAllConnections?.();
+      });
+    }
     if (server) {
       const http = server as unknown as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
       await new Promise<void>((resolve) => {
@@ -71,6 +81,12 @@ export async function serveService(options: { env?: Env; role?: Config['role'] }
     const plan = planFor(config.role);
     runtime = await createRuntime({ config, databaseUrl: db.url, log, work: plan.work, surfaces: plan.surfaces });
     await runtime.start();
+    if (config.metrics.port !== undefined) {
+      // A worker's only listener; beside the API, a port that can stay inside the cluster.
+      const app = createMetricsApp({ metrics: runtime.metrics, token: config.metrics.token, log });
+      metricsServer = serve({ fetch: app.fetch, port: config.metrics.port, hostname: config.host, serverOptions: SERVER_OPTIONS });
+      log.info('metrics listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.metrics.port}/metrics` });
+    }
     if (plan.serveHttp) {
       server = serve({ fetch: runtime.http.fetch, port: config.port, hostname: config.host, serverOptions: SERVER_OPTIONS });
       log.info('people-sync listening', {

@@ -12,6 +12,7 @@ import type { Run } from './domain/run.js';
 import type { CommandDeps } from '../commands/types.js';
 import type { Surface, SurfaceContext } from './surface.js';
 import { planFor } from './roles.js';
+import { createMetrics, type Metrics } from './metrics/index.js';
 
 /**
  * Everything but the process: store, engine, jobs and the HTTP app, wired
@@ -30,6 +31,8 @@ export interface Runtime {
   sources: ReturnType<typeof createSourceResolver>;
   /** What the /sync commands need, shared by Slack and the CLI. */
   commands: CommandDeps;
+  /** This runtime's Prometheus registry and counters (`GET /metrics`, METRICS_PORT). */
+  metrics: Metrics;
   /** Run-finished listeners (Slack alerts, live messages); add before start. */
   onRunFinished: ((run: Run) => void | Promise<void>)[];
   integrations: () => readonly IntegrationConfig[];
@@ -58,7 +61,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const integrations = () => config.integrations;
   const storedSources: Record<string, SourceResolver> = {};
   const sources = createSourceResolver({ log, integrationsFile: config.integrationsFile, stored: storedSources });
-  const onRunFinished: Runtime['onRunFinished'] = [];
+  const metrics = createMetrics({ sql, store, log, integrations });
+  const onRunFinished: Runtime['onRunFinished'] = [(run) => metrics.runFinished(run)];
   const engine = createEngine({
     sql,
     store,
@@ -100,7 +104,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     testConnection: (it) => sources.test(it),
     sampleSource: (it, signal) => sources.sample(it, signal),
   };
-  const ctx: SurfaceContext = { config, sql, store, log, service, engine, jobs, sources, commands };
+  const ctx: SurfaceContext = { config, sql, store, log, service, engine, jobs, sources, commands, metrics };
   const mounted = await Promise.all((options.surfaces ?? planFor('all').surfaces).map((surface) => surface(ctx)));
   const registrars: RouteRegistrar[] = [];
   for (const m of mounted) {
@@ -117,6 +121,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     adminApiToken: config.adminApiToken,
     pingJobs: () => jobs!.ping(),
     registrars,
+    metrics: { metrics, token: config.metrics.token },
   });
 
   return {
@@ -129,6 +134,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     http,
     sources,
     commands,
+    metrics,
     onRunFinished,
     integrations,
     async start() {

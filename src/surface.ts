@@ -9,6 +9,7 @@ import type { RouteRegistrar } from './http/app.js';
 import type { Run } from './domain/run.js';
 import type { createSourceResolver } from './engine/sources.js';
 import type { CommandDeps } from '../commands/types.js';
+import type { Metrics } from './metrics/index.js';
 
 /**
  * A surface (push imports, Slack, …) plugs into the runtime: it may mount
@@ -26,6 +27,8 @@ export interface SurfaceContext {
   jobs: Jobs;
   sources: ReturnType<typeof createSourceResolver>;
   commands: CommandDeps;
+  /** Counters a surface feeds (Slack API calls). */
+  metrics: Metrics;
 }
 
 export interface MountedSurface {

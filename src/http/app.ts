@@ -8,6 +8,7 @@ import { requireBearer } from './middleware/auth.js';
 import { createRunsApi } from './runs-api.js';
 import { createAdminApi } from './admin-api.js';
 import type { CommandDeps } from '../../commands/types.js';
+import { countPushes, registerMetricsRoute, type MetricsHttpOptions } from './metrics.js';
 
 /**
  * The Hono app: health, the runs API, and whatever other surfaces register
@@ -25,6 +26,8 @@ export interface HttpDeps {
   /** Checks the job queue answers (readiness). */
   pingJobs: () => Promise<void>;
   registrars?: RouteRegistrar[];
+  /** `GET /metrics` and the counting of push requests. */
+  metrics?: MetricsHttpOptions;
 }
 
 /**
@@ -85,6 +88,12 @@ export function createHttpApp(deps: HttpDeps): Hono {
     }
     return c.json({ status: ok ? 'ready' : 'not ready', checks }, ok ? 200 : 503);
   });
+
+  if (deps.metrics) {
+    registerMetricsRoute(app, deps.metrics);
+    // Before the push routes are mounted, so it wraps them.
+    app.use('/imports/*', countPushes(deps.metrics.metrics));
+  }
 
   const api = new Hono();
   api.use('*', requireBearer({ token: deps.adminApiToken }));

@@ -47,11 +47,41 @@ export function slackLogger(log: Logger, component: string): SlackLogger {
   };
 }
 
+/**
+ * Told of each Web API request (each retry is one) and, when it failed, why: Slack's
+ * error code (`ok: false`), `http_<status>`, or `transport`. Metrics count them.
+ */
+export type ApiObserver = (method: string, error: string | null) => void;
+
 export interface ClientOptions {
   apiUrl: string | undefined;
   log: Logger;
   retryConfig?: RetryOptions;
   timeoutMs?: number;
+  observe?: ApiObserver;
+}
+
+/** The client's own transport (its `fetch` option), reporting each request to `observe`. */
+function observedFetch(base: string, observe: ApiObserver): webApi.FetchFunction {
+  return async (url, init) => {
+    const href = String(url);
+    // Upload URLs carry tokens in their path: only API method names become labels.
+    const method = (href.startsWith(base) && /^[A-Za-z][\w.]{0,99}(?=[?/]|$)/.exec(href.slice(base.length))?.[0]) || 'other';
+    let res: Response;
+    try {
+      res = await globalThis.fetch(url, init as RequestInit);
+    } catch (err) {
+      observe(method, 'transport');
+      throw err;
+    }
+    let error = res.status === 200 ? null : `http_${res.status}`;
+    if (!error && /json/i.test(res.headers.get('content-type') ?? '')) {
+      const body = (await res.clone().json().catch(() => null)) as { ok?: unknown; error?: unknown } | null;
+      if (body?.ok === false) error = typeof body.error === 'string' && /^[a-z0-9_]{1,64}$/.test(body.error) ? body.error : 'unknown_error';
+    }
+    observe(method, error);
+    return res;
+  };
 }
 
 export function webClientOptions(o: ClientOptions): webApi.WebClientOptions {
@@ -61,6 +91,7 @@ export function webClientOptions(o: ClientOptions): webApi.WebClientOptions {
     retryConfig: o.retryConfig ?? DEFAULT_RETRY,
     timeout: o.timeoutMs ?? 15_000,
     rejectRateLimitedCalls: false,
+    ...(o.observe && { fetch: observedFetch(slackApiUrl(o.apiUrl), o.observe) }),
   };
 }
 

@@ -53,7 +53,7 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
       return {};
     }
     const tasks = options.tasks ?? createTasks();
-    const clientOptions = webClientOptions({ apiUrl: s.apiUrl, log, retryConfig: options.retryConfig });
+    const clientOptions = webClientOptions({ apiUrl: s.apiUrl, log, retryConfig: options.retryConfig, observe: ctx.metrics.slackApiCall });
     const web = new webApi.WebClient(s.botToken, clientOptions);
     const store = createSlackStore(ctx.sql, ctx.store.runs);
     const commands = ctx.commands;
