@@ -48,6 +48,8 @@ function integration(id: string, extra: Partial<IntegrationConfig> = {}): Integr
     match_keys: [extra.match_key ?? 'external_id'],
     write: 'create_update',
     max_terminations: { kind: 'percent', value: 50 },
+    // The revisions compared may predate the guards beyond terminations: those are off here.
+    guards: { max_terminations: { kind: 'percent', value: 50 }, max_creates: null, max_updates: null, max_failed: null, drift: null },
     mapping: {},
     fields: {},
     owns: [],

@@ -38,6 +38,7 @@ export function integrationsYaml(file: string | null, rules = false): string {
     name: Bench HR push
     kind: push
     max_terminations: "100%"
+    guards: { drift: off }
     webhook: { tokens: ["${BENCH_TOKEN}"] }
 `;
   }
@@ -48,6 +49,7 @@ export function integrationsYaml(file: string | null, rules = false): string {
     provider: file
     options: { path: ${JSON.stringify(file)}, format: ndjson }
     max_terminations: "100%"
+    guards: { drift: off }        # S-all changes every person on purpose
 ${rules ? RULES_YAML : ''}`;
 }
 

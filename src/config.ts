@@ -6,6 +6,7 @@ import { ENTITIES, MATCH_KEYS, WRITE_MODES, type Entity, type MatchKey, type Wri
 import type { MaxTerminations } from './domain/run.js';
 import { CRON_FIELDS, EVERY_HOURS, isValidTimeZone, type ScheduleConfig } from './domain/schedule.js';
 import { FieldRulesSchema, OwnsSchema, withOwnership, type FieldRules } from './domain/field-rules.js';
+import { DEFAULT_GUARDS, GuardsSchema, type Guards } from './domain/guards.js';
 import { ScopeSchema, type Scope } from './domain/scope.js';
 import { DEFAULT_PREHIRE_DAYS } from './domain/effective.js';
 import { compileExpression, isExpression, type Mapping } from './domain/mapping.js';
@@ -98,6 +99,8 @@ export interface IntegrationConfig {
   match_keys: readonly MatchKey[];
   write: WriteMode;
   max_terminations: MaxTerminations;
+  /** Every guard of a run's plan (`guards:`; `max_terminations` is the same as `guards.max_terminations`). */
+  guards: Guards;
   mapping: Partial<Record<Entity, Mapping>>;
   /** Per-field rules: flow_nulls, on_create_only, immutable (src/domain/field-rules.ts). */
   fields: FieldRules;
@@ -247,7 +250,8 @@ const IntegrationSchema = z
       .default('external_id')
       .transform((k) => (typeof k === 'string' ? [k] : k)),
     write: z.enum(WRITE_MODES, { error: 'must be one of create_update, create_only, update_only' }).default('create_update'),
-    max_terminations: MaxTerminationsSchema.default({ kind: 'percent', value: 10 }),
+    max_terminations: MaxTerminationsSchema.optional(),
+    guards: GuardsSchema,
     mapping: MappingSchema,
     fields: FieldRulesSchema,
     owns: OwnsSchema,
@@ -340,6 +344,16 @@ export function loadIntegrations(file: string, env: Env, secrets: Set<string> = 
     const it = parsed.data;
     if (seen.has(it.id)) throw fileError(file, `${label}: id: `, `"${it.id}" is used by more than one integration`);
     seen.add(it.id);
+    if (it.max_terminations && it.guards?.max_terminations) {
+      throw fileError(file, `${label}: guards.max_terminations: `, 'is set twice (also as max_terminations): keep one');
+    }
+    const guards: Guards = {
+      max_terminations: it.guards?.max_terminations ?? it.max_terminations ?? DEFAULT_GUARDS.max_terminations,
+      max_creates: it.guards?.max_creates === undefined ? DEFAULT_GUARDS.max_creates : it.guards.max_creates,
+      max_updates: it.guards?.max_updates === undefined ? DEFAULT_GUARDS.max_updates : it.guards.max_updates,
+      max_failed: it.guards?.max_failed === undefined ? DEFAULT_GUARDS.max_failed : it.guards.max_failed,
+      drift: it.guards?.drift === undefined ? DEFAULT_GUARDS.drift : it.guards.drift,
+    };
 
     let options: unknown = it.options ?? {};
     if (it.kind === 'pull') {
@@ -366,7 +380,8 @@ export function loadIntegrations(file: string, env: Env, secrets: Set<string> = 
       match_key: it.match_key[0]!,
       match_keys: it.match_key,
       write: it.write,
-      max_terminations: it.max_terminations,
+      max_terminations: guards.max_terminations,
+      guards,
       mapping: it.mapping,
       fields: it.fields,
       owns: it.owns,

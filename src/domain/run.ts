@@ -75,6 +75,8 @@ export interface GuardInfo {
   limit: number;
   active: number;
   max_terminations: string;
+  /** Every guard the plan trips, in words (`would terminate 5 of 40 active people, above max_terminations 10% (4)`); none: nothing held. */
+  tripped?: string[];
 }
 
 export interface FieldChange {

@@ -11,7 +11,8 @@ import type { RunEnd } from '../store/runs-repo.js';
 import type { Store } from '../store/index.js';
 import { parseStagedRows, stageSnapshot } from './stage.js';
 import { todayIn } from '../domain/effective.js';
-import { applyPlan, buildPlan, keepPreview, previewDifferences, recordPlan, UnparsedRows } from './plan.js';
+import { applyPlan, buildPlan, keepPreview, previewDifferences, recordPlan, UnparsedRows, type Plan } from './plan.js';
+import { trippedGuards } from '../domain/guards.js';
 
 /**
  * Runs one sync run to its end: fetch (or reuse a stored snapshot), stage,
@@ -70,6 +71,22 @@ export function terminationLimit(max: MaxTerminations, active: number): number {
 
 export function formatMax(max: MaxTerminations): string {
   return max.kind === 'count' ? String(max.value) : `${max.value}%`;
+}
+
+/** The guard figures of a plan and what they trip; null when the plan gave nothing to judge. */
+function guardOf(integration: IntegrationConfig, plan: Plan): GuardInfo | null {
+  if (plan.activeLinked === null) return null;
+  const limit = terminationLimit(integration.guards.max_terminations, plan.activeLinked);
+  const max = formatMax(integration.guards.max_terminations);
+  const tripped: string[] = [];
+  if (plan.terminations > limit) tripped.push(`would terminate ${plan.terminations} of ${plan.activeLinked} active people, above max_terminations ${max} (${limit})`);
+  if (plan.figures) {
+    const e = plan.counts.employees;
+    tripped.push(
+      ...trippedGuards(integration.guards, { created: e.created, updated: e.updated, failed: e.failed, records: plan.figures.records, active: plan.activeLinked, fieldChanges: plan.figures.fieldChanges, missing: plan.figures.missing }),
+    );
+  }
+  return { terminations: plan.terminations, limit, active: plan.activeLinked, max_terminations: max, tripped };
 }
 
 export function createEngine(deps: EngineDeps) {
@@ -212,13 +229,12 @@ export function createEngine(deps: EngineDeps) {
             userKey: run.mode === 'user' ? run.user_key : null,
             today: todayIn(integration.timezone, now()),
             prehireDays: integration.prehire_days,
+            // The guards beyond terminations judge full data sets (a delta says little about the whole).
+            guardFigures: run.mode === 'full' && snap.kind === 'full',
           });
-          // A plan that terminates no one has nothing to guard (and the active count is not taken).
-          const guard: GuardInfo | null =
-            plan.activeLinked === null
-              ? null
-              : { terminations: plan.terminations, limit: terminationLimit(integration.max_terminations, plan.activeLinked), active: plan.activeLinked, max_terminations: formatMax(integration.max_terminations) };
-          const tripped = guard !== null && guard.terminations > guard.limit && approved === null;
+          // A plan that terminates, creates or changes no one has nothing to guard (and the active count is not taken).
+          const guard: GuardInfo | null = guardOf(integration, plan);
+          const tripped = guard !== null && (guard.tripped?.length ?? 0) > 0 && approved === null;
           if (!run.dry_run && !tripped) await applyPlan(tx, integration.id);
           await recordPlan(tx, run.id);
           // A preview is applied only while it is current: a plan that differs from it writes nothing.
@@ -247,9 +263,7 @@ export function createEngine(deps: EngineDeps) {
       if (fetchedNow && run.mode === 'recent' && !run.source && deps.fetchesChanges?.(integration) === false) {
         notes.push(`${integration.name} has no change feed: recent read the whole data set (as a patch: nothing was terminated).`);
       }
-      const guardReason = guard
-        ? `would terminate ${guard.terminations} of ${guard.active} active people, above max_terminations ${guard.max_terminations} (${guard.limit})`
-        : '';
+      const guardReason = guard?.tripped?.join('; ') ?? '';
       if (run.dry_run && tripped) notes.push(`A real run would be held: it ${guardReason}.`);
       if (run.source_run_id) notes.push(`Applied from dry run #${run.source_run_id}.`);
       const totals = totalsByStatus(plan.counts);

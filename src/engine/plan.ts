@@ -88,6 +88,8 @@ export interface PlanContext {
   today?: string;
   /** A future hire starting further ahead than this is skipped until inside the window (default 30). */
   prehireDays?: number;
+  /** Take what the guards beyond terminations read (a full run): field changes, fields gone, the active count. */
+  guardFigures?: boolean;
 }
 
 export interface Plan {
@@ -99,6 +101,8 @@ export interface Plan {
   notes: string[];
   /** Records applied with something held back that the run must report (a reference that would close a cycle). */
   warnings: number;
+  /** With `guardFigures`: what the guards beyond terminations read (domain/guards.ts). */
+  figures: { records: number; fieldChanges: Record<string, number>; missing: { field: string; had: number }[] } | null;
 }
 
 const EMP_FIELDS = ['email', 'first_name', 'last_name', 'display_name', 'job_title', 'department', 'location', 'employee_number', 'start_date', 'end_date', 'attributes'] as const;
@@ -680,16 +684,57 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     UNION ALL SELECT 'employments', 'unchanged', count(*)::int FROM plan_emt_base q WHERE ${tx.unsafe(FAST_OPEN)}`;
   for (const r of rows) counts[r.entity][r.action] += r.n;
 
-  // The guard's denominator, a join over every linked person (~0.1 s at 100,000): only when there is something to guard.
+  // What the guards beyond terminations read, from the plan (changed rows only) and, for a field every record
+  // lacks, one pass over a data set in which every row changed (a column dropped changes every line).
+  let figures: Plan['figures'] = null;
+  if (ctx.guardFigures) {
+    const fieldChanges: Record<string, number> = {};
+    if (counts.employees.updated > 0) {
+      for (const r of await tx<{ field: string; n: number }[]>`
+        SELECT k AS field, count(*)::int AS n FROM plan_emp p, jsonb_object_keys(p.changes) k
+        WHERE p.action = 'updated' AND k <> 'status' GROUP BY k`) fieldChanges[r.field] = r.n;
+    }
+    const [shape] = await tx<{ records: number; fast: number }[]>`
+      SELECT count(*)::int AS records, count(*) FILTER (WHERE fast)::int AS fast FROM plan_emp_base WHERE NOT removed`;
+    const missing: { field: string; had: number }[] = [];
+    if (shape!.records > 0 && shape!.fast === 0) {
+      const cols = SHAPE_FIELDS.map(([f, c]) => `bool_or(${c} IS NOT NULL) AS ${f}`).join(', ');
+      const [has] = await tx.unsafe<Record<string, boolean>[]>(`SELECT ${cols} FROM plan_emp_base WHERE NOT removed AND errors IS NULL`);
+      // A field another integration owns is not this source's to send.
+      const gone = SHAPE_FIELDS.filter(([f]) => has && has[f] === false && !ruleOf('employees', f).owned_by).map(([f]) => f);
+      if (gone.length) {
+        const [had] = await tx.unsafe<Record<string, number>[]>(
+          `SELECT count(*)::int AS active, ${gone.map((f) => `count(e.${f})::int AS ${f}`).join(', ')}
+           FROM record_links l JOIN employees e ON e.id = l.record_id AND e.status <> 'terminated'
+           WHERE l.integration_id = $1 AND l.entity = 'employees'`,
+          [I],
+        );
+        for (const f of gone) if (had && had[f]! >= SHAPE_MIN_PEOPLE && had[f]! * 2 >= had.active!) missing.push({ field: f, had: had[f]! });
+      }
+    }
+    figures = { records: shape!.records, fieldChanges, missing };
+  }
+
+  // The guards' denominator, a join over every linked person (~0.1 s at 100,000): only when there is something to guard.
   let active: number | null = null;
-  if (counts.employees.terminated > 0) {
+  if (counts.employees.terminated > 0 || (figures && (counts.employees.updated > 0 || counts.employees.created > 0 || figures.missing.length > 0))) {
     [{ active }] = (await tx`
       SELECT count(*)::int AS active FROM record_links l JOIN employees e ON e.id = l.record_id AND e.status <> 'terminated'
       WHERE l.integration_id = ${I} AND l.entity = 'employees'`) as unknown as [{ active: number }];
   }
 
-  return { counts, terminations: counts.employees.terminated, activeLinked: active, notes, warnings: cycles };
+  return { counts, terminations: counts.employees.terminated, activeLinked: active, notes, warnings: cycles, figures };
 }
+
+/** A field counts as lost (shape regression) only when at least this many active people had it. */
+const SHAPE_MIN_PEOPLE = 10;
+
+/** Employee fields a source can stop sending (shape regression), with their column in the base plan table. */
+const SHAPE_FIELDS: [string, string][] = [
+  ...EMP_FIELDS.filter((f) => f !== 'email' && f !== 'attributes').map((f): [string, string] => [f, f]),
+  ['manager_id', 'manager_ref'],
+  ['org_unit_id', 'org_unit_ref'],
+];
 
 const NEW_IDS = { plan_org: 'plan_org_new', plan_emp: 'plan_emp_new', plan_emt: 'plan_emt_new' } as const;
 
