@@ -49,6 +49,7 @@ function integration(id: string, extra: Partial<IntegrationConfig> = {}): Integr
     write: 'create_update',
     max_terminations: { kind: 'percent', value: 50 },
     // The revisions compared may predate the guards beyond terminations: those are off here.
+    quarantine: { after_failures: 3 },
     guards: { max_terminations: { kind: 'percent', value: 50 }, max_creates: null, max_updates: null, max_failed: null, drift: null },
     mapping: {},
     fields: {},

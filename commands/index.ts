@@ -3,7 +3,7 @@ import { parseArgs, tokenize, unwrapSlack } from './parse.js';
 import type { Actor, Answer, CommandDefinition, CommandDeps } from './types.js';
 import { syncAll, syncRecent, syncUser } from './sync.js';
 import { applyCommand, confirmCommand, discardCommand, runCommand, runsCommand } from './runs.js';
-import { disableCommand, enableCommand, statusCommand } from './status.js';
+import { disableCommand, enableCommand, resumeCommand, statusCommand } from './status.js';
 import { scheduleAdd, scheduleDisable, scheduleEnable, scheduleList, scheduleRemove } from './schedule.js';
 import { mappingCommand } from './mapping.js';
 import { upcomingCommand } from './upcoming.js';
@@ -26,6 +26,7 @@ export const commands: CommandDefinition<any>[] = [
   scheduleDisable(),
   enableCommand(),
   disableCommand(),
+  resumeCommand(),
   mappingCommand(),
   upcomingCommand(),
 ];

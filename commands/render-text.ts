@@ -61,7 +61,7 @@ export function answerText(a: Answer): string {
       return [`Runs (${a.filter}):`, ...a.runs.map((r) => `#${r.id}  ${when(r.created_at)}  ${(r.integration ?? 'all').padEnd(14)} ${r.mode.padEnd(6)} ${r.dry_run ? 'dry ' : '    '} ${r.status.padEnd(9)} ${bucketLine(r)}`)].join('\n');
     case 'status':
       if (!a.integrations.length) return 'No integrations are configured (see integrations.yml).';
-      return table([
+      return [table([
         ['INTEGRATION', 'KIND', 'SCHEDULE', 'LAST RUN', 'NEXT RUN', 'ACTIVE', 'CONNECTION'],
         ...a.integrations.map((i) => [
           `${i.name} (${i.id})`,
@@ -69,10 +69,13 @@ export function answerText(a: Answer): string {
           i.schedules.join('; ') || '—',
           i.last_run ? `#${i.last_run.id} ${i.last_run.status} ${when(i.last_run.finished_at ?? i.last_run.created_at)}` : 'never',
           when(i.next_run_at),
-          i.active ? 'yes' : 'no',
+          i.quarantine ? 'QUARANTINED' : i.active ? 'yes' : 'no',
           i.connection ? `${i.connection.ok ? 'ok' : 'FAILED'}: ${i.connection.message}` : '—',
         ]),
-      ]);
+      ]),
+      ...a.integrations
+        .filter((i) => i.quarantine)
+        .map((i) => `\n${i.name} (${i.id}) is quarantined since ${when(i.quarantine!.since)}: ${i.quarantine!.reason}\n  Schedules wait; next retry ${when(i.quarantine!.retry_at)}. A successful run, or /sync resume ${i.id}, lifts it.`)].join('\n');
     case 'schedules': {
       const body = a.schedules.length
         ? table([

@@ -35,6 +35,7 @@ export async function integrationRows(deps: CommandDeps, options: { test: boolea
         last_run: last ? { id: last.id, status: last.status, finished_at: iso(last.finished_at), created_at: iso(last.created_at)! } : null,
         last_sync_at: iso(st?.last_sync_at),
         last_error: st?.last_error ?? null,
+        quarantine: st?.quarantined_at ? { since: iso(st.quarantined_at)!, reason: st.quarantine_reason ?? '', retry_at: iso(st.retry_at) } : null,
         next_run_at: iso(next),
         connection: options.test ? await deps.testConnection(it) : null,
       };
@@ -73,6 +74,23 @@ function toggle(name: 'enable' | 'disable'): CommandDefinition<z.output<typeof T
     },
   };
 }
+
+/** `resume <integration>`: lifts a quarantine (domain/quarantine.ts); its schedules run again. */
+export const resumeCommand = (): CommandDefinition<z.output<typeof ToggleArgs>> => ({
+  name: 'resume',
+  usage: 'resume <integration>',
+  summary: 'Lift the quarantine of an integration whose runs kept failing (its schedules run again)',
+  admin: true,
+  startsRun: false,
+  parse: (args) => ToggleArgs.safeParse(args),
+  async run(input, actor, deps) {
+    const it = deps.service.integrationOrThrow(input.positional[0]!);
+    const lifted = await deps.store.state.resume(it.id, actor.label);
+    return lifted
+      ? { kind: 'message', tone: 'success', text: `${it.name} (${it.id}) is out of quarantine — by ${actor.label}. Its schedules run again; the next failures count from zero.` }
+      : { kind: 'message', tone: 'info', text: `${it.name} (${it.id}) is not quarantined; nothing to resume.` };
+  },
+});
 
 export const enableCommand = () => toggle('enable');
 export const disableCommand = () => toggle('disable');

@@ -47,6 +47,8 @@ export interface IntegrationRow {
   last_run: { id: number; status: string; finished_at: string | null; created_at: string } | null;
   last_sync_at: string | null;
   last_error: string | null;
+  /** Set while quarantined: since when, why, and when a scheduled run tries again. */
+  quarantine: { since: string; reason: string; retry_at: string | null } | null;
   next_run_at: string | null;
   connection: ConnectionTest | null;
 }

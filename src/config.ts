@@ -7,6 +7,7 @@ import type { MaxTerminations } from './domain/run.js';
 import { CRON_FIELDS, EVERY_HOURS, isValidTimeZone, type ScheduleConfig } from './domain/schedule.js';
 import { FieldRulesSchema, OwnsSchema, withOwnership, type FieldRules } from './domain/field-rules.js';
 import { DEFAULT_GUARDS, GuardsSchema, type Guards } from './domain/guards.js';
+import { QuarantineSchema, type QuarantineConfig } from './domain/quarantine.js';
 import { ScopeSchema, type Scope } from './domain/scope.js';
 import { DEFAULT_PREHIRE_DAYS } from './domain/effective.js';
 import { compileExpression, isExpression, type Mapping } from './domain/mapping.js';
@@ -101,6 +102,8 @@ export interface IntegrationConfig {
   max_terminations: MaxTerminations;
   /** Every guard of a run's plan (`guards:`; `max_terminations` is the same as `guards.max_terminations`). */
   guards: Guards;
+  /** When repeated failures quarantine the integration (`quarantine.after_failures`, default 3). */
+  quarantine: QuarantineConfig;
   mapping: Partial<Record<Entity, Mapping>>;
   /** Per-field rules: flow_nulls, on_create_only, immutable (src/domain/field-rules.ts). */
   fields: FieldRules;
@@ -252,6 +255,7 @@ const IntegrationSchema = z
     write: z.enum(WRITE_MODES, { error: 'must be one of create_update, create_only, update_only' }).default('create_update'),
     max_terminations: MaxTerminationsSchema.optional(),
     guards: GuardsSchema,
+    quarantine: QuarantineSchema,
     mapping: MappingSchema,
     fields: FieldRulesSchema,
     owns: OwnsSchema,
@@ -382,6 +386,7 @@ export function loadIntegrations(file: string, env: Env, secrets: Set<string> = 
       write: it.write,
       max_terminations: guards.max_terminations,
       guards,
+      quarantine: it.quarantine,
       mapping: it.mapping,
       fields: it.fields,
       owns: it.owns,

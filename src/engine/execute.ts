@@ -12,7 +12,8 @@ import type { Store } from '../store/index.js';
 import { parseStagedRows, stageSnapshot } from './stage.js';
 import { todayIn } from '../domain/effective.js';
 import { applyPlan, buildPlan, keepPreview, previewDifferences, recordPlan, UnparsedRows, type Plan } from './plan.js';
-import { trippedGuards } from '../domain/guards.js';
+import { formatLimit, limitOfShare, trippedGuards } from '../domain/guards.js';
+import type { QuarantineChange } from '../store/state-repo.js';
 
 /**
  * Runs one sync run to its end: fetch (or reuse a stored snapshot), stage,
@@ -102,7 +103,31 @@ export function createEngine(deps: EngineDeps) {
    * away, tries again (1 s, doubling to 10 s) until it answers or the worker stops. A run
    * that lost ownership keeps the state it was given meanwhile.
    */
-  async function finish(run: Run, worker: string, signal: AbortSignal, end: RunEnd, also?: (tx: Tx) => Promise<void>): Promise<Run> {
+  /**
+   * Whether a run's end counts toward quarantine, and how: a writing run of an integration that failed, or
+   * whose records failed beyond `max_failed`, is a failure (with why); one that completed is a success.
+   */
+  function outcomeOf(run: Run, end: RunEnd): { integration: IntegrationConfig; failed: string | null } | null {
+    const integration = run.integration_id ? deps.integrations().find((i) => i.id === run.integration_id) : undefined;
+    if (!integration || run.dry_run) return null;
+    if (end.status === 'failed') return { integration, failed: end.error ?? 'the run failed' };
+    if (end.status !== 'completed' && end.status !== 'warning') return null;
+    const e = end.counts?.employees;
+    const max = integration.guards.max_failed;
+    if (e && max) {
+      const records = Object.values(e).reduce((a, b) => a + b, 0);
+      if (e.failed > limitOfShare(max, records)) return { integration, failed: `${e.failed} of ${records} records failed, above max_failed ${formatLimit(max)}` };
+    }
+    return { integration, failed: null };
+  }
+
+  async function finish(run: Run, worker: string, signal: AbortSignal, end: RunEnd, andAlso?: (tx: Tx) => Promise<void>): Promise<Run> {
+    const outcome = outcomeOf(run, end);
+    let change: QuarantineChange = null;
+    const also = async (tx: Tx) => {
+      if (andAlso) await andAlso(tx);
+      if (outcome) change = await state.recordOutcome(tx, outcome.integration.id, run.id, outcome, outcome.integration.quarantine.after_failures);
+    };
     let result: Awaited<ReturnType<typeof runs.finish>>;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -120,6 +145,9 @@ export function createEngine(deps: EngineDeps) {
       return done;
     }
     log.info('run finished', { run_id: run.id, integration: run.integration_id, status: done.status, reason: done.reason ?? undefined });
+    const q = change as QuarantineChange;
+    if (q && 'quarantined' in q) log.warn('integration quarantined: its schedules pause until a run succeeds or an admin resumes it', { integration: run.integration_id, reason: q.quarantined.reason });
+    if (q && 'resumed' in q) log.info('integration out of quarantine', { integration: run.integration_id, run_id: run.id });
     if (deps.onFinished) {
       try {
         await deps.onFinished(done);

@@ -136,6 +136,12 @@ export function createJobs(deps: JobsDeps) {
   agenda.define<{ scheduleId: number }>(JOB_SCHEDULED, async (job: Job<{ scheduleId: number }>) => {
     const schedule = await deps.store.schedules.get(Number(job.attrs.data?.scheduleId));
     if (!schedule || !schedule.enabled) return;
+    // A quarantined integration's schedules wait for its next retry (1 h, 6 h, 24 h, then daily).
+    const st = await deps.store.state.get(schedule.integration_id);
+    if (st?.quarantined_at && st.retry_at && st.retry_at.getTime() > Date.now()) {
+      log.info('scheduled sync skipped: the integration is quarantined', { schedule_id: schedule.id, integration: schedule.integration_id, retry_at: st.retry_at.toISOString() });
+      return;
+    }
     try {
       const { run } = await deps.service.requestSync({
         integration: schedule.integration_id,

@@ -86,6 +86,7 @@ describe('Block Kit limits hold by construction', () => {
             last_run: { id: i, status: 'failed', finished_at: null, created_at: new Date().toISOString() },
             last_sync_at: null,
             last_error: nasty(5000),
+            quarantine: i % 2 ? { since: new Date().toISOString(), reason: nasty(5000), retry_at: null } : null,
             next_run_at: null,
             connection: { ok: false, message: nasty(5000) },
           })),
