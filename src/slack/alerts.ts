@@ -7,10 +7,11 @@ import { RECORD_STATUSES, TERMINAL_STATUSES, totalsByStatus, type Run } from '..
 import { toRunView, type RunView } from '../domain/run-view.js';
 import { bucketLine, formatDuration, runText } from '../../commands/render-text.js';
 import { platformError, type WebClient } from './client.js';
-import type { AlertDelivery, DeliveryStep, FailedRecord, SlackStore } from './store.js';
+import type { AlertDelivery, AlertThread, DeliveryStep, FailedRecord, SlackStore } from './store.js';
 import { RUN_FINISHED, type OutboxItem, type OutboxRepo } from '../store/outbox-repo.js';
 import {
   actions,
+  button,
   clip,
   code,
   context,
@@ -24,7 +25,8 @@ import {
   slackDate,
   type MessagePayload,
 } from './blocks.js';
-import { BUCKET_LABEL, runButtons, STATUS_EMOJI, who } from './render.js';
+import { countParts, countsLine, heldWords, integrationName, metaLine, outcome, runButtons, runFallback, STATUS_EMOJI, who, type RunContext } from './render.js';
+import { readableError } from './words.js';
 
 /**
  * Failure alerts. When a persisted run of an integration ends `failed`,
@@ -54,21 +56,29 @@ export interface AlertOptions {
   channel: string;
   /** Pause before each thread reply (Slack allows about one message a second per channel). */
   paceMs: number;
-  /** Thread replies per alert at most; the rest go in the CSV. */
+  /** Thread replies per alert at most; when anything is left out, the CSV has it all. */
   maxReplies: number;
-  /** More people than this with the same field and message get one grouped reply. */
+  /** Causes shared by more people than this get one reply for them all; the others one reply per person (0: always one reply per cause). */
   groupThreshold: number;
   /** Failed records read for one alert at most. */
   maxRecords: number;
 }
 
-export const DEFAULT_ALERT_OPTIONS: Omit<AlertOptions, 'channel'> = { paceMs: 1100, maxReplies: 50, groupThreshold: 5, maxRecords: 100_000 };
+export const DEFAULT_ALERT_OPTIONS: Omit<AlertOptions, 'channel'> = { paceMs: 1100, maxReplies: 10, groupThreshold: 0, maxRecords: 100_000 };
+
+/** Longest name, email or value a reply shows of one person (HR data can be very long). */
+const SHOWN = 60;
+
+interface Cause {
+  field: string;
+  message: string;
+}
 
 interface Person {
   rec: FailedRecord;
   name: string | null;
   email: string | null;
-  causes: { field: string; message: string }[];
+  causes: Cause[];
 }
 
 function pick(payload: unknown, keys: string[]): string | null {
@@ -90,16 +100,41 @@ function personOf(rec: FailedRecord): Person {
   return { rec, name, email, causes };
 }
 
+/** The value the source sent for an error's field (`status`, `attributes.band`), or undefined when it sent none. */
+export function sentValue(payload: unknown, field: string): unknown {
+  if (!field || !payload || typeof payload !== 'object') return undefined;
+  let v: unknown = payload;
+  for (const key of field.split('.')) {
+    if (!v || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+/** A value as it was sent, quoted and shortened safely: `"retired"`, `""`, `42`, `null`. */
+export function shownValue(v: unknown): string | null {
+  if (v === undefined) return null;
+  let s: string;
+  try {
+    s = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
+  } catch {
+    s = String(v);
+  }
+  return code(clip(s, SHOWN));
+}
+
 function personLabel(p: Person): string {
-  const shown = (v: string) => clip(v, LIMITS.sectionText);
-  const parts = [p.name ? `*${esc(shown(p.name))}*` : null, p.email ? esc(shown(p.email)) : null, code(shown(p.rec.external_id))].filter(Boolean);
+  const parts = [p.name ? `*${esc(clip(p.name, SHOWN))}*` : null, p.email ? esc(clip(p.email, SHOWN)) : null, code(clip(p.rec.external_id, SHOWN))].filter(Boolean);
   return `${parts.join(' · ')}${p.rec.entity !== 'employees' ? ` (${esc(p.rec.entity)})` : ''}`;
 }
 
-function causeText(c: { field: string; message: string }): string {
+/** `status` "retired": must be "active" or "terminated" — the field, the value sent, and why. */
+function causeText(c: Cause, value?: unknown): string {
   // No reply shows more than a section holds: escape only what can be shown.
   const message = esc(clip(c.message, LIMITS.sectionText));
-  return c.field ? `${code(clip(c.field, LIMITS.sectionText))}: ${message}` : message;
+  const shown = shownValue(value);
+  if (!c.field) return message;
+  return `${code(clip(c.field, SHOWN))}${shown ? ` ${shown}` : ''}: ${message}`;
 }
 
 export interface ReplyPlan {
@@ -109,10 +144,15 @@ export interface ReplyPlan {
   people: number;
 }
 
-/** Turns failed records into thread replies: grouped causes first (largest first), then one reply per person. */
+/**
+ * Turns failed records into thread replies: one reply per cause (a field and
+ * its message), the largest first, each listing its people with the value
+ * they sent; causes at most `groupThreshold` people share may instead be told
+ * per person. At most `maxReplies` replies; whatever is left out is in the CSV.
+ */
 export function planReplies(records: FailedRecord[], o: { groupThreshold: number; maxReplies: number }): ReplyPlan {
   const people = records.map(personOf);
-  const causes = new Map<string, { field: string; message: string; people: Person[] }>();
+  const causes = new Map<string, Cause & { people: Person[] }>();
   for (const p of people) {
     for (const c of p.causes) {
       const key = `${c.field}\u0000${c.message}`;
@@ -127,7 +167,14 @@ export function planReplies(records: FailedRecord[], o: { groupThreshold: number
   let csv = false;
   const replies: MessagePayload[] = [];
   for (const [, c] of grouped) {
-    const head = `:busts_in_silhouette: *${c.people.length} people* · ${causeText(c)}`;
+    if (replies.length >= o.maxReplies) {
+      csv = true;
+      break;
+    }
+    const values = new Set(c.people.map((p) => shownValue(sentValue(p.rec.payload, c.field))));
+    // One value for everyone is said once, in the heading; otherwise each person's is on their line.
+    const same = values.size === 1;
+    const head = `:busts_in_silhouette: *${peopleCount(c.people.length)}* · ${causeText(c, same ? sentValue(c.people[0]!.rec.payload, c.field) : undefined)}`;
     const budget = LIMITS.sectionText - head.length - 10;
     // Only the first lines can be shown: the rest are counted, not rendered.
     const lines: string[] = [];
@@ -137,7 +184,8 @@ export function planReplies(records: FailedRecord[], o: { groupThreshold: number
         lines.push('');
         continue;
       }
-      const line = `• ${personLabel(p)}`;
+      const value = same ? null : shownValue(sentValue(p.rec.payload, c.field));
+      const line = `• ${personLabel(p)}${value ? ` — ${value}` : ''}`;
       lines.push(line);
       used += line.length + 1;
     }
@@ -147,20 +195,22 @@ export function planReplies(records: FailedRecord[], o: { groupThreshold: number
     replies.push(mrkdwnMessage(text, [section(text)]));
   }
   for (const p of people) {
-    // Past the cap only the count matters.
-    if (replies.length > o.maxReplies) break;
     const own = p.causes.filter((c) => !groupedKeys.has(`${c.field}\u0000${c.message}`));
     if (!own.length) continue;
-    const lines = joinWithin(own.map((c) => `• ${causeText(c)}`), LIMITS.sectionText - 400, (n) => `…and ${n} more errors (see the CSV).`);
+    if (replies.length >= o.maxReplies) {
+      csv = true;
+      break;
+    }
+    const lines = joinWithin(own.map((c) => `• ${causeText(c, sentValue(p.rec.payload, c.field))}`), LIMITS.sectionText - 400, (n) => `…and ${n} more errors (see the CSV).`);
     if (lines.shown < own.length) csv = true;
     const text = `:bust_in_silhouette: ${personLabel(p)}\n${lines.text}${p.rec.reason && p.rec.errors?.length ? `\n_${esc(p.rec.reason)}_` : ''}`;
     replies.push(mrkdwnMessage(text, [section(text)]));
   }
-  if (replies.length > o.maxReplies) {
-    replies.length = o.maxReplies;
-    csv = true;
-  }
   return { replies, csv, people: people.length };
+}
+
+function peopleCount(n: number): string {
+  return `${n} ${n === 1 ? 'person' : 'people'}`;
 }
 
 /** RFC 4180 CSV; cells that a spreadsheet would run as a formula are prefixed with `'`. */
@@ -170,43 +220,94 @@ export function failuresCsv(records: FailedRecord[]): string {
     if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  const rows = [['entity', 'external_id', 'name', 'email', 'field', 'message', 'reason'].join(',')];
+  const rows = [['entity', 'external_id', 'name', 'email', 'field', 'value', 'message', 'reason'].join(',')];
   for (const p of records.map(personOf)) {
-    for (const c of p.causes) rows.push([p.rec.entity, p.rec.external_id, p.name, p.email, c.field, c.message, p.rec.reason].map(cell).join(','));
+    for (const c of p.causes) {
+      const v = sentValue(p.rec.payload, c.field);
+      const value = v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+      rows.push([p.rec.entity, p.rec.external_id, p.name, p.email, c.field, value, c.message, p.rec.reason].map(cell).join(','));
+    }
   }
   return rows.join('\r\n') + '\r\n';
 }
 
-export function alertMessage(run: RunView, integrationName: string): MessagePayload {
+/** How an alert's loop closed, or how it goes on: shown in place of its buttons. */
+export type AlertState =
+  | { kind: 'open' }
+  | { kind: 'still'; latest: RunView; fresh: number }
+  | { kind: 'applying'; by: string | null }
+  | { kind: 'confirmed'; by: string | null; run: RunView }
+  | { kind: 'discarded'; by: string | null; at: string | null }
+  | { kind: 'resolved'; run: RunView };
+
+/** The buttons of an open alert: decide (held), look (Errors, Records), act (Run again, Test connection). */
+function alertButtons(run: RunView, ctx: RunContext) {
+  const out = runButtons(run, ctx);
+  if (run.status === 'failed' && run.integration) {
+    const value = JSON.stringify({ integration: run.integration, mode: run.mode === 'full' ? 'full' : 'recent' });
+    out.push(
+      button('Run again', 'alert_run_again', value, { style: 'primary', label: `Run the ${esc(integrationName(run, ctx))} sync again` }),
+      button('Test connection', 'alert_test_connection', run.integration, { label: `Test the connection to ${esc(integrationName(run, ctx))}` }),
+    );
+  }
+  return out;
+}
+
+/**
+ * The alert of a run, as it stands: the outcome first, what needs attention,
+ * the buttons while it is open — and, once its loop closed, who decided or
+ * which run resolved it, in place of the buttons.
+ */
+export function alertMessage(run: RunView, ctx: RunContext = {}, state: AlertState = { kind: 'open' }): MessagePayload {
   const t = totalsByStatus(run.results);
-  const title =
-    run.status === 'held'
-      ? `${STATUS_EMOJI.held} ${integrationName}: run #${run.id} held — needs a decision`
-      : run.status === 'failed'
-        ? `:rotating_light: ${integrationName}: run #${run.id} failed`
-        : `${STATUS_EMOJI.warning} ${integrationName}: run #${run.id} finished with problems`;
+  const name = integrationName(run, ctx);
+  const leaving = run.guard?.terminations ?? t.terminated;
+  const closedHeader: Partial<Record<AlertState['kind'], string>> = {
+    applying: leaving > 0 ? `${STATUS_EMOJI.running} ${name}: terminating ${peopleCount(leaving)}…` : `${STATUS_EMOJI.running} ${name}: applying the held plan…`,
+    confirmed: `${STATUS_EMOJI.completed} ${name}: held run confirmed`,
+    discarded: `${STATUS_EMOJI.discarded} ${name}: held run discarded${leaving > 0 ? ', no one terminated' : ''}`,
+    resolved: `${STATUS_EMOJI.completed} ${name}: resolved`,
+  };
+  const title = closedHeader[state.kind] ?? `${run.status === 'failed' ? ':rotating_light:' : STATUS_EMOJI[run.status]} ${outcome(run, ctx)}`;
   const what =
-    run.status === 'held' && run.guard
-      ? `It would terminate *${run.guard.terminations}* of ${run.guard.active} active people, above max_terminations ${esc(run.guard.max_terminations)} (${run.guard.limit}). Nothing was written. *Confirm* applies exactly this plan; *Discard* drops it.`
+    run.status === 'held'
+      ? heldWords(run, ctx).replace(/^:raised_hand: /, '')
       : run.status === 'failed'
-        ? `:x: ${esc(run.error ?? run.reason ?? 'The run failed.')}${t.failed ? '' : ' Nothing was written.'}`
-        : `${t.failed} record${t.failed === 1 ? '' : 's'} failed and ${t.skipped} ${t.skipped === 1 ? 'was' : 'were'} skipped; everything else was applied.`;
+        ? `:x: ${esc(readableError(run.error ?? run.reason ?? 'The run failed.'))}${t.failed ? '' : ' Nothing was written.'}`
+        : run.status === 'warning'
+          ? `${[t.failed && `${t.failed} record${t.failed === 1 ? '' : 's'} failed`, t.skipped && `${t.skipped} ${t.skipped === 1 ? 'was' : 'were'} skipped`].filter(Boolean).join(' and ')}; everything else was applied.`
+          : null;
+  const closing =
+    state.kind === 'applying'
+      ? `:arrows_counterclockwise: Confirmed by ${who(state.by)} · applying exactly the held plan…`
+      : state.kind === 'confirmed'
+        ? `:white_check_mark: Confirmed by ${who(state.by)} · ${slackDate(state.run.finished_at, '{date_short_pretty} {time}')} · ${esc(countParts(state.run, { unchanged: false }).join(', ') || 'no changes')}`
+        : state.kind === 'discarded'
+          ? `:wastebasket: Discarded by ${who(state.by)}${state.at ? ` · ${slackDate(state.at)}` : ''} · nothing written`
+          : state.kind === 'resolved'
+            ? `:white_check_mark: Resolved by run #${state.run.id} · ${slackDate(state.run.finished_at)} · ${esc(countParts(state.run, { unchanged: false }).join(', ') || 'no changes')}`
+            : state.kind === 'still'
+              ? `:repeat: Still failing: run #${state.latest.id} · ${slackDate(state.latest.finished_at)} · ${peopleCount(totalsByStatus(state.latest.results).failed)}, ${state.fresh} new — see the thread`
+              : null;
+  const open = state.kind === 'open' || state.kind === 'still';
+  const counts = countsLine(run);
   const blocks = [
     header(title),
-    section(what),
-    section(null, {
-      fields: [
-        `*Requested by*\n${who(run.requested_by)} via ${esc(run.trigger)}`,
-        `*Mode*\n${esc(run.mode)} · persisted`,
-        `*Duration*\n${formatDuration(run.duration_ms)}`,
-        `*Finished*\n${slackDate(run.finished_at)}`,
-      ],
-    }),
-    run.status !== 'failed' || t.failed ? section(null, { fields: RECORD_STATUSES.map((b) => `*${BUCKET_LABEL[b]}*\n${t[b]}`) }) : null,
-    t.failed ? context([`Per-person errors follow in this thread (${t.failed}).`]) : null,
-    actions(runButtons(run)),
+    what ? section(what) : null,
+    run.status !== 'failed' || t.failed ? (counts ? section(counts) : null) : null,
+    context([metaLine(run)]),
+    closing ? section(closing) : null,
+    open && t.failed ? context([`Errors follow in this thread, one reply per cause (${peopleCount(t.failed)}).`]) : null,
+    open ? actions(alertButtons(run, ctx)) : null,
   ];
-  return message(`${title}\n${runText(run)}`, blocks);
+  const fallback = !open
+    ? title.replace(/^:[a-z_]+: /, '')
+    : run.status === 'held'
+      ? runFallback(run, ctx)
+      : run.status === 'failed'
+        ? `${name} sync failed: ${readableError(run.error ?? run.reason ?? 'see the run')}${t.failed ? ' Details in thread.' : ''}`
+        : `${name} sync: ${countParts(run, { unchanged: false }).join(', ')} — details in thread.`;
+  return message(fallback, blocks);
 }
 
 export interface AlertDeliverer {
@@ -218,6 +319,8 @@ export interface AlertDeliverer {
   deliverDue(): Promise<void>;
   /** Stops polling, and lets a delivery in progress stop between two messages (another process continues it). */
   stop(): Promise<void>;
+  /** A held run was just confirmed or discarded here: its alert shows the decision at once. */
+  refresh(runId: number): Promise<void>;
   /** This process's lease owner id. */
   readonly owner: string;
 }
@@ -239,6 +342,8 @@ export function createAlerts(d: {
   getRun: (id: number) => Promise<Run | null>;
   log: Logger;
   integrations: () => readonly IntegrationConfig[];
+  /** Names and the people a run terminates, for its alert. */
+  context: (view: RunView) => Promise<RunContext>;
   options: AlertOptions;
   /** How often the outbox is polled (default 1.5 s; 0: only when woken). */
   pollMs?: number;
@@ -291,31 +396,57 @@ export function createAlerts(d: {
     if (!(await d.store.recordStep(item.id, owner, leaseSeconds, s))) throw new LeaseLost();
   };
 
-  async function raise(item: OutboxItem, run: Run): Promise<void> {
-    const integration = run.integration_id!;
-    const view = toRunView(run);
-    const p: AlertDelivery | null = await d.store.startAlert(item.id, run.id, owner, leaseSeconds);
-    if (!p) throw new LeaseLost();
-    let channel = p.channel;
-    let ts = p.ts;
-    if (!ts) {
-      const summary = alertMessage(view, nameOf(integration));
-      const top = await d.web.chat.postMessage({ channel: o.channel, text: summary.text, blocks: summary.blocks, unfurl_links: false });
-      channel = top.channel ?? o.channel;
-      ts = top.ts!;
-      await step(item, { channel, ts, thread: { integration_id: integration, run_id: run.id, status: run.status } });
+  /** How the alert of thread `t` stands now: open, decided (confirmed or discarded), or resolved by a later run. */
+  async function stateOf(t: AlertThread, original: Run): Promise<AlertState> {
+    if (original.confirmed_by && original.id === t.run_id) {
+      if (original.status === 'pending' || original.status === 'running') return { kind: 'applying', by: original.confirmed_by };
+      if (original.status === 'completed' || original.status === 'warning') return { kind: 'confirmed', by: original.confirmed_by, run: toRunView(original) };
     }
+    if (original.status === 'discarded') return { kind: 'discarded', by: /^discarded by (.+)$/.exec(original.reason ?? '')?.[1] ?? null, at: original.finished_at ? new Date(original.finished_at).toISOString() : null };
+    if (t.resolved_by_run && t.resolved_by_run !== t.run_id) {
+      const by = await d.getRun(t.resolved_by_run);
+      if (by) return { kind: 'resolved', run: toRunView(by) };
+    }
+    return { kind: 'open' };
+  }
 
-    const records = await d.store.failedRecords([run.id], o.maxRecords);
-    if (!records.length) return;
-    const plan = planReplies(records, o);
-    let posted = p.replies;
-    for (let i = p.replies; i < plan.replies.length; i++) {
+  /** Brings the integration's alert message up to date with its run's fate (in place: chat.update). */
+  async function refreshTop(t: AlertThread, extra?: AlertState): Promise<void> {
+    const original = await d.getRun(t.run_id);
+    if (!original) return;
+    const view = toRunView(original);
+    const state = extra ?? (await stateOf(t, original));
+    // The original question as it was asked (a confirmed run's results replace the held plan's).
+    const shown = original.status === 'held' || state.kind === 'open' || state.kind === 'still' ? view : { ...view, status: t.status as Run['status'] };
+    const msg = alertMessage(shown, await d.context(view), state);
+    try {
+      await d.web.chat.update({ channel: t.channel, ts: t.ts, text: msg.text, blocks: msg.blocks });
+    } catch (err) {
+      // A deleted or unreachable alert: the thread replies still say it.
+      if (!platformError(err)) throw err;
+      d.log.warn('alert message could not be updated', { run_id: t.run_id, error: describeError(err) });
+    }
+  }
+
+  /**
+   * Whether a failing run goes on in the integration's open alert thread
+   * instead of posting a new alert: a failure or warning while a failure's (or
+   * its own held run's) alert is open. A held run always asks anew.
+   */
+  function continues(t: AlertThread | null, run: Run): t is AlertThread {
+    if (!t || t.resolved_at || run.status === 'held') return false;
+    if (t.run_id === run.id) return t.status !== run.status;
+    return t.status === 'failed' || t.status === 'warning';
+  }
+
+  async function postReplies(item: OutboxItem, run: Run, at: { channel: string; ts: string }, replies: MessagePayload[], from: number): Promise<number> {
+    let posted = from;
+    for (let i = from; i < replies.length; i++) {
       if (stopped) throw new Interrupted();
-      const reply = plan.replies[i]!;
+      const reply = replies[i]!;
       await sleep(o.paceMs);
       try {
-        await d.web.chat.postMessage({ channel: channel!, thread_ts: ts, text: reply.text, blocks: reply.blocks, unfurl_links: false });
+        await d.web.chat.postMessage({ channel: at.channel, thread_ts: at.ts, text: reply.text, blocks: reply.blocks, unfurl_links: false });
       } catch (err) {
         // The thread itself is unusable (deleted, no access): stop here. Anything else: the next attempt goes on from this reply.
         if (!platformError(err)) throw err;
@@ -325,8 +456,57 @@ export function createAlerts(d: {
       posted = i + 1;
       await step(item, { replies: posted });
     }
+    return posted;
+  }
+
+  async function raise(item: OutboxItem, run: Run): Promise<void> {
+    const integration = run.integration_id!;
+    const view = toRunView(run);
+    const p: AlertDelivery | null = await d.store.startAlert(item.id, run.id, owner, leaseSeconds);
+    if (!p) throw new LeaseLost();
+    const open = await d.store.alertThread(integration);
+    // Carried on by an earlier attempt of this delivery, or decided now.
+    const thread = continues(open, run) && (!p.ts || p.ts === open.ts) ? open : null;
+    const records = await d.store.failedRecords([run.id], o.maxRecords);
     const total = totalsByStatus(view.results).failed;
-    if (!p.csv_done && (plan.csv || total > records.length)) {
+    let channel = p.channel;
+    let ts = p.ts;
+    let replies: MessagePayload[];
+    let csv: boolean;
+    if (thread) {
+      // Only who is new since the alert is spelled out again; the CSV has everyone.
+      const before = thread.run_id === run.id ? new Set<string>() : new Set((await d.store.failedRecords([thread.run_id], o.maxRecords)).map((r) => `${r.entity}\u0000${r.external_id}`));
+      const fresh = records.filter((r) => !before.has(`${r.entity}\u0000${r.external_id}`));
+      const plan = planReplies(fresh, { ...o, maxReplies: Math.max(1, o.maxReplies - 1) });
+      const head =
+        thread.run_id === run.id
+          ? `${STATUS_EMOJI[run.status]} Run #${run.id} was confirmed${run.confirmed_by ? ` by ${who(run.confirmed_by)}` : ''} and ${run.status === 'failed' ? `failed: ${esc(readableError(run.error ?? 'see the run'))}` : `applied with problems: ${esc(countParts(view, { unchanged: false }).join(', '))}`}.`
+          : run.status === 'failed'
+            ? `:repeat: Run #${run.id}: still failing — ${esc(readableError(run.error ?? run.reason ?? 'the sync failed'))}`
+            : `:repeat: Run #${run.id}: still failing — ${peopleCount(total)}, ${fresh.length} new${fresh.length ? ' (below)' : ''}.`;
+      replies = [mrkdwnMessage(head, [section(head), context([metaLine(view)])]), ...plan.replies];
+      csv = plan.csv || (fresh.length < records.length && plan.replies.length > 0);
+      if (!ts) {
+        channel = thread.channel;
+        ts = thread.ts;
+        await step(item, { channel, ts });
+      }
+      if (p.replies === 0) await refreshTop(thread, thread.run_id === run.id ? undefined : { kind: 'still', latest: view, fresh: fresh.length });
+    } else {
+      if (!ts) {
+        const summary = alertMessage(view, await d.context(view));
+        const top = await d.web.chat.postMessage({ channel: o.channel, text: summary.text, blocks: summary.blocks, unfurl_links: false });
+        channel = top.channel ?? o.channel;
+        ts = top.ts!;
+        await step(item, { channel, ts, thread: { integration_id: integration, run_id: run.id, status: run.status } });
+      }
+      if (!records.length) return;
+      const plan = planReplies(records, o);
+      replies = plan.replies;
+      csv = plan.csv;
+    }
+    const posted = await postReplies(item, run, { channel: channel!, ts }, replies, p.replies);
+    if (!p.csv_done && records.length && (csv || total > records.length)) {
       if (stopped) throw new Interrupted();
       await sleep(o.paceMs);
       const count = total > records.length ? `the first ${records.length} of ${total}` : `all ${records.length}`;
@@ -336,7 +516,7 @@ export function createAlerts(d: {
           ts,
           `run-${run.id}-failures.csv`,
           failuresCsv(records),
-          `Failed records of run #${run.id}: ${count}, one row per error — more than this thread spells out (${posted} replies).`,
+          `Every failed record of run #${run.id} (${count}), one row per error with the value sent — this thread shows ${posted} ${posted === 1 ? 'reply' : 'replies'}.`,
         );
       } catch (err) {
         if (!platformError(err)) throw err;
@@ -357,7 +537,7 @@ export function createAlerts(d: {
       p.thread_run_id === run.id
         ? `Run #${run.id} was confirmed${run.confirmed_by ? ` by ${who(run.confirmed_by)}` : ''} and completed`
         : `Run #${run.id} of ${esc(nameOf(run.integration_id!))} completed`;
-    const text = `:white_check_mark: *Resolved.* ${how} ${slackDate(run.finished_at)} — ${esc(bucketLine(view))}.`;
+    const text = `:white_check_mark: *Resolved.* ${how} ${slackDate(run.finished_at)}: ${esc(countParts(view, { unchanged: false }).join(', ') || 'no changes')}.`;
     try {
       await d.web.chat.postMessage({ channel: p.channel!, thread_ts: p.ts!, text: clip(text, LIMITS.fallbackText), blocks: [section(text)], unfurl_links: false });
     } catch (err) {
@@ -365,6 +545,8 @@ export function createAlerts(d: {
       // The thread is gone or closed to us: nothing left to answer.
       d.log.error('alert resolution reply failed', { run_id: run.id, error: describeError(err) });
     }
+    const t = await d.store.alertThread(run.integration_id!);
+    if (t && t.ts === p.ts) await refreshTop(t);
     await step(item, { replies: 1 });
     return true;
   }
@@ -387,6 +569,16 @@ export function createAlerts(d: {
       return 'delivered';
     }
     return (await resolve(item, run)) ? 'delivered' : 'ignored';
+  }
+
+  /** A decision was taken on a run (confirm, discard): its open alert shows it at once, buttons gone. */
+  async function refresh(runId: number): Promise<void> {
+    const run = await d.getRun(runId);
+    if (!run?.integration_id) return;
+    const t = await d.store.alertThread(run.integration_id);
+    if (!t || t.run_id !== run.id) return;
+    if (run.status === 'discarded') await d.store.closeAlertThread(run.integration_id, run.id);
+    await refreshTop(t);
   }
 
   async function handle(item: OutboxItem): Promise<void> {
@@ -467,6 +659,7 @@ export function createAlerts(d: {
 
   return {
     owner,
+    refresh,
     start() {
       if (!stopped) return;
       stopped = false;

@@ -35,6 +35,7 @@ export const LIMITS = {
   contextText: 2000,
   actionsElements: 25,
   buttonText: 75,
+  accessibilityLabel: 75,
   buttonValue: 2000,
   actionId: 255,
   blockId: 255,
@@ -210,7 +211,7 @@ export function button(
   text: string,
   actionId: string,
   value?: string,
-  options: { style?: 'primary' | 'danger'; confirm?: Confirm; url?: string } = {},
+  options: { style?: 'primary' | 'danger'; confirm?: Confirm; url?: string; /** What a screen reader says when the visible text repeats (ten "Open" buttons). */ label?: string } = {},
 ): Button {
   if (value !== undefined && value.length > LIMITS.buttonValue) throw new RangeError(`button value for ${actionId} is over ${LIMITS.buttonValue} characters`);
   const b: Button = { type: 'button', text: plain(text, LIMITS.buttonText), action_id: clip(actionId, LIMITS.actionId) };
@@ -218,12 +219,21 @@ export function button(
   if (options.style) b.style = options.style;
   if (options.confirm) b.confirm = options.confirm;
   if (options.url) b.url = clip(options.url, LIMITS.url);
+  if (options.label) b.accessibility_label = clip(options.label, LIMITS.accessibilityLabel);
   return b;
 }
 
 export function option(text: string, value: string): Option {
   if (value.length > LIMITS.optionValue) throw new RangeError(`option value is over ${LIMITS.optionValue} characters`);
-  return { text: plain(text, LIMITS.optionText), value };
+  return { text: plain(clipWords(text, LIMITS.optionText), LIMITS.optionText), value };
+}
+
+/** Like `clip`, but cuts at a word boundary when there is one in the last third (labels read better whole-worded). */
+export function clipWords(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max - ELLIPSIS.length);
+  const space = cut.lastIndexOf(' ');
+  return clip(space > (max * 2) / 3 ? cut.slice(0, space).replace(/[\s,;:·(—-]+$/, '') + ELLIPSIS : text, max);
 }
 
 export function staticSelect(o: { actionId: string; placeholder: string; options: Option[]; initial?: string | null }): types.StaticSelect {

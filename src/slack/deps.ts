@@ -5,7 +5,10 @@ import type { WebClient } from './client.js';
 import type { Admins } from './admins.js';
 import type { SlackStore } from './store.js';
 import type { LiveMessages } from './live.js';
+import type { RunView } from '../domain/run-view.js';
 import { modal, type MessagePayload, type ModalView } from './blocks.js';
+import type { RunContext } from './render.js';
+import { runContext } from './present.js';
 
 /** What every Slack listener folder's `register(app, deps)` gets. */
 export interface SlackDeps {
@@ -16,8 +19,21 @@ export interface SlackDeps {
   admins: Admins;
   store: SlackStore;
   live: LiveMessages;
+  /** The alert deliverer, when alerts are on: a decision shows on its alert at once. */
+  alerts: { refresh(runId: number): Promise<void> } | null;
   /** The person behind a request, with admin rights looked up (cached). */
   actor(userId: string): Promise<Actor>;
+}
+
+/** What a reader may see and do: admins everything; viewers also records and payloads. */
+export async function readerOf(deps: Pick<SlackDeps, 'admins'>, userId: string): Promise<{ isAdmin: boolean; canView: boolean }> {
+  const [isAdmin, canView] = await Promise.all([deps.admins.isAdmin(userId), deps.admins.canView(userId)]);
+  return { isAdmin, canView };
+}
+
+/** A run's rendering context, for a reader when one is known (ephemeral answers, the Home tab). */
+export async function contextFor(deps: Pick<SlackDeps, 'commands' | 'admins'>, view: RunView, userId?: string): Promise<RunContext> {
+  return runContext(deps.commands, view, userId ? await readerOf(deps, userId) : undefined);
 }
 
 export function slackActor(userId: string, isAdmin: boolean): Actor {

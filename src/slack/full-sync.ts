@@ -21,16 +21,18 @@ export function fullSyncText(v: FullSyncValue): string {
 
 /** The question before a full sync: it reads the whole data set and may load the systems. */
 export function fullSyncConfirmation(v: FullSyncValue, name: string | null): MessagePayload {
-  const what = v.integration ? `*${esc(name ?? v.integration)}* (${code(v.integration)})` : '*every integration*';
+  // One level of emphasis: a name inside bold text would end it early.
+  const what = v.integration ? `${esc(name ?? v.integration)} (${code(v.integration)})` : 'every integration';
   const body = [
-    `:warning: *Full sync of ${what}${v.dry ? ' as a dry run' : ''}?*`,
-    `This requests *all* data from the HR system${v.integration ? '' : 's'} and compares it with everything people-sync holds; it may load the HR system and people-sync for a while.`,
+    `:warning: *Full sync${v.dry ? ' as a dry run' : ''}* of ${what}?`,
+    `It reads everyone from the HR system${v.integration ? '' : 's'} and compares them with what people-sync holds; that may load the HR system${v.integration ? '' : 's'} for a while.`,
     v.dry
       ? 'As a dry run it writes nothing; you can apply it afterwards.'
-      : 'People missing from the source are terminated (a run that would terminate more than max_terminations is held for confirmation).',
+      : 'People the source no longer sends are terminated. If that is more than the integration allows (max_terminations), the run is held for your decision.',
   ].join('\n');
   const start = JSON.stringify(v);
-  return message(`Full sync of ${v.integration ?? 'every integration'}${v.dry ? ' (dry run)' : ''}: this syncs the whole data set and may load the system. Start, ${v.dry ? '' : 'dry run instead, '}or cancel?`, [
+  const label = name ?? v.integration ?? 'every integration';
+  return message(`Full sync of ${label}${v.dry ? ' as a dry run' : ''}? It reads everyone and may load the HR system.`, [
     section(body),
     actions([
       button(v.dry ? 'Start dry run' : 'Start', 'fullsync_start', start, { style: 'primary' }),

@@ -1,6 +1,8 @@
 import { SocketModeReceiver, webApi } from '@slack/bolt';
 import type { Surface } from '../surface.js';
 import type { Run } from '../domain/run.js';
+import type { RunView } from '../domain/run-view.js';
+import { runContext } from './present.js';
 import { describeError } from '../errors.js';
 import { slackLogger, webClientOptions, type RetryOptions } from './client.js';
 import { createAdmins } from './admins.js';
@@ -57,8 +59,17 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
     const web = new webApi.WebClient(s.botToken, clientOptions);
     const store = createSlackStore(ctx.sql, ctx.store.runs);
     const commands = ctx.commands;
-    const admins = createAdmins({ userIds: s.adminUserIds, usergroupId: s.adminUsergroupId, web, log, ttlMs: options.adminCacheMs, now: options.now });
-    const live = createLiveMessages({ service: ctx.service, runs: ctx.store.runs, web, store, log });
+    const admins = createAdmins({
+      userIds: s.adminUserIds,
+      usergroupId: s.adminUsergroupId,
+      viewerUsergroupId: s.viewerUsergroupId,
+      web,
+      log,
+      ttlMs: options.adminCacheMs,
+      now: options.now,
+    });
+    const context = (view: RunView) => runContext(commands, view);
+    const live = createLiveMessages({ service: ctx.service, runs: ctx.store.runs, web, store, log, context });
     const alerts = s.alertChannel
       ? createAlerts({
           web,
@@ -67,6 +78,7 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
           getRun: (id) => ctx.store.runs.get(id),
           log,
           integrations: () => ctx.config.integrations,
+          context,
           pollMs: options.alertPollMs,
           leaseSeconds: options.alertLeaseSeconds,
           track: (w) => tasks.track(w),
@@ -106,6 +118,7 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
       admins,
       store,
       live,
+      alerts,
       actor: async (userId) => slackActor(userId, await admins.isAdmin(userId)),
     };
     registerListeners(app, deps);

@@ -5,7 +5,7 @@ import type { SyncService } from '../engine/service.js';
 import type { RunsRepo } from '../store/runs-repo.js';
 import { platformError, type WebClient } from './client.js';
 import { renderKey, type SlackStore } from './store.js';
-import { runMessage } from './render.js';
+import { runMessage, type RunContext } from './render.js';
 
 /**
  * Channel messages that follow a run: posted as "Sync staged: run #12" and
@@ -31,7 +31,15 @@ const GONE = new Set(['message_not_found', 'cant_update_message', 'channel_not_f
 /** Posting here failed for lack of access; the DM fallback applies. */
 const NO_ACCESS = new Set(['not_in_channel', 'channel_not_found', 'is_archived', 'restricted_action', 'ekm_access_denied']);
 
-export function createLiveMessages(d: { service: SyncService; runs: RunsRepo; web: WebClient; store: SlackStore; log: Logger }): LiveMessages {
+export function createLiveMessages(d: {
+  service: SyncService;
+  runs: RunsRepo;
+  web: WebClient;
+  store: SlackStore;
+  log: Logger;
+  /** Names and the people a run terminates (channel messages have no single reader). */
+  context: (view: RunView) => Promise<RunContext>;
+}): LiveMessages {
   async function viewOf(runId: number): Promise<RunView | null> {
     const run = await d.runs.get(runId);
     if (!run) return null;
@@ -50,7 +58,7 @@ export function createLiveMessages(d: { service: SyncService; runs: RunsRepo; we
         if (!view) return;
         const key = keyOf(view);
         if (key === shown) return;
-        const msg = runMessage(view);
+        const msg = runMessage(view, await d.context(view));
         try {
           await d.web.chat.update({ channel, ts, text: msg.text, blocks: msg.blocks });
         } catch (err) {
@@ -78,7 +86,7 @@ export function createLiveMessages(d: { service: SyncService; runs: RunsRepo; we
     async post({ channel, userId, runId, threadTs }) {
       const view = await viewOf(runId);
       if (!view) return null;
-      const msg = runMessage(view);
+      const msg = runMessage(view, await d.context(view));
       let res: { channel?: string; ts?: string };
       let fallback = false;
       try {

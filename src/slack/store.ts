@@ -26,6 +26,7 @@ export interface AlertThread {
   status: string;
   resolved_by_run: number | null;
   resolved_at: Date | null;
+  created_at: Date;
 }
 
 /** A failed result for an alert thread (the store's records-with-payload query). */
@@ -148,6 +149,11 @@ export function createSlackStore(sql: Sql, runs: RunsRepo = createRunsRepo(sql))
           status = EXCLUDED.status, resolved_by_run = NULL, resolved_at = NULL, created_at = now()`;
     },
 
+    /** Alerts not yet resolved, newest first (the Home tab's "Needs a decision"). */
+    async openAlertThreads(limit = 10): Promise<AlertThread[]> {
+      return sql<AlertThread[]>`SELECT * FROM slack_alert_threads WHERE resolved_at IS NULL ORDER BY created_at DESC LIMIT ${limit}`;
+    },
+
     async alertThread(integrationId: string): Promise<AlertThread | null> {
       const [row] = await sql<AlertThread[]>`SELECT * FROM slack_alert_threads WHERE integration_id = ${integrationId}`;
       return row ?? null;
@@ -159,6 +165,18 @@ export function createSlackStore(sql: Sql, runs: RunsRepo = createRunsRepo(sql))
         UPDATE slack_alert_threads SET resolved_by_run = ${runId}, resolved_at = now()
         WHERE integration_id = ${integrationId} AND resolved_at IS NULL RETURNING *`;
       return row ?? null;
+    },
+
+    /** The integration's alert thread is closed by this run (a held run discarded): nothing more is said in it. */
+    async closeAlertThread(integrationId: string, runId: number): Promise<void> {
+      await sql`
+        UPDATE slack_alert_threads SET resolved_by_run = ${runId}, resolved_at = now()
+        WHERE integration_id = ${integrationId} AND run_id = ${runId} AND resolved_at IS NULL`;
+    },
+
+    /** A run message now follows another run (a dry run's message follows the run that applies it). */
+    async repointMessage(channel: string, ts: string, runId: number): Promise<void> {
+      await sql`UPDATE slack_run_messages SET run_id = ${runId}, rendered = NULL, failures = 0, updated_at = now() WHERE channel = ${channel} AND ts = ${ts}`;
     },
 
     async delivery(outboxId: number): Promise<AlertDelivery | null> {

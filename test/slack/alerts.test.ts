@@ -30,20 +30,22 @@ describe('failure alerts', () => {
 
     const [summary] = topLevel();
     expect(topLevel()).toHaveLength(1);
-    expect(summary!.body.text).toContain(`HR export: run #${run.id} finished with problems`);
-    expect(allText(summary!.body.blocks)).toContain('10 records failed and 0 were skipped');
-    expect(allText(summary!.body.blocks)).toContain('Per-person errors follow in this thread (10)');
+    // A notification that reads as a sentence; the answer first.
+    expect(summary!.body.text).toBe('HR export sync: 10 failed — details in thread.');
+    expect(summary!.body.blocks[0].text.text).toBe(':warning: HR export: 10 failed');
+    expect(allText(summary!.body.blocks)).toContain('10 records failed; everything else was applied.');
+    expect(allText(summary!.body.blocks)).toContain('*10 failed* · 3 unchanged');
+    expect(allText(summary!.body.blocks)).toContain('Errors follow in this thread, one reply per cause (10 people).');
     const ts = summary!.result.ts;
 
+    // One reply per cause, the largest first; every error names the value that was sent.
     const thread = replies(ts);
     expect(thread.map((r) => r.body.channel)).toEqual(['C0ALERTS', 'C0ALERTS', 'C0ALERTS']);
     const [group, a, b] = thread.map((r) => r.body.text as string);
     expect(group).toContain(':busts_in_silhouette: *8 people* · `email`: must be a valid email address');
-    for (let i = 10; i < 18; i++) expect(group).toContain(`\`E${i}\``);
-    expect(a).toContain(':bust_in_silhouette: *First30 Last30*');
-    expect(a).toContain('`start_date`: is not a real calendar date');
-    expect(b).toContain('`E31`');
-    expect(b).toContain('`status`: must be "active" or "terminated"');
+    for (let i = 10; i < 18; i++) expect(group).toContain(`• *First${i} Last${i}* · bad-${i} · \`E${i}\` — \`"bad-${i}"\``);
+    expect(a).toBe(':busts_in_silhouette: *1 person* · `start_date` `"2024-02-30"`: is not a real calendar date\n• *First30 Last30* · p30@example.com · `E30`');
+    expect(b).toBe(':busts_in_silhouette: *1 person* · `status` `"retired"`: must be "active" or "terminated"\n• *First31 Last31* · p31@example.com · `E31`');
     expect(fake.of('files.getUploadURLExternal')).toHaveLength(0);
 
     s.t.write('people.csv', csv(good));
@@ -53,11 +55,50 @@ describe('failure alerts', () => {
     const resolution = replies(ts).at(-1)!.body.text as string;
     expect(resolution).toContain(`:white_check_mark: *Resolved.* Run #${fixed.id} of HR export completed`);
     expect(topLevel()).toHaveLength(1);
+    // The alert itself says it is resolved, and by which run; its buttons are gone.
+    const closed = fake.of('chat.update').filter((u) => u.body.ts === ts).at(-1)!.body;
+    expect(closed.text).toBe('HR export: resolved');
+    expect(allText(closed.blocks)).toMatch(new RegExp(`:white_check_mark: Resolved by run #${fixed.id} · <!date[^>]+> · no changes`));
+    expect(closed.blocks.some((b: any) => b.type === 'actions')).toBe(false);
 
     // Resolved once: the next success says nothing.
     await s.t.sync({ integration: 'hr', mode: 'full' });
     await s.idle();
     expect(replies(ts)).toHaveLength(4);
+  });
+
+  it('a later failing run replies in the open alert\'s thread instead of posting again, naming who is new', async () => {
+    s.t.write('people.csv', csv([...good, ...badEmails(70, 2)]));
+    const first = await s.t.sync({ integration: 'hr', mode: 'full' });
+    await s.idle();
+    const [summary] = topLevel();
+    const ts = summary!.result.ts;
+    expect(replies(ts)).toHaveLength(1);
+
+    s.t.write('people.csv', csv([...good, ...badEmails(70, 2), ...badEmails(80, 1), person(81, { status: 'retired' })]));
+    const second = await s.t.sync({ integration: 'hr', mode: 'full' });
+    expect(second.status).toBe('warning');
+    await s.idle();
+    expect(topLevel()).toHaveLength(1);
+    const thread = replies(ts);
+    // The run's own line, then only what is new since the alert: E80's email, E81's status.
+    expect(thread.slice(1).map((r) => r.body.text)).toEqual([
+      `:repeat: Run #${second.id}: still failing — 4 people, 2 new (below).`,
+      ':busts_in_silhouette: *1 person* · `email` `"bad-80"`: must be a valid email address\n• *First80 Last80* · bad-80 · `E80`',
+      ':busts_in_silhouette: *1 person* · `status` `"retired"`: must be "active" or "terminated"\n• *First81 Last81* · p81@example.com · `E81`',
+    ]);
+    // The alert says so in place, and stays open.
+    const still = fake.of('chat.update').filter((u) => u.body.ts === ts).at(-1)!.body;
+    expect(allText(still.blocks)).toMatch(new RegExp(`:repeat: Still failing: run #${second.id} · <!date[^>]+> · 4 people, 2 new — see the thread`));
+    expect(still.blocks.some((b: any) => b.type === 'actions')).toBe(true);
+    expect(first.id).toBeLessThan(second.id);
+
+    s.t.write('people.csv', csv(good));
+    const fixed = await s.t.sync({ integration: 'hr', mode: 'full' });
+    await s.idle();
+    expect(replies(ts).at(-1)!.body.text).toContain(`*Resolved.* Run #${fixed.id} of HR export completed`);
+    expect(fake.of('chat.update').filter((u) => u.body.ts === ts).at(-1)!.body.text).toBe('HR export: resolved');
+    expect(topLevel()).toHaveLength(1);
   });
 
   it('dry runs never alert', async () => {
@@ -74,11 +115,22 @@ describe('failure alerts', () => {
     expect(run.status).toBe('failed');
     await s.idle();
     const [summary] = topLevel();
-    expect(summary!.body.text).toContain(`:rotating_light: HR export: run #${run.id} failed`);
-    expect(allText(summary!.body.blocks)).toContain('Fetching from HR export failed');
-    expect(allText(summary!.body.blocks)).toContain('Nothing was written.');
+    // Readable: no server path or system code, and two sentences never run together.
+    expect(summary!.body.text).toBe('HR export sync failed: Fetching from HR export failed: the file people.csv was not found; check that it is where the integration expects it.');
+    expect(summary!.body.blocks[0].text.text).toBe(':rotating_light: HR export: sync failed');
+    const said = allText(summary!.body.blocks);
+    expect(said).toContain('the file people.csv was not found; check that it is where the integration expects it. Nothing was written.');
+    expect(said).not.toMatch(/ENOENT|\/tmp\//);
+    // A failed alert offers what to do next.
+    const buttons = summary!.body.blocks.find((b: any) => b.type === 'actions').elements;
+    expect(buttons.map((e: any) => e.text.text)).toEqual(['Run again', 'Test connection']);
+    expect(JSON.parse(buttons[0].value)).toEqual({ integration: 'hr', mode: 'full' });
     expect(replies(summary!.result.ts)).toHaveLength(0);
     s.t.write('people.csv', csv(good));
+    // The next good run closes the loop (later tests start without an open alert).
+    await s.t.sync({ integration: 'hr', mode: 'full' });
+    await s.idle();
+    expect(fake.of('chat.update').at(-1)!.body).toMatchObject({ ts: summary!.result.ts, text: 'HR export: resolved' });
   });
 
   it('retries a rate-limited post after Retry-After and carries on', async () => {
@@ -96,6 +148,9 @@ describe('failure alerts', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(s.logs.lines.some((l) => /rate limit/i.test(l.msg))).toBe(true);
     expect(run.status).toBe('warning');
+    s.t.write('people.csv', csv(good));
+    await s.t.sync({ integration: 'hr', mode: 'full' });
+    await s.idle();
   });
 
   it('a Slack error while alerting is logged and never touches the run', async () => {
@@ -145,9 +200,9 @@ describe('failure alerts past the cap', () => {
     expect(upload!.url).toBe(new URL(getUrl!.result.upload_url).pathname);
     expect(Number(getUrl!.body.length)).toBe(Buffer.byteLength(upload!.body));
     const lines = upload!.body.trim().split('\r\n');
-    expect(lines[0]).toBe('entity,external_id,name,email,field,message,reason');
+    expect(lines[0]).toBe('entity,external_id,name,email,field,value,message,reason');
     expect(lines).toHaveLength(1 + 13);
-    expect(lines).toContain('employees,E100,First100 Last100,bad-100,email,must be a valid email address,');
+    expect(lines).toContain('employees,E100,First100 Last100,bad-100,email,bad-100,must be a valid email address,');
     // A cell a spreadsheet would run as a formula is defused.
     expect(upload!.body).toContain(`"'=HYPERLINK(""x"") Last200"`);
 

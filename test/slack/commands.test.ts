@@ -27,14 +27,21 @@ describe('/sync', () => {
     expect(fake.calls).toEqual([]);
   });
 
-  it('answers unknown input with the usage, ephemerally', async () => {
+  it('answers unknown input ephemerally with the command it probably meant, not every usage', async () => {
     const res = await s.command('frobnicate now');
     const body = await res.json();
     expect(body.response_type).toBe('ephemeral');
-    expect(body.text).toContain('"frobnicate" is not a command');
-    expect(body.text).toContain('/sync runs');
+    expect(body.text).toBe('"frobnicate" is not a command. Type /sync help for every command.');
+    expect(allText(body.blocks)).not.toContain('/sync runs');
+
+    const typo = await (await s.command('stauts')).json();
+    expect(typo.text).toContain('Did you mean /sync status?');
+    const partial = await (await s.command('sched list')).json();
     // Usage placeholders like <integration> are escaped, never sent as Slack links.
-    expect(allText(body.blocks)).toContain('&lt;integration&gt;');
+    expect(allText(partial.blocks)).toContain('Did you mean /sync schedule list [integration]?');
+    const near = await (await s.command('recnt hr')).json();
+    expect(allText(near.blocks)).toContain('/sync recent [integration] [--dry-run]');
+    expect(allText((await (await s.command('runs --limit 80')).json()).blocks)).toContain('--limit: is at most 50');
   });
 
   it('asks before a full sync; Start posts "Sync staged" and updates it in place to the final summary', async () => {
@@ -44,7 +51,9 @@ describe('/sync', () => {
     await s.idle();
     const question = fake.responses.at(-1)!.body;
     expect(question.response_type).toBe('ephemeral');
-    expect(question.text).toContain('syncs the whole data set and may load the system');
+    expect(question.text).toBe('Full sync of HR export? It reads everyone and may load the HR system.');
+    // One level of emphasis: the integration's name is not bold inside bold.
+    expect(question.blocks[0].text.text).toMatch(/^:warning: \*Full sync\* of HR export \(`hr`\)\?\n/);
     const buttons = question.blocks.find((b: any) => b.type === 'actions').elements;
     expect(buttons.map((b: any) => b.action_id)).toEqual(['fullsync_start', 'fullsync_dry', 'fullsync_cancel']);
     expect(fake.of('chat.postMessage')).toHaveLength(0);
@@ -53,8 +62,13 @@ describe('/sync', () => {
     await s.idle();
     const [staged] = fake.of('chat.postMessage');
     expect(staged!.body.channel).toBe('C0OPS');
-    const runId = Number(/Sync staged: run #(\d+)/.exec(staged!.body.text)![1]);
-    expect(staged!.body.blocks[0].text.text).toContain(`Sync staged: run #${runId}`);
+    const runId = Number(/queued as run #(\d+)/.exec(staged!.body.text)![1]);
+    expect(staged!.body.text).toBe(`HR export sync queued as run #${runId}.`);
+    expect(staged!.body.blocks[0].text.text).toBe(':hourglass_flowing_sand: HR export: sync queued');
+    // A queued run says when it was queued, and nothing about a start or a duration it does not have.
+    const queuedMeta = staged!.body.blocks.find((b: any) => b.type === 'context').elements[0].text;
+    expect(queuedMeta).toMatch(new RegExp(`^Run #${runId} · full sync · by <@U0ADMIN> · queued <!date`));
+    expect(queuedMeta).not.toMatch(/took|Duration|Started/);
     expect(fake.responses.at(-1)!.body).toMatchObject({ replace_original: true });
     expect(fake.responses.at(-1)!.body.text).toContain(`Run #${runId} started`);
 
@@ -66,12 +80,14 @@ describe('/sync', () => {
     const final = updates.at(-1)!.body;
     expect(final).toMatchObject({ channel: 'C0OPS', ts: staged!.body.ts ?? expect.any(String) });
     expect(final.ts).toBe(updates[0]!.body.ts);
-    expect(final.text).toContain(`Run #${runId} · hr · full sync — COMPLETED`);
+    // The answer first, in words; a fallback that reads as a sentence on a lock screen.
+    expect(final.text).toBe(`HR export sync: 5 created (run #${runId}).`);
+    expect(final.blocks[0]).toMatchObject({ type: 'header', text: { text: ':white_check_mark: HR export: 5 created' } });
     const text = allText(final.blocks);
-    for (const bucket of ['Created*\n5', 'Updated*\n0', 'Unchanged*\n0', 'Skipped*\n0', 'Terminated*\n0', 'Restored*\n0', 'Failed*\n0']) expect(text).toContain(bucket);
-    expect(text).toContain('<@U0ADMIN> via slack');
-    expect(text).toContain('Persisted');
-    expect(text).toMatch(/\*Duration\*\n[\d.]+ (ms|s)/);
+    // Only counts that are not zero; no "Persisted", no "via slack".
+    expect(text).not.toMatch(/\b0 (updated|unchanged|skipped|terminated|restored|failed)\b/);
+    expect(text).not.toMatch(/Persisted|via slack|\*Updated\*/);
+    expect(final.blocks.find((b: any) => b.type === 'context').elements[0].text).toMatch(new RegExp(`^Run #${runId} · full sync · by <@U0ADMIN> · finished <!date[^>]+> · took [\\d.]+ (ms|s)$`));
   });
 
   it('a full sync of an unknown integration says so instead of asking', async () => {
@@ -100,7 +116,9 @@ describe('/sync', () => {
     expect((await s.t.rt.store.runs.get(runId))!.dry_run).toBe(true);
     await s.t.drain(runId);
     await s.idle();
-    expect(allText(fake.of('chat.update').at(-1)!.body.blocks)).toContain('Dry run — nothing written');
+    const dryFinal = fake.of('chat.update').at(-1)!.body;
+    expect(dryFinal.blocks[0].text.text).toMatch(/^:white_check_mark: Dry run of HR export: (no changes|\d+ to create)$/);
+    expect(allText(dryFinal.blocks)).toContain('dry run, nothing written');
   });
 
   it('a full sync of every integration follows the parent run as each integration ends', async () => {
@@ -114,16 +132,16 @@ describe('/sync', () => {
     await s.t.drain(runId);
     await s.idle();
     const final = fake.of('chat.update').at(-1)!.body;
-    expect(final.text).toContain('all integrations');
-    expect(final.text).toContain('COMPLETED');
-    expect(allText(final.blocks)).toMatch(/#\d+ \*hr\* completed[\s\S]*#\d+ \*hr2\* completed/);
+    expect(final.text).toMatch(new RegExp(`^All integrations sync \\(dry run\\): (\\d+ to create|no changes) \\(run #${runId}\\)\\.$`));
+    expect(allText(final.blocks)).toMatch(/:white_check_mark: Dry run of HR export: [^\n]+ \(#\d+\)\n:white_check_mark: Dry run of Second HR: [^\n]+ \(#\d+\)/);
   });
 
   it('starts recent syncs directly, and refuses non-admins ephemerally', async () => {
     const refused = await s.command('recent hr', { user: 'U0OTHER' });
     expect(refused.status).toBe(200);
     await s.idle();
-    expect(fake.responses.at(-1)!.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('Only people-sync admins can run "recent"') });
+    // The refusal names who to ask.
+    expect(fake.responses.at(-1)!.body).toMatchObject({ response_type: 'ephemeral', text: 'Only people-sync admins can run "recent". Ask <@U0ADMIN>.' });
     expect(fake.of('chat.postMessage')).toHaveLength(0);
 
     const refusedAll = await s.command('all hr', { user: 'U0OTHER' });
@@ -134,21 +152,26 @@ describe('/sync', () => {
     await s.command('recent hr');
     await s.idle();
     const [staged] = fake.of('chat.postMessage');
-    expect(staged!.body.text).toMatch(/Sync staged: run #\d+/);
-    expect(staged!.body.text).toContain('recent changes');
+    expect(staged!.body.text).toMatch(/^HR export sync queued as run #\d+\.$/);
+    expect(allText(staged!.body.blocks)).toContain('recent changes');
     await s.t.drain(Number(/run #(\d+)/.exec(staged!.body.text)![1]));
     await s.idle();
   });
 
-  it('user <email> starts a one-person sync (Slack sends emails as mailto links)', async () => {
+  it('user <email> syncs one person privately: followed in the DM, never announced in the channel (Slack sends emails as mailto links)', async () => {
     await s.command('user <mailto:p1@example.com|p1@example.com> hr');
     await s.idle();
-    const staged = fake.of('chat.postMessage')[0]!;
-    expect(staged.body.text).toContain('user p1@example.com');
+    const posts = fake.of('chat.postMessage');
+    expect(posts.map((p) => p.body.channel)).toEqual(['U0ADMIN']);
+    const staged = posts[0]!;
+    expect(allText(staged.body.blocks)).toContain('one person (p1@example.com)');
     const runId = Number(/run #(\d+)/.exec(staged.body.text)![1]);
+    expect(fake.responses.at(-1)!.body).toMatchObject({ response_type: 'ephemeral', text: `Syncing one person as run #${runId}. I follow it in our DM, where only you see it.` });
     await s.t.drain(runId);
     await s.idle();
-    expect(fake.of('chat.update').at(-1)!.body.text).toContain(`Run #${runId} · hr · user p1@example.com`);
+    const done = fake.of('chat.update').at(-1)!.body;
+    expect(done).toMatchObject({ channel: 'DU0ADMIN', ts: staged.result.ts });
+    expect(fake.calls.some((c) => c.body.channel === 'C0OPS')).toBe(false);
   });
 
   it('a non-admin pressing Start is refused on the server', async () => {
@@ -168,10 +191,10 @@ describe('/sync', () => {
     await s.idle();
     const r = fake.responses.at(-1)!.body;
     expect(r.response_type).toBe('ephemeral');
-    expect(r.text).toContain('INTEGRATION');
+    expect(r.text).toBe('2 integrations.');
     const text = allText(r.blocks);
-    expect(text).toContain('*Kind*\npull · file');
-    expect(text).toContain('*Connection*\n:white_check_mark: CSV file readable');
+    expect(text).toContain('*Source*\nreads from file import');
+    expect(text).toContain('*Connection now*\n:white_check_mark: CSV file readable');
     expect(text).toMatch(/\*Last run\*\n.*#\d+/);
   });
 
@@ -181,17 +204,22 @@ describe('/sync', () => {
     await s.command('runs hr --dry-run');
     await s.idle();
     const list = fake.responses.at(-1)!.body;
-    expect(list.text).toContain(`#${dry.id}`);
-    const ids = list.blocks.filter((b: any) => b.type === 'actions').flatMap((b: any) => b.elements.map((e: any) => `${e.action_id}:${e.value}`));
-    expect(ids).toContain(`run_records:${dry.id}`);
-    expect(ids).toContain(`run_apply:${dry.id}`);
+    expect(list.text).toMatch(/^\d+ runs? \(integration hr, dry runs\), newest first\.$/);
+    // Compact: one block a run (and the header), each with an Open button a screen reader can tell apart.
+    const rows = list.blocks.filter((b: any) => b.type === 'section');
+    expect(list.blocks).toHaveLength(rows.length + 1);
+    const row = rows.find((b: any) => b.accessory?.value === String(dry.id));
+    expect(row.text.text).toMatch(new RegExp(`^:white_check_mark: \\*#${dry.id}\\* HR export · full sync · dry run — no changes · <!date`));
+    expect(row.accessory).toMatchObject({ action_id: 'run_open', accessibility_label: `Open run #${dry.id}` });
+    expect(new Set(rows.map((b: any) => b.accessory.accessibility_label)).size).toBe(rows.length);
 
     await s.command(`run ${dry.id}`);
     await s.idle();
     const one = fake.responses.at(-1)!.body;
     const buttons = one.blocks.find((b: any) => b.type === 'actions').elements;
-    expect(buttons.map((b: any) => b.action_id)).toEqual(['run_records', 'run_apply']);
-    expect(buttons[1].confirm.title.text).toContain(`Apply dry run #${dry.id}`);
+    expect(buttons.map((b: any) => b.action_id)).toEqual(['run_apply', 'run_records']);
+    expect(buttons[0].confirm.title.text).toContain(`Apply dry run #${dry.id}`);
+    expect(buttons[0].style).toBe('primary');
 
     // Apply from the button: a new persisted run, posted and followed in the channel.
     await s.action({ actionId: 'run_apply', value: String(dry.id), where: { kind: 'ephemeral', channel: 'C0OPS' } });

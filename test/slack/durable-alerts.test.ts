@@ -5,7 +5,7 @@ import { createSlackSurface } from '../../src/slack/index.js';
 import { createTasks, type Tasks } from '../../src/slack/tasks.js';
 import { createOutboxRepo } from '../../src/store/outbox-repo.js';
 import type { Run } from '../../src/domain/run.js';
-import { captureLog, csv, fakeSlack, integrationsYml, person, slackEnv, type FakeSlack } from './helpers.js';
+import { allText, captureLog, csv, fakeSlack, integrationsYml, person, slackEnv, type FakeSlack } from './helpers.js';
 
 /**
  * Alerts leave through the outbox: the process that ran (or failed) a run
@@ -81,7 +81,7 @@ describe('durable alerts (through the outbox)', () => {
   });
 
   const outbox = () => createOutboxRepo(cli.rt.sql);
-  const topLevel = (run: Run) => fake.of('chat.postMessage').filter((c) => !c.body.thread_ts && String(c.body.text).includes(`run #${run.id} `));
+  const topLevel = (run: Run) => fake.of('chat.postMessage').filter((c) => !c.body.thread_ts && allText(c.body.blocks).includes(`Run #${run.id} · `));
   const okPosts = () => fake.of('chat.postMessage').filter((c) => c.result?.ok);
   const rowOf = async (run: Run) => {
     const [row] = await cli.rt.sql<{ id: number; status: string; attempts: number; next_attempt_at: Date }[]>`
@@ -129,7 +129,8 @@ describe('durable alerts (through the outbox)', () => {
     await startSlack();
     await until('the alert', async () => (await rowOf(run))?.status === 'delivered');
     const [summary] = topLevel(run);
-    expect(summary!.body.text).toContain(`run #${run.id} failed`);
+    expect(summary!.body.text).toMatch(/^HR export sync failed: /);
+    expect(summary!.body.blocks[0].text.text).toBe(':rotating_light: HR export: sync failed');
   });
 
   it('two Slack processes deliver a finished run\'s alert exactly once', async () => {

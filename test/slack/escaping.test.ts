@@ -25,6 +25,21 @@ function formats(mrkdwn: string): string[] {
   return found;
 }
 
+/** The texts Slack formats (mrkdwn), joined. */
+function mrkdwnOf(value: unknown): string {
+  const out: string[] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (o.type === 'mrkdwn' && typeof o.text === 'string') out.push(o.text);
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(value);
+  return out.join('\n');
+}
+
 describe('mrkdwn escaping of HR text', () => {
   it('esc neutralises formatting, emoji codes and line breaks, and reads the same once the joiners are gone', () => {
     const out = esc(FORGED);
@@ -84,8 +99,14 @@ describe('mrkdwn escaping of HR text', () => {
       const modal = fake.of('views.open')[0]!.body.view;
       const row = modal.blocks.find((b: any) => b.accessory?.action_id === 'records_open' && b.text.text.includes('`E2`'));
       expect(row.text.text.replace(ZWJ, '')).toContain('*Ana :white_check_mark: *Resolved.* _all_ ~gone~ `x` Last2*');
-      expect(formats(allText(modal.blocks))).toEqual([]);
-      expect(row.text.text.split('\n')).toHaveLength(2);
+      // Every mrkdwn text shows the name literally; a screen reader's label is plain text (never formatted), on one line.
+      expect(formats(mrkdwnOf(modal.blocks))).toEqual([]);
+      expect(row.accessory.accessibility_label).toBe('Open Ana :white_check_mark: *Resolved.* _all_ ~gone~ `x` Last2');
+      // The name makes no line of its own: who, what the store holds (title), then the error.
+      const lines = row.text.text.split('\n');
+      expect(lines).toHaveLength(3);
+      expect(lines[0].replace(ZWJ, '')).toContain('Ana :white_check_mark: *Resolved.* _all_ ~gone~ `x` Last2');
+      expect(lines[1]).toBe('Engineer');
 
       const ref = row.accessory.value;
       await s.action({ actionId: 'records_open', value: ref, where: { kind: 'modal', view: { ...modal, id: 'V1', hash: 'h', state: { values: {} } } } });

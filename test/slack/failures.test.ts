@@ -64,6 +64,21 @@ const cases: Case[] = [
     send: action({ actionId: 'schedule_add_open', value: 'add', where: { kind: 'home' } }),
     logged: 'schedule form could not open',
   },
+  {
+    name: 'alert_run_again',
+    fail: (s) => vi.spyOn(s.t.rt.service, 'requestSync').mockRejectedValue(boom()),
+    send: action({ actionId: 'alert_run_again', value: JSON.stringify({ integration: 'hr', mode: 'recent' }) }),
+    logged: 'button alert_run_again failed',
+    told: toldEphemeral,
+  },
+  {
+    name: 'alert_test_connection',
+    fail: (s) => vi.spyOn(s.t.rt.sources, 'test').mockRejectedValue(boom()),
+    send: action({ actionId: 'alert_test_connection', value: 'hr' }),
+    logged: 'button alert_test_connection failed',
+    told: toldEphemeral,
+  },
+  { name: 'run_terminations', fail: runsGet, send: action({ actionId: 'run_terminations', value: '1' }), logged: 'records browser: open failed', told: toldEphemeral },
   { name: 'run_records', fail: runsGet, send: action({ actionId: 'run_records', value: '1' }), logged: 'records browser: open failed', told: toldEphemeral },
   { name: 'run_errors', fail: runsGet, send: action({ actionId: 'run_errors', value: '1' }), logged: 'records browser: open failed', told: toldEphemeral },
   {

@@ -70,7 +70,7 @@ describe('Block Kit limits hold by construction', () => {
     const problems = [
       ...checkMessage(runMessage(run), 'run'),
       ...checkMessage(runMessage({ ...run, status: 'pending' }), 'pending'),
-      ...checkMessage(alertMessage({ ...run, children: [] }, nasty(500)), 'alert'),
+      ...checkMessage(alertMessage({ ...run, children: [] }, { nameOf: () => nasty(500), terminating: Array(5).fill(nasty(300)) }), 'alert'),
       ...checkMessage(answerMessage({ kind: 'runs', runs: Array.from({ length: 50 }, () => ({ ...run, children: [] })), filter: nasty(400) }), 'runs'),
       ...checkMessage(answerMessage({ kind: 'runs', runs: Array.from({ length: 10 }, () => ({ ...run, children: [] })), filter: 'ten' }), 'runs10'),
       ...checkMessage(

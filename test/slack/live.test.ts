@@ -29,15 +29,15 @@ describe('run messages follow their run', () => {
 
   it('shows "running" when a worker picks the run up, and the summary when it ends in another process', async () => {
     const { staged, runId } = await start();
-    expect(staged.body.text).toContain(`Sync staged: run #${runId}`);
+    expect(staged.body.text).toBe(`HR export sync queued as run #${runId}.`);
     await s.t.rt.store.runs.claim(runId, 'another-worker');
-    await waitFor('the running update', () => fake.of('chat.update').some((u) => u.body.text.includes(`Sync running: run #${runId}`)));
+    await waitFor('the running update', () => fake.of('chat.update').some((u) => u.body.text === `HR export sync running (run #${runId}).`));
     const running = fake.of('chat.update').at(-1)!.body;
     expect(running).toMatchObject({ channel: 'C0OPS', ts: staged.result.ts });
 
     // The run ends where our run-finished hook cannot see it: the poll catches it.
     await s.t.rt.store.runs.finish(runId, { status: 'completed' });
-    await waitFor('the final update', () => fake.of('chat.update').some((u) => u.body.text.includes('COMPLETED')));
+    await waitFor('the final update', () => fake.of('chat.update').some((u) => u.body.text === `HR export sync: no changes (run #${runId}).`));
     const updates = fake.of('chat.update').length;
     await new Promise((r) => setTimeout(r, 200));
     expect(fake.of('chat.update')).toHaveLength(updates);
@@ -68,7 +68,7 @@ describe('run messages follow their run', () => {
     const flaky = await start();
     fake.failNext('chat.update', [500, 'upstream trouble'], [500, 'upstream trouble'], [500, 'upstream trouble']);
     await s.t.drain(flaky.runId);
-    await waitFor('the retried update', () => fake.of('chat.update').some((u) => u.body.ts === flaky.staged.result.ts && u.result?.ok && u.body.text.includes('COMPLETED')));
+    await waitFor('the retried update', () => fake.of('chat.update').some((u) => u.body.ts === flaky.staged.result.ts && u.result?.ok && u.body.text.startsWith('HR export sync: ')));
     await s.idle();
     const [again] = await s.t.rt.sql`SELECT gone, failures, rendered FROM slack_run_messages WHERE ts = ${flaky.staged.result.ts}`;
     expect(again).toMatchObject({ gone: false, failures: 0, rendered: 'completed|' });

@@ -144,7 +144,7 @@ describe('Slack receiver (POST /slack/events)', () => {
     const text = allText(publish!.body.view.blocks);
     expect(text).toContain('*HR export*');
     expect(text).toContain('Recent runs');
-    expect(text).toMatch(/#\d+\* hr · full sync — \*completed\*/);
+    expect(text).toMatch(/#\d+\* HR export · full sync — /);
     expect(text).toContain('You are a people-sync admin');
 
     const retry = await s.event(event, { eventId: 'Ev0HOME1', headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });

@@ -110,6 +110,14 @@ describe('schedules from Slack', () => {
   });
 
   it('schedule list has Enable / Disable / Remove; buttons change them for admins only', async () => {
+    // Someone who is not an admin sees the schedules, in words, without controls they may not use.
+    await s.command('schedule list', { user: 'U0OTHER' });
+    await s.idle();
+    const theirs = fake.responses.at(-1)!.body;
+    expect(theirs.blocks.some((b: any) => b.type === 'actions')).toBe(false);
+    expect(allText(theirs.blocks)).toMatch(/:large_green_circle: \*On\* · \*#\d+\*/);
+    expect(allText(theirs.blocks)).toContain('Admins can add, pause and remove schedules.');
+
     await s.command('schedule list');
     await s.idle();
     const list = fake.responses.at(-1)!.body;
@@ -120,7 +128,7 @@ describe('schedules from Slack', () => {
 
     await s.action({ actionId: 'schedule_disable', value: String(first!.id), user: 'U0OTHER' });
     await s.idle();
-    expect(fake.responses.at(-1)!.body.text).toContain('Only people-sync admins can run "schedule disable"');
+    expect(fake.responses.at(-1)!.body.text).toBe('Only people-sync admins can change schedules. Ask <@U0ADMIN>.');
     expect((await s.t.rt.store.schedules.get(first!.id))!.enabled).toBe(true);
 
     await s.action({ actionId: 'schedule_disable', value: String(first!.id) });

@@ -4,11 +4,16 @@ import { tokenize } from '../../../commands/parse.js';
 import { describeError } from '../../errors.js';
 import { answerMessage, noticeMessage } from '../render.js';
 import type { SlackDeps } from '../deps.js';
+import { refusal, renderAnswer } from '../answers.js';
 import { FullSyncValue, fullSyncConfirmation } from '../full-sync.js';
 import { startedRun } from '../run-command.js';
 import { openScheduleModal } from '../views/schedule.js';
 
-/** `/sync`: the same grammar as the CLI; answers are ephemeral, started runs get a channel message that follows them. */
+/**
+ * `/sync`: the same grammar as the CLI; answers are ephemeral, started runs
+ * get a channel message that follows them — except a one-person sync, which
+ * names someone: it is followed in the person's DM with the app.
+ */
 
 /** `schedule add` alone (or with just the integration) opens the form; with options it runs as typed. */
 function scheduleFormFor(text: string): { integration: string | null } | null {
@@ -37,7 +42,7 @@ async function onSync({ command, ack, respond }: SlackCommandMiddlewareArgs & Al
     const actor = await deps.actor(command.user_id);
     if (form) {
       if (!actor.isAdmin) {
-        await respond({ response_type: 'ephemeral', ...noticeMessage('Only people-sync admins can add schedules. Ask an admin, or see /sync help.', 'error') });
+        await respond({ response_type: 'ephemeral', ...refusal(deps, 'add schedules') });
         return;
       }
       const problem = await openScheduleModal(deps, command.trigger_id, { channel: command.channel_id, integration: form.integration });
@@ -45,12 +50,11 @@ async function onSync({ command, ack, respond }: SlackCommandMiddlewareArgs & Al
       return;
     }
     if (!resolved.ok) return;
+    if (resolved.command.admin && !actor.isAdmin) {
+      await respond({ response_type: 'ephemeral', ...refusal(deps, `run "${resolved.command.name}"`) });
+      return;
+    }
     if (isFullSync(text)) {
-      if (!actor.isAdmin) {
-        const refusal = await dispatch(text, actor, deps.commands);
-        await respond({ response_type: 'ephemeral', ...answerMessage(refusal) });
-        return;
-      }
       const input = resolved.input as { positional: string[]; flags: { 'dry-run': boolean } };
       const integration = input.positional[0] ?? null;
       const known = integration ? deps.commands.integrations().find((i) => i.id === integration) : null;
@@ -70,13 +74,19 @@ async function onSync({ command, ack, respond }: SlackCommandMiddlewareArgs & Al
     const answer = await dispatch(text, actor, deps.commands);
     const runId = startedRun(resolved.command, answer);
     if (runId !== null) {
+      if (resolved.command.name === 'user') {
+        // One person's data is nobody else's business: their run is followed where only the admin sees it.
+        await deps.live.post({ channel: command.user_id, userId: command.user_id, runId });
+        await respond({ response_type: 'ephemeral', ...noticeMessage(`Syncing one person as run #${runId}. I follow it in our DM, where only you see it.`, 'success') });
+        return;
+      }
       const posted = await deps.live.post({ channel: command.channel_id, userId: command.user_id, runId });
       if (posted?.fallback) {
         await respond({ response_type: 'ephemeral', ...noticeMessage(`Run #${runId} started. I can't post in this channel, so I follow it in our DM; /invite me here to follow runs in the channel.`) });
       }
       return;
     }
-    await respond({ response_type: 'ephemeral', ...answerMessage(answer) });
+    await respond({ response_type: 'ephemeral', ...(await renderAnswer(deps, answer, command.user_id)) });
   } catch (err) {
     deps.log.error('/sync failed', { text, user: command.user_id, error: describeError(err) });
     await respond({

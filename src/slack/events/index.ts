@@ -1,41 +1,70 @@
 import type { AllMiddlewareArgs, App, BlockAction, ButtonAction, SlackActionMiddlewareArgs, SlackEventMiddlewareArgs } from '@slack/bolt';
 import { integrationRows } from '../../../commands/status.js';
-import { bucketLine, runTitle } from '../../../commands/render-text.js';
-import { toRunView } from '../../domain/run-view.js';
+import { toRunView, type RunView } from '../../domain/run-view.js';
 import { describeError } from '../../errors.js';
-import { actions, button, context, divider, esc, header, homeView, section, slackDate, type HomeView } from '../blocks.js';
-import { STATUS_EMOJI, statusBlocks, who } from '../render.js';
-import type { SlackDeps } from '../deps.js';
+import { actions, button, context, divider, esc, header, homeView, section, slackDate, type Block, type HomeView } from '../blocks.js';
+import { outcome, runButtons, runLine, STATUS_EMOJI, statusBlocks } from '../render.js';
+import { readerOf, type SlackDeps } from '../deps.js';
+import { nameLookup, runContext } from '../present.js';
+import { adminsText } from '../answers.js';
 
 /**
- * The App Home tab: the integrations table and the recent runs, published
- * when someone opens it. Connection tests are left to `/sync status` so that
- * opening the tab never calls the HR systems.
+ * The App Home tab: first what needs a decision (held runs, open alerts),
+ * then the integrations and the recent runs, one line each. Admins get the
+ * controls; viewers the records; everyone else counts only. Connection tests
+ * are left to `/sync status` so that opening the tab never calls the HR systems.
  */
 
 export const RECENT_RUNS = 15;
+const HELD_SHOWN = 5;
 
 export async function homeTab(deps: SlackDeps, userId: string): Promise<HomeView> {
-  const [rows, runs, isAdmin] = await Promise.all([
+  const [rows, runs, held, alerts, reader] = await Promise.all([
     integrationRows(deps.commands, { test: false }),
     deps.commands.store.runs.list({ limit: RECENT_RUNS }),
-    deps.admins.isAdmin(userId),
+    deps.commands.store.runs.list({ status: 'held', limit: HELD_SHOWN }),
+    deps.store.openAlertThreads(),
+    readerOf(deps, userId),
   ]);
+  const decisions: Block[] = [];
+  for (const r of held.items) {
+    const v = toRunView(r);
+    const ctx = await runContext(deps.commands, v, reader);
+    decisions.push(section(`${STATUS_EMOJI.held} *${esc(outcome(v, ctx))}*\nRun #${v.id} · held ${slackDate(v.finished_at ?? v.created_at)}`));
+    const buttons = actions(runButtons(v, ctx));
+    if (buttons) decisions.push(buttons);
+  }
+  const heldIds = new Set(held.items.map((r) => r.id));
+  for (const a of alerts.filter((t) => !heldIds.has(t.run_id) && t.status !== 'held')) {
+    const run = await deps.commands.store.runs.get(a.run_id);
+    if (!run) continue;
+    const v: RunView = toRunView(run);
+    const ctx = await runContext(deps.commands, v, reader);
+    decisions.push(
+      section(`${a.status === 'failed' ? ':rotating_light:' : STATUS_EMOJI.warning} *${esc(outcome({ ...v, status: a.status as RunView['status'] }, ctx))}*\nOpen alert since ${slackDate(a.created_at)} · run #${a.run_id}`, {
+        accessory: reader.canView && (v.results.employees.failed || v.results.employments.failed || v.results.org_units.failed) ? button('Errors', 'run_errors', String(v.id), { label: `Errors of run #${v.id}` }) : undefined,
+      }),
+    );
+  }
+  const nameOf = nameLookup(deps.commands);
   const runBlocks = runs.items.map((r) => {
     const v = toRunView(r);
-    return section(
-      `${STATUS_EMOJI[v.status]} *#${v.id}* ${esc(runTitle(v).replace(/^Run #\d+ · /, ''))} — *${v.status}*\n${slackDate(v.created_at)} · by ${who(v.requested_by)} · ${esc(bucketLine(v))}`,
-      { accessory: button('Records', 'run_records', String(v.id)) },
-    );
+    return section(runLine(v, { nameOf }), { accessory: button('Open', 'run_open', String(v.id), { label: `Open run #${v.id}` }) });
   });
+  const ask = adminsText(deps);
+  const role = reader.isAdmin
+    ? 'You are a people-sync admin: you can start syncs, apply, confirm and discard runs, and change schedules.'
+    : reader.canView
+      ? `You can see runs and their records; admins${ask ? ` (${ask})` : ''} start syncs and decide held runs.`
+      : `You can see how runs went. Records show people's HR data and are for admins and viewers${ask ? `: ask ${ask}` : ''}.`;
   return homeView(
     [
       header('people-sync'),
-      context([
-        `Keeps people data in step with the HR systems. Updated ${slackDate(new Date())}. Type \`/sync help\` for every command.`,
-        isAdmin ? 'You are a people-sync admin: you can start syncs, apply, confirm and discard runs, and change schedules.' : 'Admins start syncs and change schedules; you can look at everything.',
-      ]),
-      actions([button('Refresh', 'home_refresh', 'refresh'), isAdmin && button('Add schedule', 'schedule_add_open', 'add')]),
+      context([`Keeps people data in step with the HR systems. Updated ${slackDate(new Date())}. Type \`/sync help\` for every command.`, role]),
+      actions([button('Refresh', 'home_refresh', 'refresh'), reader.isAdmin && button('Add schedule', 'schedule_add_open', 'add')]),
+      divider(),
+      header('Needs a decision'),
+      ...(decisions.length ? decisions : [section(':white_check_mark: Nothing: no held runs and no open alerts.')]),
       divider(),
       ...statusBlocks(rows),
       context(['Connection tests: `/sync status`.']),

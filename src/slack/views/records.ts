@@ -13,7 +13,6 @@ import { z } from 'zod';
 import { RECORD_STATUSES, totalsByStatus, type RecordStatus, type RunRecord } from '../../domain/run.js';
 import { decodeCursor } from '../../store/runs-repo.js';
 import { describeError } from '../../errors.js';
-import { runTitle } from '../../../commands/render-text.js';
 import {
   actions,
   button,
@@ -34,15 +33,23 @@ import {
   textInput,
   type ModalView,
 } from '../blocks.js';
-import { noticeMessage, STATUS_EMOJI } from '../render.js';
+import { isPreview, noticeMessage, outcome, STATUS_EMOJI } from '../render.js';
 import { noticeModal, openModal, tell, type SlackDeps } from '../deps.js';
 import { platformError } from '../client.js';
+import { refusal } from '../answers.js';
+import { nameLookup, personName } from '../present.js';
+import type { StoredPerson } from '../../store/runs-repo.js';
+import type { Run } from '../../domain/run.js';
 
 /**
  * The records browser: a modal of a run's per-record results, filtered by
  * status, searched by person, paged with the repository's cursors; a record
  * opens (pushed on top) with its errors, its changes as a diff, and the
- * payload the source sent.
+ * payload the source sent. People the source no longer sends (terminations)
+ * are shown as the store holds them: name, email, title, manager.
+ *
+ * Records are people's HR data: only admins and viewers may open them;
+ * everyone else is told who can, on every button.
  */
 
 export const PAGE_SIZE = 10;
@@ -80,23 +87,51 @@ function str(payload: unknown, keys: string[]): string | null {
   return null;
 }
 
-/** Who a record is about, from what the source sent. */
-export function recordName(r: Pick<RunRecord, 'external_id' | 'payload'>): string {
-  const p = r.payload;
-  const full = [str(p, ['first_name', 'firstName', 'givenName']), str(p, ['last_name', 'lastName', 'surname'])].filter(Boolean).join(' ');
-  return str(p, ['display_name', 'displayName', 'name']) ?? (full || null) ?? str(p, ['email', 'mail']) ?? r.external_id;
+/** What a record's status says: done, or (a dry run, a held run) what would happen — nothing says "terminated" before it happened. */
+const PREVIEW_STATUS: Record<RecordStatus, string> = {
+  created: 'would be created',
+  updated: 'would be updated',
+  unchanged: 'unchanged',
+  skipped: 'would be skipped',
+  terminated: 'would be terminated',
+  restored: 'would be restored',
+  failed: 'failed',
+};
+
+function statusWords(run: Pick<Run, 'dry_run' | 'status'>, s: RecordStatus): string {
+  return isPreview(run) ? PREVIEW_STATUS[s] : s;
 }
 
-function recordLine(r: RunRecord): string {
-  const email = str(r.payload, ['email', 'mail']);
+/** Who a record is about: from what the source sent, else from the store (people absent from the source sent nothing). */
+export function recordName(r: Pick<RunRecord, 'external_id' | 'payload'>, stored?: StoredPerson): string {
+  const p = r.payload;
+  const full = [str(p, ['first_name', 'firstName', 'givenName']), str(p, ['last_name', 'lastName', 'surname'])].filter(Boolean).join(' ');
+  return str(p, ['display_name', 'displayName', 'name']) ?? (full || null) ?? (stored ? personName(stored) : null) ?? str(p, ['email', 'mail']) ?? r.external_id;
+}
+
+function recordLine(run: Run, r: RunRecord, stored?: StoredPerson): string {
+  const name = recordName(r, stored);
+  const email = str(r.payload, ['email', 'mail']) ?? stored?.email ?? null;
   const first = r.errors?.[0] ? `${r.errors[0].field ? `${code(r.errors[0].field)}: ` : ''}${esc(r.errors[0].message)}${r.errors.length > 1 ? ` (+${r.errors.length - 1})` : ''}` : r.reason ? esc(r.reason) : null;
-  const changed = r.changes ? Object.keys(r.changes).map((k) => code(k)).join(' ') : null;
+  const changed = r.changes ? Object.keys(r.changes).filter((k) => !(r.status === 'terminated' && k === 'status')).map((k) => code(k)).join(' ') : null;
+  const role = stored ? [stored.job_title && esc(stored.job_title), stored.manager && `reports to ${esc(stored.manager)}`].filter(Boolean).join(' · ') : null;
   return [
-    `${RECORD_EMOJI[r.status]} *${esc(recordName(r))}*${email && email !== recordName(r) ? ` · ${esc(email)}` : ''} · ${code(r.external_id)} · ${esc(r.entity)} — ${r.status}`,
+    `${RECORD_EMOJI[r.status]} *${esc(name)}*${email && email !== name ? ` · ${esc(email)}` : ''} · ${code(r.external_id)}${r.entity !== 'employees' ? ` · ${esc(r.entity)}` : ''} — ${statusWords(run, r.status)}`,
+    role ? clip(role, 400) : null,
     first ? clip(first, 400) : changed ? clip(`changed: ${changed}`, 400) : null,
   ]
     .filter(Boolean)
     .join('\n');
+}
+
+/** The stored people of a page of records, by result id (one query). */
+async function storedOf(deps: SlackDeps, run: Run, items: RunRecord[]): Promise<Map<number, StoredPerson>> {
+  // Unchanged rows have no result; the others carry their result's id.
+  const ids = items.filter((r) => r.entity === 'employees' && r.status !== 'unchanged').map((r) => r.id);
+  if (!ids.length) return new Map();
+  const runIds = run.integration_id ? [run.id] : (await deps.commands.store.runs.children(run.id)).map((c) => c.id);
+  const people = await deps.commands.store.runs.storedPeople({ runIds, ids, limit: ids.length });
+  return new Map(people.map((p) => [p.result_id, p]));
 }
 
 /** The browser's modal for a state (one page of records). */
@@ -108,11 +143,16 @@ export async function recordsModal(deps: SlackDeps, state: RecordsState): Promis
   const totals = totalsByStatus(view.results);
   const after = state.cursor ? (decodeCursor(state.cursor) ?? undefined) : undefined;
   const page = await runs.records(run, { status: state.status ?? undefined, q: state.q ?? undefined, limit: PAGE_SIZE, after });
+  const stored = await storedOf(deps, run, page.items);
   const all = RECORD_STATUSES.reduce((n, s) => n + totals[s], 0);
+  const word = (s: RecordStatus) => statusWords(run, s);
   const filter = staticSelect({
     actionId: 'records_status',
     placeholder: 'Status',
-    options: [option(`All records (${all})`, 'all'), ...RECORD_STATUSES.map((s) => option(`${s[0]!.toUpperCase()}${s.slice(1)} (${totals[s]})`, s))],
+    options: [
+      option(`All records (${all})`, 'all'),
+      ...RECORD_STATUSES.filter((s) => totals[s] > 0 || s === state.status).map((s) => option(`${word(s)[0]!.toUpperCase()}${word(s).slice(1)} (${totals[s]})`, s)),
+    ],
     initial: state.status ?? 'all',
   });
   const pageNo = state.back.length + 1;
@@ -125,16 +165,18 @@ export async function recordsModal(deps: SlackDeps, state: RecordsState): Promis
     'records_nav',
   );
   const rows = page.items.map((r) =>
-    section(recordLine(r), { accessory: button('Open', 'records_open', JSON.stringify({ r: run.id, i: r.id, s: r.status })) }),
+    section(recordLine(run, r, stored.get(r.id)), {
+      accessory: button('Open', 'records_open', JSON.stringify({ r: run.id, i: r.id, s: r.status }), { label: clip(`Open ${recordName(r, stored.get(r.id))}`.replace(/\s*[\r\n\u2028\u2029]+\s*/g, ' '), 75) }),
+    }),
   );
-  const what = [state.status ? `${state.status}` : 'all records', state.q ? `matching “${esc(state.q)}”` : null].filter(Boolean).join(' ');
+  const what = [state.status ? word(state.status) : 'all records', state.q ? `matching “${esc(state.q)}”` : null].filter(Boolean).join(' ');
   return modal({
     callbackId: CALLBACK_ID,
     title: `Run #${run.id} records`,
     submit: 'Search',
     privateMetadata: metadata(state),
     blocks: [
-      section(`${STATUS_EMOJI[view.status]} *${esc(runTitle(view))}* — ${view.status}`),
+      section(`${STATUS_EMOJI[view.status]} *${esc(outcome(view, { nameOf: nameLookup(deps.commands) }))}* · run #${view.id}`),
       actions([filter], 'records_filter'),
       input({
         blockId: 'records_search',
@@ -160,25 +202,42 @@ export async function recordModal(deps: SlackDeps, ref: z.infer<typeof RecordRef
   const page = await runs.records(run, { status: ref.s, limit: 1, after: { phase: ref.s === 'unchanged' ? 1 : 0, id: ref.i - 1 } });
   const r = page.items.find((x) => x.id === ref.i);
   if (!r) return noticeModal(noticeMessage(`That record of run #${ref.r} is no longer stored.`, 'error'), 'Record');
-  const payload = JSON.stringify(r.payload ?? null, null, 2);
+  const [stored] = r.entity === 'employees' && r.status !== 'unchanged' ? await runs.storedPeople({ runIds: run.integration_id ? [run.id] : (await runs.children(run.id)).map((c) => c.id), ids: [r.id], limit: 1 }) : [];
+  const payload = r.payload == null ? null : JSON.stringify(r.payload, null, 2);
   const errors = r.errors?.length
     ? joinWithin(r.errors.map((e) => `• ${e.field ? `${code(e.field)}: ` : ''}${esc(e.message)}`), LIMITS.sectionText - 20, (n) => `…and ${n} more`).text
     : null;
   const budget = LIMITS.sectionText - 20;
-  const cut = (r.diff?.length ?? 0) > budget - 8 || payload.length > budget - 8;
+  const cut = (r.diff?.length ?? 0) > budget - 8 || (payload?.length ?? 0) > budget - 8;
+  const person = stored
+    ? [
+        `*Email*\n${esc(stored.email)}`,
+        `*Title*\n${esc(stored.job_title ?? '—')}`,
+        `*Manager*\n${esc(stored.manager ?? '—')}`,
+        ...(stored.department ? [`*Department*\n${esc(stored.department)}`] : []),
+      ]
+    : [];
   return modal({
     callbackId: 'record',
     title: 'Record',
     blocks: [
-      header(`${recordName(r)}`),
+      header(`${recordName(r, stored)}`),
       section(null, {
-        fields: [`*Status*\n${RECORD_EMOJI[r.status]} ${r.status}`, `*Entity*\n${esc(r.entity)}`, `*External id*\n${code(r.external_id)}`, `*Run*\n#${run.id}`],
+        fields: [
+          `*Status*\n${RECORD_EMOJI[r.status]} ${statusWords(run, r.status)}`,
+          ...person,
+          `*External id*\n${code(r.external_id)}`,
+          ...(r.entity !== 'employees' ? [`*Entity*\n${esc(r.entity)}`] : []),
+          `*Run*\n#${run.id}`,
+        ],
       }),
-      r.reason ? section(`*Reason:* ${esc(r.reason)}`) : null,
+      r.reason ? section(`*Why:* ${esc(r.reason)}`) : null,
       errors ? section(`*Errors*\n${errors}`) : null,
-      r.diff ? section(`*Changes*\n${codeBlock(r.diff, budget)}`) : null,
-      section(`*Payload*\n${codeBlock(payload, budget)}`),
-      cut ? context([`Shortened to fit Slack. The whole record: \`GET /api/runs/${run.id}/records?q=${encodeURIComponent(r.external_id).slice(0, 200)}\``]) : null,
+      r.diff && r.status !== 'terminated' ? section(`*Changes*\n${codeBlock(r.diff, budget)}`) : null,
+      payload !== null
+        ? section(`*What the source sent*\n${codeBlock(payload, budget)}`)
+        : section(stored ? '_The source no longer sends this person; shown as people-sync holds them._' : '_The source sent nothing for this record._'),
+      cut ? context(['Shortened to fit Slack; the whole record is in the runs API and the failures CSV.']) : null,
     ],
   });
 }
@@ -188,6 +247,7 @@ function stateOf(body: { view?: { private_metadata?: string } }): RecordsState {
 }
 
 async function update(deps: SlackDeps, body: BlockAction, state: RecordsState): Promise<void> {
+  if (await refused(deps, body, undefined)) return;
   const view = await recordsModal(deps, state);
   try {
     await deps.web.views.update({ view_id: body.view!.id, hash: body.view!.hash, view });
@@ -212,14 +272,23 @@ function handler<A extends ButtonAction | StaticSelectAction | PlainTextInputAct
   };
 }
 
+/** Admins and viewers only; anyone else is told who can (true: refused). */
+async function refused(deps: SlackDeps, body: BlockAction, respond: ActionArgs<ButtonAction>['respond'] | undefined): Promise<boolean> {
+  if (await deps.admins.canView(body.user.id)) return false;
+  await tell(deps, body, respond, refusal(deps, "open records: they show people's HR data", { viewers: true }));
+  return true;
+}
+
 export function register(app: App, deps: SlackDeps): void {
-  const open = (failedOnly: boolean) =>
-    handler<ButtonAction>(deps, 'open', async ({ action, body }) => {
+  const open = (status: RecordStatus | null) =>
+    handler<ButtonAction>(deps, 'open', async ({ action, body, respond }) => {
       const run = RunId.parse(action.value);
-      await openModal(deps, body, await recordsModal(deps, { run, status: failedOnly ? 'failed' : null, q: null, cursor: null, back: [] }));
+      if (await refused(deps, body, respond)) return;
+      await openModal(deps, body, await recordsModal(deps, { run, status, q: null, cursor: null, back: [] }));
     });
-  app.action<BlockAction<ButtonAction>>('run_records', open(false));
-  app.action<BlockAction<ButtonAction>>('run_errors', open(true));
+  app.action<BlockAction<ButtonAction>>('run_records', open(null));
+  app.action<BlockAction<ButtonAction>>('run_errors', open('failed'));
+  app.action<BlockAction<ButtonAction>>('run_terminations', open('terminated'));
 
   app.action<BlockAction<StaticSelectAction>>(
     'records_status',
@@ -260,6 +329,7 @@ export function register(app: App, deps: SlackDeps): void {
     'records_open',
     handler<ButtonAction>(deps, 'open record', async ({ action, body }) => {
       const ref = RecordRef.parse(JSON.parse(action.value ?? 'null'));
+      if (await refused(deps, body, undefined)) return;
       await deps.web.views.push({ trigger_id: body.trigger_id, view: await recordModal(deps, ref) });
     }),
   );
@@ -269,6 +339,10 @@ export function register(app: App, deps: SlackDeps): void {
       const state = stateOf(body);
       const raw = view.state.values.records_search?.records_search?.value ?? '';
       const q = z.string().max(100).parse(raw ?? '').trim();
+      if (!(await deps.admins.canView(body.user.id))) {
+        await ack({ response_action: 'update', view: noticeModal(refusal(deps, "open records: they show people's HR data", { viewers: true }), 'Records') });
+        return;
+      }
       await ack({ response_action: 'update', view: await recordsModal(deps, { ...state, q: q || null, cursor: null, back: [] }) });
     } catch (err) {
       deps.log.error('records browser: search failed', { user: body.user.id, error: describeError(err) });

@@ -19,6 +19,7 @@ import {
 } from '../blocks.js';
 import { answerMessage, noticeMessage } from '../render.js';
 import { noticeModal, tell, type SlackDeps } from '../deps.js';
+import { refusal } from '../answers.js';
 
 /**
  * The "add a schedule" modal: integration, mode, every 3/6/12/24 h or cron,
@@ -81,7 +82,7 @@ export function scheduleModal(deps: SlackDeps, o: { values?: Partial<ScheduleFor
         element: staticSelect({
           actionId: 'integration',
           placeholder: 'Pick an integration',
-          options: integrations.map((i) => option(`${i.name} (${i.id})`.slice(0, 75), i.id)),
+          options: integrations.map((i) => option(`${i.name} (${i.id})`, i.id)),
           initial: v.integration,
         }),
       }),
@@ -91,7 +92,7 @@ export function scheduleModal(deps: SlackDeps, o: { values?: Partial<ScheduleFor
         element: staticSelect({
           actionId: 'mode',
           placeholder: 'Pick a mode',
-          options: [option('Recent changes (light)', 'recent'), option('Full sync (all data; terminates the absent)', 'full')],
+          options: [option('Recent changes (light)', 'recent'), option('Full sync (reads everyone; people no longer sent leave)', 'full')],
           initial: v.mode ?? 'recent',
         }),
       }),
@@ -125,11 +126,16 @@ export function scheduleModal(deps: SlackDeps, o: { values?: Partial<ScheduleFor
   });
 }
 
-/** Opens the form; returns why it cannot, or null. */
-export async function openScheduleModal(deps: SlackDeps, triggerId: string, o: { channel: string | null; integration: string | null }): Promise<string | null> {
-  if (!pullIntegrations(deps).length) return 'There is no pull integration to schedule (push integrations receive their data).';
+/** Opens the form (pushed on top when asked from inside a modal); returns why it cannot, or null. */
+export async function openScheduleModal(
+  deps: SlackDeps,
+  triggerId: string,
+  o: { channel: string | null; integration: string | null; inModal?: boolean },
+): Promise<string | null> {
+  if (!pullIntegrations(deps).length) return 'There is no integration to schedule: push integrations receive their data.';
   const view = scheduleModal(deps, { values: { integration: o.integration }, meta: { channel: o.channel, warned: null } });
-  await deps.web.views.open({ trigger_id: triggerId, view });
+  if (o.inModal) await deps.web.views.push({ trigger_id: triggerId, view });
+  else await deps.web.views.open({ trigger_id: triggerId, view });
   return null;
 }
 
@@ -196,7 +202,7 @@ async function onSubmit({ ack, body, view }: SlackViewMiddlewareArgs<ViewSubmitA
     const meta = Meta.catch({ channel: null, warned: null }).parse(JSON.parse(view.private_metadata || '{}'));
     const actor = await deps.actor(body.user.id);
     if (!actor.isAdmin) {
-      await ack({ response_action: 'update', view: noticeModal(noticeMessage('Only people-sync admins can add schedules. Ask an admin, or see /sync help.', 'error')) });
+      await ack({ response_action: 'update', view: noticeModal(refusal(deps, 'add schedules')) });
       return;
     }
     const values = formValues(view.state.values);
@@ -228,13 +234,17 @@ async function onOpen({ ack, body, respond }: SlackActionMiddlewareArgs<BlockAct
     await ack();
     const actor = await deps.actor(body.user.id);
     if (!actor.isAdmin) {
-      await tell(deps, body, respond, noticeMessage('Only people-sync admins can add schedules. Ask an admin, or see /sync help.', 'error'));
+      await tell(deps, body, respond, refusal(deps, 'add schedules'));
       return;
     }
-    const problem = await openScheduleModal(deps, body.trigger_id, { channel: body.channel?.id ?? null, integration: null });
+    const problem = await openScheduleModal(deps, body.trigger_id, { channel: body.channel?.id ?? null, integration: null, inModal: body.view?.type === 'modal' });
     if (problem) await tell(deps, body, respond, noticeMessage(problem, 'error'));
   } catch (err) {
     deps.log.error('schedule form could not open', { user: body.user.id, error: describeError(err) });
+    // The trigger may have expired: a notice through the response_url still reaches them (a modal needs a fresh trigger).
+    if (respond && body.response_url) {
+      await respond({ response_type: 'ephemeral', replace_original: false, ...noticeMessage('The schedule form could not open (Slack gives a button 3 seconds). Press Add schedule again.', 'error') }).catch(() => undefined);
+    }
   }
 }
 
