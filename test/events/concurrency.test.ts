@@ -9,7 +9,10 @@ import { newSecret, startReceiver, type Receiver } from './receiver.js';
 
 /** Two processes deliver at once: every outbox row becomes its events once, and every delivery is sent once. */
 
-const employees = (n: number, title: string) => Array.from({ length: n }, (_, i) => ({ external_id: `E${i + 1}`, email: `p${i + 1}@example.com`, job_title: title }));
+const employees = (n: number) => Array.from({ length: n }, (_, i) => ({ external_id: `E${i + 1}`, email: `p${i + 1}@example.com`, job_title: 'Engineer', department: 'R&D', location: 'Amsterdam' }));
+/** 1,200 of 1,500 people updated, no field for more than 30 % of them (the drift guard would hold the run). */
+const changed = () =>
+  employees(1500).map((e, i) => (i < 400 ? { ...e, job_title: 'Principal Engineer' } : i < 800 ? { ...e, department: 'Research' } : i < 1200 ? { ...e, location: 'Berlin' } : e));
 
 describe('two deliverers at once', () => {
   let t: TestRuntime;
@@ -22,7 +25,7 @@ describe('two deliverers at once', () => {
     receiver = await startReceiver(secret, { delayMs: 100 });
     t = await createTestRuntime({
       integrations: `integrations:\n  - { id: hr, kind: pull, provider: file, options: { path: export.json } }\n`,
-      files: { 'export.json': JSON.stringify({ employees: employees(1500, 'Engineer') }) },
+      files: { 'export.json': JSON.stringify({ employees: employees(1500) }) },
       surfaces: [],
     });
   });
@@ -57,9 +60,9 @@ describe('two deliverers at once', () => {
     // Subscribed before the runs finish (each process registers it on its first pass).
     await Promise.all(deliverers.map((d) => d.deliverDue()));
 
-    await t.sync({ integration: 'hr', mode: 'full' });
-    t.write('export.json', JSON.stringify({ employees: employees(1500, 'Principal Engineer') }));
-    await t.sync({ integration: 'hr', mode: 'full' });
+    expect((await t.sync({ integration: 'hr', mode: 'full' })).status).toBe('completed');
+    t.write('export.json', JSON.stringify({ employees: changed() }));
+    expect((await t.sync({ integration: 'hr', mode: 'full' })).status).toBe('completed');
     for (let i = 0; i < 4; i++) await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
     // 6 runs: 6 run.finished, and 2 pages of people.changed for each of the 2 runs that wrote.
     const expected = 6 + 2 * 2;
