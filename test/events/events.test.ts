@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEventsSurface, type EventDeliverer } from '../../src/events/index.js';
 import { createEventDeliverer } from '../../src/events/deliverer.js';
@@ -233,7 +235,7 @@ describe('outbound events', () => {
     ]);
   });
 
-  it('delivers integration.quarantined and integration.resumed written by whoever quarantines', async () => {
+  it('delivers integration.quarantined and integration.resumed rows, for the integrations subscribed', async () => {
     const secret = newSecret();
     const receiver = await startReceiver(secret);
     receivers.push(receiver);
@@ -250,6 +252,26 @@ describe('outbound events', () => {
     ]);
     // Nothing else takes these outbox rows: they are done once their events are made.
     expect((await t.rt.sql`SELECT status FROM outbox WHERE topic LIKE 'integration.%'`).map((r) => r.status)).toEqual(['delivered', 'delivered', 'delivered']);
+  });
+
+  it('announces a quarantine after repeated failed runs, and its lifting', async () => {
+    const secret = newSecret();
+    const receiver = await startReceiver(secret);
+    receivers.push(receiver);
+    const { t, deliverer } = await start(`  - { url: "${receiver.url}", secret: "${secret}", types: [integration.quarantined, integration.resumed] }`, {});
+    rmSync(join(t.dir, 'export.json'));
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await t.sync({ integration: 'hr', mode: 'full' }));
+    expect(runs.map((r) => r.status)).toEqual(['failed', 'failed', 'failed']);
+    await until(deliverer, () => receiver.accepted().length === 1);
+    expect(receiver.received[0]).toMatchObject({
+      type: 'integration.quarantined',
+      data: { integration: 'hr', run_id: runs[2]!.id, reason: expect.stringMatching(/^3 runs in a row failed; the last, run #\d+: /), retry_at: expect.any(String) },
+    });
+    expect(await t.rt.store.state.resume('hr', 'ana')).toBe(true);
+    await until(deliverer, () => receiver.accepted().length === 2);
+    expect(receiver.received[1]).toMatchObject({ type: 'integration.resumed', data: { integration: 'hr', reason: 'resumed by ana', resumed_by: 'ana' } });
+    expect(receiver.rejected).toEqual([]);
   });
 
   it('lists deliveries by status and type, page by page, and redelivers one with the same webhook-id', async () => {
