@@ -224,7 +224,7 @@ describe('outbound events', () => {
     expect(held.status).toBe('held');
     await until(deliverer, () => receiver.accepted().length === 2);
     const heldEvent = receiver.received.find((r) => r.type === 'run.held')!;
-    expect(heldEvent.data).toMatchObject({ run_id: held.id, status: 'held', guard: { terminations: 5, limit: 1, active: 10, max_terminations: '1' } });
+    expect(heldEvent.data).toMatchObject({ run_id: held.id, status: 'held', guard: { terminations: 5, limit: 1, active: 10, max_terminations: '1', tripped: [expect.stringContaining('would terminate 5 of 10 active people')] } });
     expect(receiver.received.filter((r) => r.data.run_id === held.id).map((r) => r.type)).toEqual(['run.held']);
 
     await t.rt.service.discard(held.id, 'ana');
