@@ -77,7 +77,7 @@ describe('faults: PostgreSQL restarted under a running service', () => {
     writeFileSync(
       join(dir, 'integrations.yml'),
       'integrations:\n' +
-        '  - { id: hr, kind: pull, provider: file, options: { path: people.ndjson }, max_terminations: 100% }\n' +
+        '  - { id: hr, kind: pull, provider: file, options: { path: people.ndjson }, max_terminations: 100%, guards: { drift: off } }\n' +
         '  - { id: slow, kind: pull, provider: file, options: { path: slow.ndjson }, max_terminations: 100% }\n',
     );
     writeFileSync(join(dir, 'people.ndjson'), people(20, 'Before'));
