@@ -25,7 +25,7 @@ import {
   slackDate,
   type MessagePayload,
 } from './blocks.js';
-import { countParts, countsLine, heldWords, integrationName, metaLine, outcome, runButtons, runFallback, STATUS_EMOJI, who, type RunContext } from './render.js';
+import { countParts, countsLine, heldWords, integrationName, metaLine, namesAndMore, outcome, runButtons, runFallback, STATUS_EMOJI, who, type RunContext } from './render.js';
 import { readableError } from './words.js';
 
 /**
@@ -269,14 +269,15 @@ export function alertMessage(run: RunView, ctx: RunContext = {}, state: AlertSta
     resolved: `${STATUS_EMOJI.completed} ${name}: resolved`,
   };
   const title = closedHeader[state.kind] ?? `${run.status === 'failed' ? ':rotating_light:' : STATUS_EMOJI[run.status]} ${outcome(run, ctx)}`;
-  const what =
-    run.status === 'held'
+  const decided = state.kind === 'confirmed' ? `*${esc(namesAndMore(ctx.terminating ?? [], leaving))}* ${leaving === 1 ? 'was' : 'were'} terminated, as confirmed.` : state.kind === 'discarded' ? 'Nothing of the held plan was written.' : null;
+  const what = leaving === 0 && decided && state.kind === 'confirmed' ? null : decided ??
+    (run.status === 'held'
       ? heldWords(run, ctx).replace(/^:raised_hand: /, '')
       : run.status === 'failed'
         ? `:x: ${esc(readableError(run.error ?? run.reason ?? 'The run failed.'))}${t.failed ? '' : ' Nothing was written.'}`
         : run.status === 'warning'
           ? `${[t.failed && `${t.failed} record${t.failed === 1 ? '' : 's'} failed`, t.skipped && `${t.skipped} ${t.skipped === 1 ? 'was' : 'were'} skipped`].filter(Boolean).join(' and ')}; everything else was applied.`
-          : null;
+          : null);
   const closing =
     state.kind === 'applying'
       ? `:arrows_counterclockwise: Confirmed by ${who(state.by)} · applying exactly the held plan…`
@@ -294,7 +295,7 @@ export function alertMessage(run: RunView, ctx: RunContext = {}, state: AlertSta
   const blocks = [
     header(title),
     what ? section(what) : null,
-    run.status !== 'failed' || t.failed ? (counts ? section(counts) : null) : null,
+    state.kind !== 'discarded' && (run.status !== 'failed' || t.failed) && counts ? section(counts) : null,
     context([metaLine(run)]),
     closing ? section(closing) : null,
     open && t.failed ? context([`Errors follow in this thread, one reply per cause (${peopleCount(t.failed)}).`]) : null,
@@ -416,8 +417,8 @@ export function createAlerts(d: {
     if (!original) return;
     const view = toRunView(original);
     const state = extra ?? (await stateOf(t, original));
-    // The original question as it was asked (a confirmed run's results replace the held plan's).
-    const shown = original.status === 'held' || state.kind === 'open' || state.kind === 'still' ? view : { ...view, status: t.status as Run['status'] };
+    // While the plan is applied the question stays as it was asked; once decided, the run says what was done.
+    const shown = state.kind === 'applying' ? { ...view, status: 'held' as const } : view;
     const msg = alertMessage(shown, await d.context(view), state);
     try {
       await d.web.chat.update({ channel: t.channel, ts: t.ts, text: msg.text, blocks: msg.blocks });

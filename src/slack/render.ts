@@ -22,7 +22,7 @@ import {
   type Button,
   type MessagePayload,
 } from './blocks.js';
-import { readableError } from './words.js';
+import { readableError, readableNote } from './words.js';
 
 /**
  * Block Kit renderings of what commands/ returns. Every message answers
@@ -323,13 +323,13 @@ export function runBlocks(run: RunView, o: { message?: string; buttons?: boolean
   if (run.status === 'held') {
     blocks.push(section(heldWords(run, o)));
   } else if (run.reason && run.status !== 'failed') {
-    blocks.push(section(escKeepMentions(run.reason)));
+    blocks.push(section(escKeepMentions(readableNote(run.reason))));
   }
   if (run.status === 'failed') blocks.push(section(`:x: ${esc(readableError(run.error ?? run.reason ?? 'The run failed.'))}`));
   const counts = done && run.status !== 'discarded' && run.status !== 'skipped' ? countsLine(run) : null;
   if (counts) blocks.push(section(counts));
   if (run.notes.length) {
-    blocks.push(section(joinWithin(run.notes.map((n) => `• ${esc(n)}`), LIMITS.sectionText - 20, (n) => `…and ${n} more notes`).text));
+    blocks.push(section(joinWithin(run.notes.map((n) => `• ${esc(readableNote(n))}`), LIMITS.sectionText - 20, (n) => `…and ${n} more notes`).text));
   }
   if (run.children.length) {
     const lines = run.children.map((c) => `${STATUS_EMOJI[c.status]} ${esc(outcome(c, o))}${c.status === 'failed' && c.error ? ` — ${esc(readableError(c.error))}` : ''} (#${c.id})`);
@@ -385,11 +385,13 @@ export function statusBlocks(integrations: IntegrationRow[]): Block[] {
   return [header('Integrations'), ...integrations.map(integrationBlocks)];
 }
 
+const SOURCE_WORDS: Record<string, string> = { slack: 'Slack', cli: 'the command line', api: 'the API' };
+
 function scheduleLine(s: ScheduleRow): string {
   const state = s.enabled ? ':large_green_circle: *On*' : ':white_circle: *Off*';
   const lines = [
     `${state} · *#${s.id}* ${code(s.integration_id)} — ${esc(s.description)}`,
-    `Last: ${slackDate(s.last_execution_at)} · Next: ${s.enabled ? slackDate(s.next_run_at) : '—'} · ${s.source === 'config' ? 'set in integrations.yml' : `added in ${esc(s.source)}`}`,
+    `Last: ${slackDate(s.last_execution_at)} · Next: ${s.enabled ? slackDate(s.next_run_at) : '—'} · ${s.source === 'config' ? 'set in integrations.yml' : `added in ${SOURCE_WORDS[s.source] ?? esc(s.source)}`}`,
   ];
   if (s.working_hours_warning) lines.push(`:warning: ${esc(s.working_hours_warning)}`);
   return lines.join('\n');

@@ -33,3 +33,10 @@ export function sentence(text: string): string {
   if (!s) return s;
   return /[.!?…:)]$/.test(s) ? s : `${s}.`;
 }
+
+/** An engine note or reason with its guard figures in words: "above max_terminations 10% (4)" → "above the limit of 4 people (max_terminations 10%)". */
+export function readableNote(text: string): string {
+  return text.replace(/above max_terminations (\S+) \((\d+)\)/g, (_m, setting: string, n: string) =>
+    setting === n ? `above the limit of ${n} ${n === '1' ? 'person' : 'people'}` : `above the limit of ${n} ${n === '1' ? 'person' : 'people'} (max_terminations ${setting})`,
+  );
+}

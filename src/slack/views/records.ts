@@ -110,7 +110,7 @@ export function recordName(r: Pick<RunRecord, 'external_id' | 'payload'>, stored
 }
 
 function recordLine(run: Run, r: RunRecord, stored?: StoredPerson): string {
-  const name = recordName(r, stored);
+  const name = clip(recordName(r, stored), 80);
   const email = str(r.payload, ['email', 'mail']) ?? stored?.email ?? null;
   const first = r.errors?.[0] ? `${r.errors[0].field ? `${code(r.errors[0].field)}: ` : ''}${esc(r.errors[0].message)}${r.errors.length > 1 ? ` (+${r.errors.length - 1})` : ''}` : r.reason ? esc(r.reason) : null;
   const changed = r.changes ? Object.keys(r.changes).filter((k) => !(r.status === 'terminated' && k === 'status')).map((k) => code(k)).join(' ') : null;
