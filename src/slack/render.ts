@@ -311,7 +311,8 @@ export function runButtons(run: RunView, ctx: RunContext = {}): Button[] {
     );
   }
   if (view && t.failed > 0) out.push(button(`Errors (${t.failed})`, 'run_errors', id, { label: `Errors of run #${run.id}: ${t.failed}` }));
-  if (view && anyRecords(run)) out.push(button('Records', 'run_records', id, { label: `Records of run #${run.id}` }));
+  // A discarded or skipped run wrote nothing and keeps no records to look at.
+  if (view && anyRecords(run) && run.status !== 'discarded' && run.status !== 'skipped') out.push(button('Records', 'run_records', id, { label: `Records of run #${run.id}` }));
   return out;
 }
 
