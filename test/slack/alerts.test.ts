@@ -208,7 +208,7 @@ describe('failure alerts past the cap', () => {
 
     const [complete] = fake.of('files.completeUploadExternal');
     expect(complete!.body).toMatchObject({ channel_id: 'C0ALERTS', thread_ts: ts, files: [{ id: getUrl!.result.file_id, title: `run-${run.id}-failures.csv` }] });
-    expect(complete!.body.initial_comment).toContain('all 13');
+    expect(complete!.body.initial_comment).toBe(`Every failed record of run #${run.id} (all 13), one row per error with the value sent — this thread shows 5 replies.`);
     expect(fake.calls.map((c) => c.method)).toEqual([
       'chat.postMessage',
       ...Array(5).fill('chat.postMessage'),

@@ -34,6 +34,7 @@ function element(e: Any, where: string, problems: string[]): void {
       if (e.value !== undefined && String(e.value).length > 2000) problems.push(`${where}.value > 2000`);
       if (e.url !== undefined && String(e.url).length > 3000) problems.push(`${where}.url > 3000`);
       if (e.style !== undefined && !['primary', 'danger'].includes(e.style)) problems.push(`${where}.style ${e.style}`);
+      if (e.accessibility_label !== undefined && (typeof e.accessibility_label !== 'string' || !e.accessibility_label.trim() || e.accessibility_label.length > 75)) problems.push(`${where}.accessibility_label (1–75 characters)`);
       if (e.confirm) confirm(e.confirm, `${where}.confirm`, problems);
       break;
     case 'static_select': {

@@ -67,6 +67,8 @@ export interface FakeSlack {
   uploads: { url: string; body: string }[];
   /** Members of any user group. */
   groupMembers: string[];
+  /** Time zones of users' profiles (default Europe/Amsterdam). */
+  zones: Record<string, string>;
   /** The next calls of `method` get these answers instead of the default. */
   failNext(method: string, ...replies: Reply[]): void;
   /** The next `n` response_url posts answer 404 (an expired response_url). */
@@ -91,6 +93,7 @@ export function fakeSlack(): FakeSlack {
     responses,
     uploads,
     groupMembers: [],
+    zones: {},
     failNext(method, ...replies) {
       overrides.set(method, [...(overrides.get(method) ?? []), ...replies]);
     },
@@ -113,6 +116,8 @@ export function fakeSlack(): FakeSlack {
         return { ok: true, view: { id: body.view_id ?? `V${views}`, hash: `h${views}` } };
       case 'usergroups.users.list':
         return { ok: true, users: fake.groupMembers };
+      case 'users.info':
+        return { ok: true, user: { id: body.user, tz: fake.zones[body.user] ?? 'Europe/Amsterdam' } };
       case 'files.getUploadURLExternal':
         return { ok: true, upload_url: `${FILES}/upload/v1/abc${++seq}`, file_id: `F${seq}` };
       case 'files.completeUploadExternal':

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkAll, checkBlocks, checkMessage, checkView } from './block-kit-limits.js';
 import { allText, createSlackTest, csv, echoView, fakeSlack, person, type FakeSlack, type SlackTest } from './helpers.js';
-import { clip, codeBlock, esc, fitBlocks, section, slackDate } from '../../src/slack/blocks.js';
+import { clip, codeBlock, esc, fitBlocks, option, section, slackDate } from '../../src/slack/blocks.js';
 import { answerMessage, runMessage } from '../../src/slack/render.js';
 import { alertMessage, planReplies } from '../../src/slack/alerts.js';
 import { emptyCounts } from '../../src/domain/run.js';
@@ -50,6 +50,15 @@ describe('Block Kit limits hold by construction', () => {
     expect(
       checkBlocks([{ type: 'actions', elements: [{ type: 'button', action_id: 'a', text: { type: 'plain_text', text: 'y'.repeat(76) } }] }], 50, 'b'),
     ).toHaveLength(1);
+  });
+
+  it('option labels are cut at a word, not in the middle of one', () => {
+    const long = 'Recent changes of the integration with a rather long name (payroll-and-benefits-europe)';
+    const text = option(long, 'x').text.text;
+    expect(text.length).toBeLessThanOrEqual(75);
+    expect(text).toBe('Recent changes of the integration with a rather long name…');
+    expect(option('x'.repeat(100), 'y').text.text).toHaveLength(75);
+    expect(checkBlocks([{ type: 'actions', elements: [{ type: 'button', action_id: 'a', text: { type: 'plain_text', text: 'Open' }, accessibility_label: 'z'.repeat(76) }] }], 50, 'b')).toHaveLength(1);
   });
 
   it('clip never splits a surrogate pair, an entity or a mention, and never returns an empty string', () => {

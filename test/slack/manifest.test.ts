@@ -27,6 +27,7 @@ const SCOPES: Record<string, string[]> = {
   'files.getUploadURLExternal': ['files:write'],
   'files.completeUploadExternal': ['files:write'],
   'usergroups.users.list': ['usergroups:read'],
+  'users.info': ['users:read'],
   'views.open': [],
   'views.push': [],
   'views.update': [],

@@ -50,7 +50,23 @@ describe('schedules from Slack', () => {
     // Push integrations cannot be scheduled: not offered.
     expect(integration.options.map((o: any) => o.value)).toEqual(['hr']);
     expect(integration.initial_option.value).toBe('hr');
-    expect(JSON.parse(view.private_metadata)).toEqual({ channel: 'C0OPS', warned: null });
+    expect(JSON.parse(view.private_metadata)).toEqual({ channel: 'C0OPS', warned: null, zone: 'Europe/Amsterdam' });
+    // The time zone is a list with the admin's own zone (their Slack profile's) first and chosen.
+    expect(fake.of('users.info').map((c) => c.body.user)).toEqual(['U0ADMIN']);
+    const zone = view.blocks.find((b: any) => b.block_id === 'timezone').element;
+    expect(zone.type).toBe('static_select');
+    expect(zone.initial_option).toEqual({ text: { type: 'plain_text', text: 'Europe/Amsterdam (yours)', emoji: true }, value: 'Europe/Amsterdam' });
+    expect(zone.options.slice(0, 2).map((o: any) => o.value)).toEqual(['Europe/Amsterdam', 'UTC']);
+    // Option labels are cut at a word, never mid-word.
+    const mode = view.blocks.find((b: any) => b.block_id === 'mode').element;
+    for (const o of [...mode.options, ...integration.options]) expect(o.text.text).not.toMatch(/\w…$/);
+
+    // When Slack cannot say, the form still opens, UTC first.
+    fake.failNext('users.info', [200, { ok: false, error: 'missing_scope' }]);
+    await s.command('schedule add hr', { user: 'U0ADMIN' });
+    await s.idle();
+    const fallback = fake.of('views.open').at(-1)!.body.view;
+    expect(fallback.blocks.find((b: any) => b.block_id === 'timezone').element.initial_option.value).toBe('UTC');
   });
 
   it('shows bad input on its field (response_action: errors)', async () => {

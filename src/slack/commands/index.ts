@@ -45,7 +45,7 @@ async function onSync({ command, ack, respond }: SlackCommandMiddlewareArgs & Al
         await respond({ response_type: 'ephemeral', ...refusal(deps, 'add schedules') });
         return;
       }
-      const problem = await openScheduleModal(deps, command.trigger_id, { channel: command.channel_id, integration: form.integration });
+      const problem = await openScheduleModal(deps, command.trigger_id, { channel: command.channel_id, integration: form.integration, userId: command.user_id });
       if (problem) await respond({ response_type: 'ephemeral', ...noticeMessage(problem, 'error') });
       return;
     }

@@ -31,7 +31,7 @@ import { refusal } from '../answers.js';
 
 export const CALLBACK_ID = 'schedule_add';
 
-const Meta = z.object({ channel: z.string().max(40).nullable(), warned: z.string().max(400).nullable() });
+const Meta = z.object({ channel: z.string().max(40).nullable(), warned: z.string().max(400).nullable(), zone: z.string().max(64).nullable().optional() });
 type Meta = z.infer<typeof Meta>;
 
 export interface ScheduleFormValues {
@@ -50,6 +50,52 @@ const FREQUENCIES: [string, string][] = [
   ['24', 'Daily (every 24 hours)'],
   ['cron', 'Custom cron expression'],
 ];
+
+/** Zones offered in the form, after the admin's own (Slack's profile zone) and UTC. */
+export const COMMON_ZONES = [
+  'Europe/London',
+  'Europe/Dublin',
+  'Europe/Lisbon',
+  'Europe/Amsterdam',
+  'Europe/Berlin',
+  'Europe/Paris',
+  'Europe/Madrid',
+  'Europe/Stockholm',
+  'Europe/Warsaw',
+  'Europe/Helsinki',
+  'Europe/Athens',
+  'Europe/Istanbul',
+  'Africa/Johannesburg',
+  'Asia/Dubai',
+  'Asia/Kolkata',
+  'Asia/Singapore',
+  'Asia/Shanghai',
+  'Asia/Tokyo',
+  'Australia/Sydney',
+  'Pacific/Auckland',
+  'America/Sao_Paulo',
+  'America/New_York',
+  'America/Chicago',
+  'America/Denver',
+  'America/Los_Angeles',
+];
+
+/** The zones to pick from: the admin's own first, UTC, the common ones, and whatever was chosen before. */
+export function zoneOptions(own: string | null, chosen: string | null): string[] {
+  return [...new Set([own, 'UTC', chosen, ...COMMON_ZONES].filter((z): z is string => !!z))];
+}
+
+/** The person's own time zone from their Slack profile, or null when Slack cannot say. */
+export async function ownZone(deps: SlackDeps, userId: string): Promise<string | null> {
+  try {
+    const res = await deps.web.users.info({ user: userId });
+    const tz = (res.user as { tz?: string } | undefined)?.tz;
+    return typeof tz === 'string' && tz.length <= 64 ? tz : null;
+  } catch (err) {
+    deps.log.warn('could not read the time zone of a Slack user; the form offers UTC first', { user: userId, error: describeError(err) });
+    return null;
+  }
+}
 
 /** Where each schema field is shown. */
 const BLOCK_OF: Record<string, keyof ScheduleFormValues> = {
@@ -118,8 +164,13 @@ export function scheduleModal(deps: SlackDeps, o: { values?: Partial<ScheduleFor
       input({
         blockId: 'timezone',
         label: 'Time zone',
-        hint: 'An IANA zone such as Europe/Amsterdam or America/New_York.',
-        element: textInput({ actionId: 'timezone', placeholder: 'UTC', initial: v.timezone ?? 'UTC', maxLength: 64 }),
+        hint: o.meta.zone ? `Your own zone (${o.meta.zone}, from your Slack profile) comes first.` : 'The time and working hours are read in this zone.',
+        element: staticSelect({
+          actionId: 'timezone',
+          placeholder: 'Pick a time zone',
+          options: zoneOptions(o.meta.zone ?? null, v.timezone ?? null).map((z) => option(z === o.meta.zone ? `${z.replace(/_/g, ' ')} (yours)` : z.replace(/_/g, ' '), z)),
+          initial: v.timezone ?? o.meta.zone ?? 'UTC',
+        }),
       }),
       context(['Working hours are 08:00–19:00 in the chosen zone; full syncs then may load the systems.']),
     ],
@@ -130,10 +181,12 @@ export function scheduleModal(deps: SlackDeps, o: { values?: Partial<ScheduleFor
 export async function openScheduleModal(
   deps: SlackDeps,
   triggerId: string,
-  o: { channel: string | null; integration: string | null; inModal?: boolean },
+  o: { channel: string | null; integration: string | null; inModal?: boolean; userId: string },
 ): Promise<string | null> {
   if (!pullIntegrations(deps).length) return 'There is no integration to schedule: push integrations receive their data.';
-  const view = scheduleModal(deps, { values: { integration: o.integration }, meta: { channel: o.channel, warned: null } });
+  // The trigger lasts 3 s: a slow profile lookup must not cost the form.
+  const zone = await Promise.race([ownZone(deps, o.userId), new Promise<null>((r) => setTimeout(() => r(null), 1000).unref())]);
+  const view = scheduleModal(deps, { values: { integration: o.integration }, meta: { channel: o.channel, warned: null, zone } });
   if (o.inModal) await deps.web.views.push({ trigger_id: triggerId, view });
   else await deps.web.views.open({ trigger_id: triggerId, view });
   return null;
@@ -199,7 +252,7 @@ export function scheduleCommand(s: z.output<typeof ScheduleInputSchema>): string
 
 async function onSubmit({ ack, body, view }: SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs, deps: SlackDeps): Promise<void> {
   try {
-    const meta = Meta.catch({ channel: null, warned: null }).parse(JSON.parse(view.private_metadata || '{}'));
+    const meta = Meta.catch({ channel: null, warned: null, zone: null }).parse(JSON.parse(view.private_metadata || '{}'));
     const actor = await deps.actor(body.user.id);
     if (!actor.isAdmin) {
       await ack({ response_action: 'update', view: noticeModal(refusal(deps, 'add schedules')) });
@@ -237,7 +290,7 @@ async function onOpen({ ack, body, respond }: SlackActionMiddlewareArgs<BlockAct
       await tell(deps, body, respond, refusal(deps, 'add schedules'));
       return;
     }
-    const problem = await openScheduleModal(deps, body.trigger_id, { channel: body.channel?.id ?? null, integration: null, inModal: body.view?.type === 'modal' });
+    const problem = await openScheduleModal(deps, body.trigger_id, { channel: body.channel?.id ?? null, integration: null, inModal: body.view?.type === 'modal', userId: body.user.id });
     if (problem) await tell(deps, body, respond, noticeMessage(problem, 'error'));
   } catch (err) {
     deps.log.error('schedule form could not open', { user: body.user.id, error: describeError(err) });
