@@ -11,6 +11,7 @@ import type { Run } from '../../src/domain/run.js';
  */
 
 const five = csv([1, 2, 3, 4, 5].map((i) => person(i)));
+const runIdOf = (text: string) => Number(/run #(\d+)/.exec(text)![1]);
 const buttonsOf = (blocks: any[]) => blocks.filter((b: any) => b.type === 'actions').flatMap((b: any) => b.elements.map((e: any) => e.action_id));
 
 describe('who sees what in Slack', () => {
@@ -153,6 +154,55 @@ describe('states that agree with themselves, buttons that fit the state', () => 
     expect(card.blocks[0].text.text).toBe(':wastebasket: HR export: discarded, nothing written');
     expect(allText(card.blocks)).not.toMatch(/Persisted|terminated\*|\d+ terminated/);
     expect(buttonsOf(card.blocks)).toEqual([]);
+  });
+
+  it('a failed alert offers Run again (in its thread) and Test connection; Apply on a dry run\'s message turns it into the applied run\'s', async () => {
+    rmSync(join(s.t.dir, 'people.csv'));
+    await s.t.sync({ integration: 'hr', mode: 'recent' });
+    await s.idle();
+    const alert = fake.of('chat.postMessage').find((c) => c.body.channel === 'C0ALERTS' && !c.body.thread_ts)!;
+    const [again, test] = alert.body.blocks.find((b: any) => b.type === 'actions').elements;
+    expect(JSON.parse(again.value)).toEqual({ integration: 'hr', mode: 'recent' });
+    const where = { kind: 'message' as const, channel: 'C0ALERTS', ts: alert.result.ts };
+    await s.action({ actionId: 'alert_test_connection', value: test.value, where });
+    await s.idle();
+    expect(fake.responses.at(-1)!.body.text).toBe('Connection to HR export fails: the file people.csv was not found; check that it is where the integration expects it.');
+    s.t.write('people.csv', csv([person(1), person(2)]));
+    await s.action({ actionId: 'alert_test_connection', value: test.value, where });
+    await s.idle();
+    expect(fake.responses.at(-1)!.body.text).toMatch(/^Connection to HR export works: CSV file readable/);
+    await s.action({ actionId: 'alert_run_again', value: again.value, user: 'U0OTHER', where });
+    await s.idle();
+    expect(fake.responses.at(-1)!.body.text).toBe('Only people-sync admins can start syncs. Ask <@U0ADMIN>.');
+    await s.action({ actionId: 'alert_run_again', value: again.value, where });
+    await s.idle();
+    const followed = fake.of('chat.postMessage').at(-1)!.body;
+    expect(followed).toMatchObject({ channel: 'C0ALERTS', thread_ts: alert.result.ts });
+    await s.t.drain(runIdOf(followed.text));
+    await s.idle();
+    expect(fake.of('chat.update').filter((u) => u.body.ts === alert.result.ts).at(-1)!.body.text).toBe('HR export: resolved');
+
+    // Apply pressed on a dry run's own message: that message becomes the applied run's, nothing new is posted.
+    await s.command('all hr --dry-run');
+    await s.idle();
+    await s.action({ actionId: 'fullsync_start', value: fake.responses.at(-1)!.body.blocks.find((b: any) => b.type === 'actions').elements[0].value });
+    await s.idle();
+    const dryMsg = fake.of('chat.postMessage').at(-1)!;
+    const dryId = runIdOf(dryMsg.body.text);
+    await s.t.drain(dryId);
+    await s.idle();
+    const posts = fake.of('chat.postMessage').length;
+    await s.action({ actionId: 'run_apply', value: String(dryId), where: { kind: 'message', channel: 'C0OPS', ts: dryMsg.result.ts } });
+    await s.idle();
+    expect(fake.of('chat.postMessage')).toHaveLength(posts);
+    const applied = (await s.t.rt.store.runs.list({ limit: 1 })).items[0]!;
+    expect(applied.source_run_id).toBe(dryId);
+    expect(fake.responses.at(-1)!.body.text).toBe(`Applying dry run #${dryId} as run #${applied.id}; its message shows how it goes.`);
+    await s.t.drain(applied.id);
+    await s.idle();
+    const shown = fake.of('chat.update').filter((u) => u.body.ts === dryMsg.result.ts).at(-1)!.body;
+    expect(shown.text).toMatch(new RegExp(`\\(run #${applied.id}\\)\\.$`));
+    expect(allText(shown.blocks)).toContain(`applies dry run #${dryId}`);
   });
 
   it('Add schedule inside the "Schedule added" modal pushes the form on top', async () => {

@@ -3,7 +3,7 @@ import { checkAll, checkBlocks, checkMessage, checkView } from './block-kit-limi
 import { allText, createSlackTest, csv, echoView, fakeSlack, person, type FakeSlack, type SlackTest } from './helpers.js';
 import { clip, codeBlock, esc, fitBlocks, option, section, slackDate } from '../../src/slack/blocks.js';
 import { answerMessage, runMessage } from '../../src/slack/render.js';
-import { alertMessage, planReplies } from '../../src/slack/alerts.js';
+import { alertMessage, DEFAULT_ALERT_OPTIONS, planReplies } from '../../src/slack/alerts.js';
 import { emptyCounts } from '../../src/domain/run.js';
 import type { RunView } from '../../src/domain/run-view.js';
 import type { FailedRecord } from '../../src/slack/store.js';
@@ -124,6 +124,16 @@ describe('Block Kit limits hold by construction', () => {
     expect(plan.replies).toHaveLength(50);
     expect(plan.csv).toBe(true);
     expect(plan.replies.flatMap((r, i) => checkMessage(r, `reply ${i}`))).toEqual([]);
+
+    // By default: one reply per cause, at most ten, and the CSV as soon as anything is left out.
+    const byDefault = planReplies(records, DEFAULT_ALERT_OPTIONS);
+    expect(byDefault.replies).toHaveLength(10);
+    expect(byDefault.csv).toBe(true);
+    expect(byDefault.replies.flatMap((r, i) => checkMessage(r, `default reply ${i}`))).toEqual([]);
+    const few = planReplies(records.slice(0, 3).map((r) => ({ ...r, errors: [{ field: 'status', message: 'must be "active" or "terminated"' }], payload: { status: 'retired' } })), DEFAULT_ALERT_OPTIONS);
+    expect(few).toMatchObject({ csv: false, people: 3 });
+    expect(few.replies).toHaveLength(1);
+    expect(few.replies[0]!.text.split('\n')[0]).toBe(':busts_in_silhouette: *3 people* · `status` `"retired"`: must be "active" or "terminated"');
 
     const shared = planReplies(records.map((r) => ({ ...r, errors: [{ field: 'email', message: 'must be a valid email address' }] })), { groupThreshold: 5, maxReplies: 50 });
     expect(shared.replies).toHaveLength(1);
