@@ -576,10 +576,14 @@ export function createAlerts(d: {
   async function refresh(runId: number): Promise<void> {
     const run = await d.getRun(runId);
     if (!run?.integration_id) return;
+    if (run.status === 'discarded') return closeDiscarded();
     const t = await d.store.alertThread(run.integration_id);
-    if (!t || t.run_id !== run.id) return;
-    if (run.status === 'discarded') await d.store.closeAlertThread(run.integration_id, run.id);
-    await refreshTop(t);
+    if (t && t.run_id === run.id) await refreshTop(t);
+  }
+
+  /** Held runs discarded anywhere (a discard writes no outbox row): their alerts say so, once. */
+  async function closeDiscarded(): Promise<void> {
+    for (const t of await d.store.claimDiscardedThreads()) await refreshTop(t);
   }
 
   async function handle(item: OutboxItem): Promise<void> {
@@ -615,6 +619,7 @@ export function createAlerts(d: {
   }
 
   async function deliverOnce(): Promise<void> {
+    await closeDiscarded().catch((err) => d.log.warn('could not show a discarded run on its alert', { error: describeError(err) }));
     for (;;) {
       if (stopped) return;
       const items = await d.outbox.claim(RUN_FINISHED, owner, 10, leaseSeconds);

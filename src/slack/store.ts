@@ -167,11 +167,16 @@ export function createSlackStore(sql: Sql, runs: RunsRepo = createRunsRepo(sql))
       return row ?? null;
     },
 
-    /** The integration's alert thread is closed by this run (a held run discarded): nothing more is said in it. */
-    async closeAlertThread(integrationId: string, runId: number): Promise<void> {
-      await sql`
-        UPDATE slack_alert_threads SET resolved_by_run = ${runId}, resolved_at = now()
-        WHERE integration_id = ${integrationId} AND run_id = ${runId} AND resolved_at IS NULL`;
+    /**
+     * Closes the open alert threads whose held run was discarded — by Slack, the
+     * CLI or the API — and returns them, each to one caller only (the one that
+     * then updates the alert).
+     */
+    async claimDiscardedThreads(): Promise<AlertThread[]> {
+      return sql<AlertThread[]>`
+        UPDATE slack_alert_threads t SET resolved_by_run = t.run_id, resolved_at = now()
+        FROM sync_runs r WHERE r.id = t.run_id AND t.resolved_at IS NULL AND r.status = 'discarded'
+        RETURNING t.*`;
     },
 
     /** A run message now follows another run (a dry run's message follows the run that applies it). */

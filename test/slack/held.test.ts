@@ -165,6 +165,23 @@ describe('held runs: Confirm / Discard from Slack', () => {
     expect(fake.of('chat.postMessage').slice(posts).map((c) => c.body.thread_ts)).toEqual([alert2.result.ts]);
   });
 
+  it('a held run discarded outside Slack (the CLI, the API) closes its alert too', async () => {
+    s.t.write('people.csv', one);
+    const held = await s.t.sync({ integration: 'hr', mode: 'full' });
+    expect(held.status).toBe('held');
+    await s.idle();
+    const [alert] = alertsOf();
+    await s.t.rt.service.discard(held.id, 'cli:ana');
+    const deadline = Date.now() + 10_000;
+    while (!updatesOf(alert!.result.ts).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await s.idle();
+    const closed = updatesOf(alert!.result.ts);
+    expect(closed).toHaveLength(1);
+    expect(closed[0]!.body.blocks[0].text.text).toBe(':wastebasket: HR export: held run discarded, no one terminated');
+    expect(allText(closed[0]!.body.blocks)).toContain('Discarded by cli:ana');
+    expect(closed[0]!.body.blocks.some((b: any) => b.type === 'actions')).toBe(false);
+  });
+
   it('Discard of a run that is not held says why', async () => {
     const done = await s.t.sync({ integration: 'hr', mode: 'full' });
     await s.idle();
