@@ -6,7 +6,7 @@ import { ENTITIES, MATCH_KEYS, WRITE_MODES, type Entity, type MatchKey, type Wri
 import type { MaxTerminations } from './domain/run.js';
 import { CRON_FIELDS, EVERY_HOURS, isValidTimeZone, type ScheduleConfig } from './domain/schedule.js';
 import { FieldRulesSchema, OwnsSchema, withOwnership, type FieldRules } from './domain/field-rules.js';
-import { DEFAULT_GUARDS, GuardsSchema, type Guards } from './domain/guards.js';
+import { DEFAULT_GUARDS, GuardsSchema, LimitSchema, type Guards } from './domain/guards.js';
 import { QuarantineSchema, type QuarantineConfig } from './domain/quarantine.js';
 import { ScopeSchema, type Scope } from './domain/scope.js';
 import { DEFAULT_PREHIRE_DAYS } from './domain/effective.js';
@@ -161,19 +161,6 @@ export interface Config {
   secrets: readonly string[];
 }
 
-/** `5`, `"5"` → 5 people; `"10%"` → 10 % of the integration's active people. */
-export const MaxTerminationsSchema = z.union([z.number(), z.string()]).transform((v, ctx): MaxTerminations => {
-  const s = String(v).trim();
-  const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(s);
-  if (pct) {
-    const value = Number(pct[1]);
-    if (value > 100) ctx.addIssue({ code: 'custom', message: 'a percentage must be between 0% and 100%' });
-    return { kind: 'percent', value };
-  }
-  if (/^\d+$/.test(s)) return { kind: 'count', value: Number(s) };
-  ctx.addIssue({ code: 'custom', message: 'must be a number of people (e.g. 25) or a percentage (e.g. "10%")' });
-  return z.NEVER;
-});
 
 export const ScheduleSchema = z
   .object({
@@ -253,7 +240,7 @@ const IntegrationSchema = z
       .default('external_id')
       .transform((k) => (typeof k === 'string' ? [k] : k)),
     write: z.enum(WRITE_MODES, { error: 'must be one of create_update, create_only, update_only' }).default('create_update'),
-    max_terminations: MaxTerminationsSchema.optional(),
+    max_terminations: LimitSchema.optional(),
     guards: GuardsSchema,
     quarantine: QuarantineSchema,
     mapping: MappingSchema,

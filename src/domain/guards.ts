@@ -31,6 +31,7 @@ export const DEFAULT_GUARDS: Guards = {
 /** Drift needs at least this many people changing one field: in a team of five, two new titles are not a broken export. */
 export const DRIFT_MIN_PEOPLE = 10;
 
+/** `5`, `"5"` → 5 people; `"10%"` → 10 % of the integration's active people. */
 export const LimitSchema = z.union([z.number(), z.string()]).transform((v, ctx): Limit => {
   const s = String(v).trim();
   const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(s);

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { redactText } from '../log.js';
 import { describeError, isCoded, ErrorCode, PeopleSyncError } from '../errors.js';
 import { isConnectionError } from '../store/db.js';
-import { totalsByStatus, type Counts, type GuardInfo, type MaxTerminations, type Run, type RunStatus } from '../domain/run.js';
+import { totalsByStatus, type Counts, type GuardInfo, type Run, type RunStatus } from '../domain/run.js';
 import type { ProviderPage } from '../../providers/types.js';
 import type { RunEnd } from '../store/runs-repo.js';
 import type { Store } from '../store/index.js';
@@ -66,19 +66,11 @@ const PARSE_ROUNDS = 3;
 /** Rows created, terminated or restored by one run after which table statistics are refreshed. */
 const ANALYZE_AFTER_ROWS = 5000;
 
-export function terminationLimit(max: MaxTerminations, active: number): number {
-  return max.kind === 'count' ? max.value : Math.ceil((active * max.value) / 100);
-}
-
-export function formatMax(max: MaxTerminations): string {
-  return max.kind === 'count' ? String(max.value) : `${max.value}%`;
-}
-
 /** The guard figures of a plan and what they trip; null when the plan gave nothing to judge. */
 function guardOf(integration: IntegrationConfig, plan: Plan): GuardInfo | null {
   if (plan.activeLinked === null) return null;
-  const limit = terminationLimit(integration.guards.max_terminations, plan.activeLinked);
-  const max = formatMax(integration.guards.max_terminations);
+  const limit = limitOfShare(integration.guards.max_terminations, plan.activeLinked);
+  const max = formatLimit(integration.guards.max_terminations);
   const tripped: string[] = [];
   if (plan.terminations > limit) tripped.push(`would terminate ${plan.terminations} of ${plan.activeLinked} active people, above max_terminations ${max} (${limit})`);
   if (plan.figures) {
