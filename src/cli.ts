@@ -7,6 +7,9 @@ import { loadServiceConfig, openDatabase, runServe } from './main.js';
 import { dispatch, resolve as resolveCommand, type Actor } from '../commands/index.js';
 import { answerText, runText } from '../commands/render-text.js';
 import { TERMINAL_STATUSES, type Run } from './domain/run.js';
+import { connect, migrate } from './store/db.js';
+import { createWebClient } from './slack/client.js';
+import { runWebLogin } from './web/login-link.js';
 
 /**
  * The command-line twin of /sync: the same grammar and answers, printed as
@@ -18,6 +21,7 @@ const USAGE = `people-sync — keep people data in step with your HR systems
 
 Service:
   people-sync serve [--role all|web|worker]   start the service (npm start)
+  people-sync web-login [<Slack user id|name>] print a one-time sign-in link to the web window (/ui)
 
 Commands (the same as /sync in Slack):
   people-sync sync all [integration] [--dry-run]
@@ -56,6 +60,22 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     return runServe(role as 'all' | 'web' | 'worker' | undefined);
+  }
+
+  if (first === 'web-login') {
+    const log = createLogger({ level: 'warn', write: (l) => process.stderr.write(l + '\n') });
+    return runWebLogin(rest, {
+      loadConfig: () => loadServiceConfig({ LOG_LEVEL: 'warn', ...process.env }, 'web', log),
+      openDatabase: async (config) => {
+        const db = await openDatabase(config, log);
+        return { url: db.url, stop: db.embedded?.owned ? () => db.embedded!.stop() : undefined };
+      },
+      connect: (url) => connect(url, { max: 2 }),
+      migrate: (sql) => migrate(sql, log),
+      log,
+      osUser: userInfo().username,
+      web: (config) => (config.slack.botToken ? createWebClient(config.slack.botToken, { apiUrl: config.slack.apiUrl, log }) : undefined),
+    });
   }
 
   const json = argv.includes('--json');

@@ -75,6 +75,10 @@ const EnvSchema = z.object({
   SLACK_ADMIN_USERGROUP_ID: optionalString,
   SLACK_VIEWER_USERGROUP_ID: optionalString,
   SLACK_API_URL: optionalString.pipe(z.url('SLACK_API_URL must be a URL such as https://slack.com/api/').optional()),
+  SLACK_CLIENT_ID: optionalString,
+  SLACK_CLIENT_SECRET: optionalString,
+  UI_READERS: optionalString.pipe(z.enum(['admins', 'everyone-in-workspace'], { error: 'UI_READERS must be admins or everyone-in-workspace' }).optional()),
+  UI_SESSION_HOURS: intFrom('UI_SESSION_HOURS', 12, 1, 24 * 30),
 }).superRefine((e, ctx) => {
   // A run is declared dead after this long without a heartbeat: fewer than three would fail live runs.
   if (e.RUN_STALE_AFTER_SECONDS < 3 * e.RUN_HEARTBEAT_SECONDS) {
@@ -153,7 +157,12 @@ export interface Config {
     /** Members may open records and payloads (people's HR data) without being admins. */
     viewerUsergroupId: string | undefined;
     apiUrl: string | undefined;
+    /** Sign in with Slack (OpenID Connect) on the web window: the Slack app's client id and secret. */
+    clientId: string | undefined;
+    clientSecret: string | undefined;
   };
+  /** The web window (/ui): who besides admins may read it, and how long a sign-in lasts. */
+  web: { readers: 'admins' | 'everyone-in-workspace'; sessionHours: number };
   /**
    * Secret values the configuration holds (tokens, passwords, webhook secrets, interpolated
    * variables, the database URL). Whoever composes the process registers them with the logger.
@@ -451,7 +460,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
   }
   const e = parsed.data;
   const secrets = new Set<string>();
-  for (const s of [e.ADMIN_API_TOKEN, e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.DATABASE_URL, e.METRICS_TOKEN]) if (s) secrets.add(s);
+  for (const s of [e.ADMIN_API_TOKEN, e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.DATABASE_URL, e.METRICS_TOKEN, e.SLACK_CLIENT_SECRET]) if (s) secrets.add(s);
   const integrationsFile = resolve(e.INTEGRATIONS_FILE ?? 'integrations.yml');
   const file = readIntegrationsFile(integrationsFile);
   const integrations = loadIntegrations(integrationsFile, env, secrets, file);
@@ -484,7 +493,10 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
       adminUsergroupId: e.SLACK_ADMIN_USERGROUP_ID,
       viewerUsergroupId: e.SLACK_VIEWER_USERGROUP_ID,
       apiUrl: e.SLACK_API_URL,
+      clientId: e.SLACK_CLIENT_ID,
+      clientSecret: e.SLACK_CLIENT_SECRET,
     },
+    web: { readers: e.UI_READERS ?? 'admins', sessionHours: e.UI_SESSION_HOURS },
     secrets: [...secrets],
   };
   return deepFreeze(config);

@@ -3,6 +3,7 @@ import type { Surface } from './surface.js';
 import { deliveriesSurface, importsSurface } from './http/imports/index.js';
 import { slackSurface } from './slack/index.js';
 import { eventDeliverySurface, eventsSurface } from './events/index.js';
+import { webSurface } from './web/index.js';
 
 /**
  * What each kind of process runs — the one place that says so. The
@@ -13,7 +14,7 @@ import { eventDeliverySurface, eventsSurface } from './events/index.js';
  * |----------|---------------|--------------------------------------------------------|----------------------|
  * | `web`    | yes           | push imports (routes, sweep), Slack (receiver, live    | no                   |
  * |          |               | messages, alert delivery from the outbox), outbound    |                      |
- * |          |               | events (delivery, /api/events)                         |                      |
+ * |          |               | events (delivery, /api/events), the web window (/ui)   |                      |
  * | `worker` | no            | stored deliveries only (read a push run's body, start  | yes                  |
  * |          |               | the next queued delivery): no routes, no Slack socket; |                      |
  * |          |               | outbound event delivery (no routes)                    |                      |
@@ -33,11 +34,11 @@ export interface RolePlan {
 export function planFor(role: ProcessRole): RolePlan {
   switch (role) {
     case 'web':
-      return { serveHttp: true, work: false, surfaces: [importsSurface, slackSurface, eventsSurface] };
+      return { serveHttp: true, work: false, surfaces: [importsSurface, slackSurface, eventsSurface, webSurface] };
     case 'worker':
       return { serveHttp: false, work: true, surfaces: [deliveriesSurface, eventDeliverySurface] };
     case 'all':
-      return { serveHttp: true, work: true, surfaces: [importsSurface, slackSurface, eventsSurface] };
+      return { serveHttp: true, work: true, surfaces: [importsSurface, slackSurface, eventsSurface, webSurface] };
     case 'cli':
       return { serveHttp: false, work: false, surfaces: [deliveriesSurface, eventDeliverySurface] };
   }
