@@ -10,10 +10,11 @@ export type RecordStatus = (typeof RECORD_STATUSES)[number];
 export const SYNC_MODES = ['full', 'recent', 'user'] as const;
 export type SyncMode = (typeof SYNC_MODES)[number];
 /**
- * What a run does: a sync (fetch and apply) or `effective`, which fetches nothing and applies the
- * transitions that came due by date (pre-hires starting, leavers whose last day ended).
+ * What a run does: a sync (fetch and apply); `effective`, which fetches nothing and applies the
+ * transitions that came due by date (pre-hires starting, leavers whose last day ended); or `revert`,
+ * which fetches nothing and applies the compensating plan of an earlier run (`source.revert_of`).
  */
-export const RUN_MODES = [...SYNC_MODES, 'effective'] as const;
+export const RUN_MODES = [...SYNC_MODES, 'effective', 'revert'] as const;
 export type RunMode = (typeof RUN_MODES)[number];
 
 /** An integration's guard against mass terminations: a number of people, or a share of its active people. */

@@ -66,6 +66,13 @@ const PARSE_ROUNDS = 3;
 /** Rows created, terminated or restored by one run after which table statistics are refreshed. */
 const ANALYZE_AFTER_ROWS = 5000;
 
+/** The run a `revert` run compensates (service.revert puts it in the run's source). */
+function revertOf(run: Run): number {
+  const id = Number((run.source as { revert_of?: unknown } | null)?.revert_of);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new PeopleSyncError(ErrorCode.Invalid, `Run #${run.id} is a revert but does not say which run it reverts.`);
+  return id;
+}
+
 /** The guard figures of a plan and what they trip; null when the plan gave nothing to judge. */
 function guardOf(integration: IntegrationConfig, plan: Plan): GuardInfo | null {
   if (plan.activeLinked === null) return null;
@@ -195,6 +202,11 @@ export function createEngine(deps: EngineDeps) {
           const rows = await snapshots.stageDue(snap.id, integration.id, todayIn(integration.timezone, now()));
           await snapshots.complete(snap.id, rows, null, false, null);
           rlog.info('due transitions staged', { rows });
+        } else if (run.mode === 'revert') {
+          // Nothing is fetched: the compensating plan of the reverted run is staged from its results.
+          const rows = await snapshots.stageRevert(snap.id, revertOf(run));
+          await snapshots.complete(snap.id, rows, null, false, null);
+          rlog.info('compensating plan staged', { rows, revert_of: revertOf(run) });
         } else try {
           const pages = deps.source({ run, integration, since: st?.last_sync_at ?? null, cursor: st?.cursor ?? null, signal });
           const staged = await stageSnapshot(sql, pages, {
@@ -251,11 +263,12 @@ export function createEngine(deps: EngineDeps) {
             prehireDays: integration.prehire_days,
             // The guards beyond terminations judge full data sets (a delta says little about the whole).
             guardFigures: run.mode === 'full' && snap.kind === 'full',
+            revertOf: run.mode === 'revert' ? revertOf(run) : null,
           });
           // A plan that terminates, creates or changes no one has nothing to guard (and the active count is not taken).
           const guard: GuardInfo | null = guardOf(integration, plan);
           const tripped = guard !== null && (guard.tripped?.length ?? 0) > 0 && approved === null;
-          if (!run.dry_run && !tripped) await applyPlan(tx, integration.id);
+          if (!run.dry_run && !tripped) await applyPlan(tx, integration.id, run.id);
           await recordPlan(tx, run.id);
           // A preview is applied only while it is current: a plan that differs from it writes nothing.
           if (run.source_run_id !== null || approved) {
@@ -290,7 +303,7 @@ export function createEngine(deps: EngineDeps) {
       const status: RunStatus = tripped && !run.dry_run ? 'held' : totals.failed + totals.skipped + plan.warnings > 0 ? 'warning' : 'completed';
       // Marked synced with the run's end, so a run that lost ownership moves no cursor.
       // An effective run fetched nothing: the source's cursor and last sync stay as they are.
-      const synced = !run.dry_run && run.mode !== 'effective' && (status === 'completed' || status === 'warning');
+      const synced = !run.dry_run && run.mode !== 'effective' && run.mode !== 'revert' && (status === 'completed' || status === 'warning');
       const done = await finish(
         run,
         worker,

@@ -90,6 +90,11 @@ export interface PlanContext {
   prehireDays?: number;
   /** Take what the guards beyond terminations read (a full run): field changes, fields gone, the active count. */
   guardFigures?: boolean;
+  /**
+   * The data set is the compensating plan of this applied run (snapshots.stageRevert): a record one of whose
+   * fields a later run changed again is left alone (skipped, naming the field and, from provenance, the run).
+   */
+  revertOf?: number | null;
 }
 
 export interface Plan {
@@ -107,6 +112,10 @@ export interface Plan {
 
 const EMP_FIELDS = ['email', 'first_name', 'last_name', 'display_name', 'job_title', 'department', 'location', 'employee_number', 'start_date', 'end_date', 'attributes'] as const;
 const EMT_FIELDS = ['title', 'start_date', 'end_date', 'fte', 'is_primary'] as const;
+/** Every field a run writes per entity, as provenance names them (`GET /api/people/:id`). */
+export const EMP_WRITTEN = [...EMP_FIELDS, 'org_unit_id', 'manager_id', 'status'] as const;
+const EMT_WRITTEN = [...EMT_FIELDS, 'employee_id', 'org_unit_id', 'status'] as const;
+const ORG_WRITTEN = ['name', 'parent_id', 'manager_id', 'status'] as const;
 
 /**
  * `{"field": {"before", "after"}}` for the fields that differ; keys with no change are dropped.
@@ -645,6 +654,9 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     }
   }
 
+  // ── a revert leaves alone what moved since the run it reverts, and says what each row undoes ──
+  if (ctx.revertOf) await markReverts(tx, S, ctx.revertOf);
+
   // ── write mode and confirmation limits ──
   if (ctx.write === 'create_only') {
     for (const t of ['plan_org', 'plan_emp', 'plan_emt']) {
@@ -726,6 +738,51 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   return { counts, terminations: counts.employees.terminated, activeLinked: active, notes, warnings: cycles, figures };
 }
 
+/** How a revert row describes what it undoes, by the reverted result's status. */
+const UNDOES = {
+  created: 'undoes its creation',
+  updated: 'puts back the values before it',
+  terminated: 'undoes its termination',
+  restored: 'undoes its restore',
+} as const;
+
+/**
+ * For a revert (see `PlanContext.revertOf`): a row one of whose fields now differs from what the reverted
+ * run left there is a conflict — the record is skipped, naming the field and the run that changed it
+ * (provenance), and nothing of it is written. The other rows say what they undo. One statement per entity.
+ */
+async function markReverts(tx: Tx, snapshotId: number, revertOf: number): Promise<void> {
+  for (const [t, entity, table] of [['plan_org', 'org_units', 'org_units'], ['plan_emp', 'employees', 'employees'], ['plan_emt', 'employments', 'employments']] as const) {
+    await tx.unsafe(
+      `WITH rows AS (
+         SELECT p.seq, p.action, p.changes, p.target_id, (r.payload::jsonb -> 'reverts' ->> 'status') AS undoes, o.changes AS left_there
+         FROM ${t} p
+         JOIN snapshot_rows r ON r.snapshot_id = $1::bigint AND r.entity = '${entity}' AND r.seq = p.seq
+         LEFT JOIN run_records o ON o.id = (r.payload::jsonb -> 'reverts' ->> 'record')::bigint AND o.run_id = $2::bigint),
+       conflicts AS (
+         SELECT DISTINCT ON (x.seq) x.seq, k.field, (e.provenance ->> k.field)::bigint AS by_run
+         FROM rows x JOIN ${table} e ON e.id = x.target_id
+         CROSS JOIN LATERAL jsonb_object_keys(x.changes) AS k(field)
+         WHERE x.action IN ('updated', 'terminated', 'restored') AND x.left_there ? k.field
+           AND (x.changes -> k.field -> 'before') IS DISTINCT FROM (x.left_there -> k.field -> 'after')
+         ORDER BY x.seq, k.field)
+       UPDATE ${t} p SET
+         action = CASE WHEN c.seq IS NOT NULL OR (p.target_id IS NULL AND p.action <> 'unchanged') THEN 'skipped' ELSE p.action END,
+         errors = CASE WHEN p.target_id IS NULL THEN NULL ELSE p.errors END,
+         changes = CASE WHEN c.seq IS NOT NULL OR p.target_id IS NULL THEN NULL ELSE p.changes END,
+         reason = CASE
+           WHEN c.seq IS NOT NULL THEN c.field || ' changed since' || coalesce(' by run #' || nullif(c.by_run, $2::bigint), '') || ': not reverted'
+           WHEN p.target_id IS NULL THEN 'no longer linked to this integration: nothing to revert'
+           ELSE concat_ws('; ', 'reverts run #' || $2::bigint || ': ' || CASE x.undoes ${Object.entries(UNDOES).map(([k, v]) => `WHEN '${k}' THEN '${v}'`).join(' ')} END,
+                                CASE WHEN NOT p.removed THEN nullif(p.reason, '') END)
+         END
+       FROM rows x LEFT JOIN conflicts c ON c.seq = x.seq
+       WHERE p.seq = x.seq AND (p.action <> 'failed' OR p.target_id IS NULL)`,
+      [snapshotId, revertOf],
+    );
+  }
+}
+
 /** A field counts as lost (shape regression) only when at least this many active people had it. */
 const SHAPE_MIN_PEOPLE = 10;
 
@@ -774,9 +831,23 @@ function withNewRefs(t: 'plan_org' | 'plan_emp' | 'plan_emt', where: string, one
      ${onePerTarget ? 'ORDER BY p.target_id, p.seq' : ''})`;
 }
 
-/** Applies the plan to the people tables and links the new records to the integration. */
-export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
+/**
+ * The record's provenance after `e` is updated from `p`: each of `fields` that changes is now set by run
+ * `:run` (migration 017). Evaluated in the UPDATE itself, so it costs nothing per record beyond the write.
+ */
+function provenanceAfter(fields: readonly string[]): string {
+  return `coalesce(e.provenance, '{}'::jsonb) || jsonb_strip_nulls(jsonb_build_object(${fields
+    .map((f) => `'${f}', CASE WHEN p.${f} IS DISTINCT FROM e.${f} THEN :run::bigint END`)
+    .join(', ')}))`;
+}
+
+/**
+ * Applies the plan to the people tables and links the new records to the integration. Every field written
+ * records the run that wrote it (`created_run_id`, `provenance`), in the same statements.
+ */
+export async function applyPlan(tx: Tx, integrationId: string, runId: number): Promise<void> {
   const I = integrationId;
+  const R = { run: runId };
   for (const [t, table] of [['plan_org', 'org_units'], ['plan_emp', 'employees'], ['plan_emt', 'employments']] as const) {
     // The sequence is looked up once: pg_get_serial_sequence per row costs more than nextval itself.
     await tx.unsafe(
@@ -793,46 +864,54 @@ export async function applyPlan(tx: Tx, integrationId: string): Promise<void> {
     WHERE action IN ('created', 'updated', 'restored') AND employee_id IS NULL
       AND NOT (employee_new AND EXISTS (SELECT 1 FROM plan_emp_new n WHERE n.external_id = p.employee_ref))`;
 
-  await tx.unsafe(
-    `INSERT INTO org_units (id, name, parent_id, manager_id, status)
-     SELECT new_id, name, parent_id, manager_id, status FROM ${withNewRefs('plan_org', `p.action = 'created'`)} p ORDER BY new_id`,
+  await exec(tx,
+    `INSERT INTO org_units (id, name, parent_id, manager_id, status, created_run_id)
+     SELECT new_id, name, parent_id, manager_id, status, :run::bigint FROM ${withNewRefs('plan_org', `p.action = 'created'`)} p ORDER BY new_id`,
+    R,
   );
-  await tx.unsafe(
-    `INSERT INTO employees (id, ${EMP_FIELDS.join(', ')}, org_unit_id, manager_id, status)
-     SELECT new_id, ${EMP_FIELDS.join(', ')}, org_unit_id, manager_id, status FROM ${withNewRefs('plan_emp', `p.action = 'created'`)} p ORDER BY new_id`,
+  await exec(tx,
+    `INSERT INTO employees (id, ${EMP_FIELDS.join(', ')}, org_unit_id, manager_id, status, created_run_id)
+     SELECT new_id, ${EMP_FIELDS.join(', ')}, org_unit_id, manager_id, status, :run::bigint FROM ${withNewRefs('plan_emp', `p.action = 'created'`)} p ORDER BY new_id`,
+    R,
   );
-  await tx.unsafe(
-    `INSERT INTO employments (id, ${EMT_FIELDS.join(', ')}, employee_id, org_unit_id, status)
-     SELECT new_id, ${EMT_FIELDS.join(', ')}, employee_id, org_unit_id, status FROM ${withNewRefs('plan_emt', `p.action = 'created'`)} p ORDER BY new_id`,
+  await exec(tx,
+    `INSERT INTO employments (id, ${EMT_FIELDS.join(', ')}, employee_id, org_unit_id, status, created_run_id)
+     SELECT new_id, ${EMT_FIELDS.join(', ')}, employee_id, org_unit_id, status, :run::bigint FROM ${withNewRefs('plan_emt', `p.action = 'created'`)} p ORDER BY new_id`,
+    R,
   );
 
   const changing = `p.seq IS NOT NULL AND NOT p.removed AND p.action IN ('updated', 'restored', 'terminated')`;
   const terminatedAt = `CASE WHEN p.status = 'terminated' AND e.status <> 'terminated' THEN now() WHEN p.status <> 'terminated' THEN NULL ELSE e.terminated_at END`;
-  await tx.unsafe(
+  await exec(tx,
     `UPDATE org_units e SET name = p.name, parent_id = p.parent_id, manager_id = p.manager_id, status = p.status,
-            terminated_at = ${terminatedAt}, updated_at = now()
+            terminated_at = ${terminatedAt}, updated_at = now(), provenance = ${provenanceAfter(ORG_WRITTEN)}
      FROM ${withNewRefs('plan_org', changing, true)} p WHERE e.id = p.target_id
        AND (p.name, p.parent_id, p.manager_id, p.status) IS DISTINCT FROM (e.name, e.parent_id, e.manager_id, e.status)`,
+    R,
   );
-  await tx.unsafe(
+  await exec(tx,
     `UPDATE employees e SET ${EMP_FIELDS.map((f) => `${f} = p.${f}`).join(', ')}, org_unit_id = p.org_unit_id, manager_id = p.manager_id,
-            status = p.status, terminated_at = ${terminatedAt}, updated_at = now()
+            status = p.status, terminated_at = ${terminatedAt}, updated_at = now(), provenance = ${provenanceAfter(EMP_WRITTEN)}
      FROM ${withNewRefs('plan_emp', changing, true)} p WHERE e.id = p.target_id
        AND (${EMP_FIELDS.map((f) => `p.${f}`).join(', ')}, p.org_unit_id, p.manager_id, p.status)
            IS DISTINCT FROM (${EMP_FIELDS.map((f) => `e.${f}`).join(', ')}, e.org_unit_id, e.manager_id, e.status)`,
+    R,
   );
-  await tx.unsafe(
+  await exec(tx,
     `UPDATE employments e SET ${EMT_FIELDS.map((f) => `${f} = p.${f}`).join(', ')}, employee_id = p.employee_id, org_unit_id = p.org_unit_id,
-            status = p.status, terminated_at = ${terminatedAt}, updated_at = now()
+            status = p.status, terminated_at = ${terminatedAt}, updated_at = now(), provenance = ${provenanceAfter(EMT_WRITTEN)}
      FROM ${withNewRefs('plan_emt', changing, true)} p WHERE e.id = p.target_id
        AND (${EMT_FIELDS.map((f) => `p.${f}`).join(', ')}, p.employee_id, p.org_unit_id, p.status)
            IS DISTINCT FROM (${EMT_FIELDS.map((f) => `e.${f}`).join(', ')}, e.employee_id, e.org_unit_id, e.status)`,
+    R,
   );
   // Absent or removed: only the status moves; what the source last said is kept.
   for (const [t, table] of [['plan_org', 'org_units'], ['plan_emp', 'employees'], ['plan_emt', 'employments']] as const) {
-    await tx.unsafe(
-      `UPDATE ${table} e SET status = 'terminated', terminated_at = now(), updated_at = now()
+    await exec(tx,
+      `UPDATE ${table} e SET status = 'terminated', terminated_at = now(), updated_at = now(),
+              provenance = coalesce(e.provenance, '{}'::jsonb) || jsonb_build_object('status', :run::bigint)
        FROM ${t} p WHERE e.id = p.target_id AND p.action = 'terminated' AND (p.seq IS NULL OR p.removed) AND e.status <> 'terminated'`,
+      R,
     );
   }
   // Records several rows aim at, kept apart so the statements below hash a small analyzed table

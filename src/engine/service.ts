@@ -209,6 +209,8 @@ export function createSyncService(deps: SyncServiceDeps) {
           user_key: d.user_key,
           source_run_id: d.id,
           snapshot_id: d.snapshot_id,
+          // A revert names the run it reverts: planning leaves alone what moved since that run.
+          source: d.mode === 'revert' ? d.source : null,
         });
         if (created.existing) {
           throw new PeopleSyncError(ErrorCode.Conflict, `Run #${created.run.id} of "${integration.id}" is under way; apply again when it ends.`);
@@ -230,6 +232,47 @@ export function createSyncService(deps: SyncServiceDeps) {
       });
       for (const k of kids) await applyOne(k, parent.id);
       return { run: (await runs.get(parent.id))!, existing: false };
+    },
+
+    /**
+     * Starts the revert of an applied run, as a dry run: its compensating plan (each update back to its
+     * before values, each creation terminated, each termination and restore undone), planned against the
+     * store as it is now. Records a later run changed again are listed as conflicts and left alone. The
+     * admin applies the dry run like any other, which re-plans it and writes only what it showed.
+     */
+    async revert(runId: number, trigger: Trigger, requestedBy: string | null): Promise<{ run: Run; existing: boolean }> {
+      let target = await runs.get(runId);
+      if (!target) throw new PeopleSyncError(ErrorCode.NotFound, `There is no run #${runId}.`);
+      if (!target.integration_id && !target.dry_run) {
+        // An "all" run that wrote through one integration is that integration's run.
+        const kids = (await runs.children(target.id)).filter((c) => c.status === 'completed' || c.status === 'warning');
+        if (kids.length !== 1) {
+          throw new PeopleSyncError(
+            ErrorCode.RunNotApplicable,
+            `Run #${runId} ran every integration; revert its runs one at a time${kids.length ? `: ${kids.map((k) => `#${k.id} (${k.integration_id})`).join(', ')}` : ' (none of them wrote anything)'}.`,
+          );
+        }
+        target = kids[0]!;
+      }
+      if (target.dry_run) throw new PeopleSyncError(ErrorCode.RunNotApplicable, `Run #${runId} is a dry run: it wrote nothing, so there is nothing to revert.`);
+      runId = target.id;
+      if (target.status !== 'completed' && target.status !== 'warning') {
+        throw new PeopleSyncError(
+          ErrorCode.RunNotApplicable,
+          `Run #${runId} is ${target.status}; only a run that applied its changes (completed or warning) can be reverted${target.status === 'failed' ? ' (a failed run wrote nothing)' : ''}.`,
+        );
+      }
+      const integration = integrationOrThrow(target.integration_id!);
+      if (!(await enabled(integration))) throw new PeopleSyncError(ErrorCode.RunNotApplicable, `Integration "${integration.id}" is disabled; enable it first.`);
+      const info = await runs.revertInfo(target.id);
+      if (info.revertedBy) {
+        throw new PeopleSyncError(
+          ErrorCode.Conflict,
+          `Run #${runId} was already reverted by run #${info.revertedBy.id} (${info.revertedBy.status}). To undo that, revert run #${info.revertedBy.id}.`,
+        );
+      }
+      if (info.revertible === 0) throw new PeopleSyncError(ErrorCode.RunNotApplicable, `Run #${runId} changed no record: there is nothing to revert.`);
+      return start(integration, { mode: 'revert', dryRun: true, trigger, requestedBy, source: { revert_of: target.id } }, null);
     },
 
     /** Confirms a held run: applies exactly its plan (no termination beyond what was held). */

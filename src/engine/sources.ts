@@ -45,6 +45,7 @@ export function createSourceResolver(options: {
     }
     const mode = req.run.mode;
     if (mode === 'effective') throw new PeopleSyncError(ErrorCode.ProviderUnsupported, `Run #${req.run.id} applies effective dates: it fetches nothing.`);
+    if (mode === 'revert') throw new PeopleSyncError(ErrorCode.ProviderUnsupported, `Run #${req.run.id} reverts an earlier run: it fetches nothing.`);
     return instanceFor(req.integration).fetch({
       mode,
       since: req.since,

@@ -347,6 +347,22 @@ export function createRunsRepo(sql: Sql) {
       return row ?? null;
     },
 
+    /**
+     * What reverting run `runId` would start from: how many of its results changed a record (created,
+     * updated, terminated, restored), and the writing revert of it that went through, if any.
+     */
+    async revertInfo(runId: number): Promise<{ revertible: number; revertedBy: Run | null }> {
+      const [counts] = await sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM run_records WHERE run_id = ${runId} AND status IN ('created', 'updated', 'terminated', 'restored')`;
+      const [row] = await sql.unsafe<Run[]>(
+        `SELECT ${RUN_COLUMNS} FROM sync_runs
+         WHERE mode = 'revert' AND (source ->> 'revert_of')::bigint = $1 AND NOT dry_run AND status IN ('completed', 'warning', 'running', 'pending', 'held')
+         ORDER BY id DESC LIMIT 1`,
+        [runId],
+      );
+      return { revertible: counts!.n, revertedBy: row ?? null };
+    },
+
     /** The newest writing run of the integration that committed changes after `since` (other than `exceptId`). */
     async writtenSince(integrationId: string, since: Date, exceptId: number): Promise<Run | null> {
       const [row] = await sql.unsafe<Run[]>(
