@@ -38,8 +38,8 @@ export function sessionFor(t: TestRuntime, cookie: string, csrf: string): WebCli
   return {
     cookie,
     csrf,
-    get: (path) => t.rt.http.request(path, { headers }),
-    post: (path, fields = {}, o = {}) => {
+    get: async (path) => t.rt.http.request(path, { headers }),
+    post: async (path, fields = {}, o = {}) => {
       const body = new URLSearchParams({ ...(o.csrf === null ? {} : { _csrf: o.csrf ?? csrf }), ...fields });
       return t.rt.http.request(path, {
         method: 'POST',
