@@ -1,4 +1,6 @@
-import { Hono } from 'hono';
+import type { BlankEnv, BlankSchema } from 'hono/types';
+import type { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Sql } from '../store/db.js';
 import type { Logger } from '../log.js';
 import type { SyncService } from '../engine/service.js';
@@ -9,12 +11,17 @@ import { createRunsApi } from './runs-api.js';
 import { createAdminApi } from './admin-api.js';
 import type { CommandDeps } from '../../commands/types.js';
 import { countPushes, registerMetricsRoute, type MetricsHttpOptions } from './metrics.js';
+import { registerContract } from './openapi.js';
+import { registerApiDocs } from './api-docs.js';
 
 /**
  * The Hono app: health, the runs API, and whatever other surfaces register
- * (push imports, Slack events). Each registrar mounts its own routes.
+ * (push imports, Slack events). Each registrar mounts its own routes; `/api`
+ * and `/imports` routes are declared through `openapi()` (src/http/openapi.ts)
+ * on OpenAPIHono sub-apps, so `GET /api/openapi.json` lists them.
  */
-export type RouteRegistrar = (app: Hono, api: Hono) => void;
+export type DocumentedApp = OpenAPIHono<BlankEnv, BlankSchema>;
+export type RouteRegistrar = (app: DocumentedApp, api: DocumentedApp) => void;
 
 export interface HttpDeps {
   sql: Sql;
@@ -64,7 +71,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 }
 
 export function createHttpApp(deps: HttpDeps): Hono {
-  const app = new Hono();
+  const app: DocumentedApp = new OpenAPIHono();
   app.onError(createErrorHandler(deps.log));
   app.notFound((c) => problemResponse(c, new HttpProblem(404, 'Not found', `No route for ${c.req.method} ${c.req.path}.`)));
 
@@ -95,7 +102,10 @@ export function createHttpApp(deps: HttpDeps): Hono {
     app.use('/imports/*', countPushes(deps.metrics.metrics));
   }
 
-  const api = new Hono();
+  // Before /api's bearer check is mounted: the contract and its reader hold no data.
+  registerApiDocs(app);
+  const api: DocumentedApp = new OpenAPIHono();
+  registerContract(api);
   api.use('*', requireBearer({ token: deps.adminApiToken }));
   api.route('/', createRunsApi({ service: deps.service, runs: deps.store.runs }));
   api.route('/', createAdminApi({ commands: deps.commands }));

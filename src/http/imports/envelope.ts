@@ -112,7 +112,7 @@ export function parseQuery<T extends z.ZodType>(schema: T, c: Context): z.output
   return parseParams(schema, c.req.query(), 'query', { title: 'Invalid request', prefix: 'query.' });
 }
 
-const EnvelopeFields = z
+export const EnvelopeFields = z
   .object({
     mode: modeParam.optional(),
     dry_run: z.boolean({ error: 'must be true or false' }).optional(),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
 import { newDelivery } from '../../deliveries/new-delivery.js';
 import type { RunQueue } from '../../deliveries/queue.js';
 import type { SyncService } from '../../engine/service.js';
@@ -12,6 +13,8 @@ import type { SlotVariables } from '../middleware/limit-in-flight.js';
 import type { WebhookVariables } from '../middleware/webhook-auth.js';
 import { HttpProblem } from '../problem.js';
 import { invalid } from '../validate.js';
+import { documentedApp, openapi } from '../openapi.js';
+import { importRoutes as routes } from './contract.js';
 import { createAnswers } from './answers.js';
 import { BatchOpenBody, bodySpecOf, CommitBody, envelopeOf, idempotencyKey, parseQuery, PartQuery, PushQuery, storedContentType } from './envelope.js';
 import { SMALL_BODY_BYTES, type Receiver } from './receive.js';
@@ -33,7 +36,7 @@ export interface ImportRoutesDeps {
 }
 
 /** `POST /imports/:integration` (one delivery) and `/imports/:integration/batches…` (a full snapshot in parts). */
-export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
+export function createImportRoutes(deps: ImportRoutesDeps): OpenAPIHono<ImportsEnv> {
   const { repo, queue, log, receiver } = deps;
   const { find, auth, inFlight } = deps.guards;
   const { deliveryAnswer, partAnswer, batchAnswer, repeatAnswer } = createAnswers(deps.runs);
@@ -60,9 +63,9 @@ export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
     }
   }
 
-  const imports = new Hono<ImportsEnv>();
+  const imports = documentedApp<ImportsEnv>();
 
-  imports.post('/:integration', find, auth, inFlight, async (c) => {
+  openapi(imports, routes.push, find, auth, inFlight, async (c) => {
     const integration = c.var.integration;
     const { spec, q, key } = await receiver.beforeBody(c, c.var.webhook, () => {
       const spec = bodySpecOf(c);
@@ -106,7 +109,7 @@ export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
     }
   });
 
-  imports.post('/:integration/batches', find, auth, inFlight, async (c) => {
+  openapi(imports, routes.openBatch, find, auth, inFlight, async (c) => {
     const integration = c.var.integration;
     const { spec, q } = await receiver.beforeBody(c, c.var.webhook, () => ({ spec: bodySpecOf(c, true), q: parseQuery(PushQuery, c) }));
     const spool = receiver.newSpool(SMALL_BODY_BYTES * 2);
@@ -141,7 +144,7 @@ export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
     }
   });
 
-  imports.post('/:integration/batches/:batch/parts', find, auth, inFlight, async (c) => {
+  openapi(imports, routes.part, find, auth, inFlight, async (c) => {
     const integration = c.var.integration;
     const { batch, spec, q, key } = await receiver.beforeBody(c, c.var.webhook, async () => {
       const batch = await batchOr404(c);
@@ -195,7 +198,7 @@ export function createImportRoutes(deps: ImportRoutesDeps): Hono<ImportsEnv> {
     }
   });
 
-  imports.post('/:integration/batches/:batch/commit', find, auth, inFlight, async (c) => {
+  openapi(imports, routes.commit, find, auth, inFlight, async (c) => {
     const integration = c.var.integration;
     const { batch, spec } = await receiver.beforeBody(c, c.var.webhook, async () => ({ batch: await batchOr404(c), spec: bodySpecOf(c, true) }));
     const spool = receiver.newSpool(SMALL_BODY_BYTES * 2);
