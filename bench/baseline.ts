@@ -1,5 +1,5 @@
 import { connect, type Sql } from '../src/store/db.js';
-import type { DataSet } from './data.js';
+import type { DataSet, RecordSource } from './data.js';
 import { diffWrites, recreateDatabase, settle, tableWrites, type Written } from './db.js';
 
 /**
@@ -34,16 +34,21 @@ export async function loadB1Tables(sql: Sql): Promise<void> {
   await sql`VACUUM (ANALYZE) b1_org_units, b1_employees, b1_employments`;
 }
 
-/** The per-row loop; returns how many statements it sent. */
-export async function upsertLoop(sql: Sql, d: DataSet, emailOf: Map<string, string>): Promise<number> {
+/** An employee's email by external id (a script looks its employee up by it). */
+export type EmailOf = (employeeId: string) => string | undefined;
+
+const all = <T>(xs: Iterable<T> | (() => Iterable<T>)) => (typeof xs === 'function' ? xs() : xs);
+
+/** The per-row loop, reading the records as a stream; returns how many statements it sent. */
+export async function upsertLoop(sql: Sql, d: RecordSource | DataSet, emailOf: EmailOf): Promise<number> {
   let n = 0;
-  for (const o of d.org_units) {
+  for (const o of all(d.org_units)) {
     await sql`
       INSERT INTO b1_org_units (external_id, name, status) VALUES (${o.external_id}, ${o.name}, ${o.status})
       ON CONFLICT (external_id) DO UPDATE SET name = EXCLUDED.name, status = EXCLUDED.status, updated_at = now()`;
     n++;
   }
-  for (const e of d.employees) {
+  for (const e of all(d.employees)) {
     await sql`
       INSERT INTO b1_employees (email, first_name, last_name, display_name, job_title, department, location, employee_number, status, start_date, attributes)
       VALUES (${e.email}, ${e.first_name}, ${e.last_name}, ${e.display_name}, ${e.job_title}, ${e.department}, ${e.location}, ${e.employee_number},
@@ -53,10 +58,10 @@ export async function upsertLoop(sql: Sql, d: DataSet, emailOf: Map<string, stri
         status = EXCLUDED.status, start_date = EXCLUDED.start_date, attributes = EXCLUDED.attributes, updated_at = now()`;
     n++;
   }
-  for (const e of d.employments) {
+  for (const e of all(d.employments)) {
     await sql`
       INSERT INTO b1_employments (external_id, employee_id, title, start_date, fte, is_primary, status)
-      VALUES (${e.external_id}, (SELECT id FROM b1_employees WHERE email = ${emailOf.get(e.employee_id) ?? ''}), ${e.title}, ${e.start_date}, ${e.fte},
+      VALUES (${e.external_id}, (SELECT id FROM b1_employees WHERE email = ${emailOf(e.employee_id) ?? ''}), ${e.title}, ${e.start_date}, ${e.fte},
               ${e.primary}, ${e.status})
       ON CONFLICT (external_id) DO UPDATE SET employee_id = EXCLUDED.employee_id, title = EXCLUDED.title, start_date = EXCLUDED.start_date,
         fte = EXCLUDED.fte, is_primary = EXCLUDED.is_primary, status = EXCLUDED.status, updated_at = now()`;
@@ -72,8 +77,8 @@ export async function upsertLoop(sql: Sql, d: DataSet, emailOf: Map<string, stri
 export async function runB1(
   adminUrl: string,
   template: string,
-  data: DataSet,
-  emailOf: Map<string, string>,
+  data: RecordSource | DataSet,
+  emailOf: EmailOf,
   warmup: number,
   reps: number,
   progress: (line: string) => void,

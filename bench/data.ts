@@ -2,10 +2,17 @@
  * Deterministic synthetic HR data: employees in a realistic reporting tree,
  * one primary employment each, and an org-unit tree. Same seed, same bytes.
  *
- * The data set is held as plain records (source shape, as an HR export sends
- * them); variants (changes, new people, leavers) are derived from the base by
- * their own seeded generators, so every scenario is reproducible on its own.
+ * Records are never held all at once: a data set is a `RecordSource` whose
+ * records are generated as they are read (the reporting tree is a few typed
+ * arrays, 20 bytes per employee; every person is derived from the seed and its
+ * index in O(1)), and NDJSON or COPY text is written from it as a stream. So a
+ * million employees cost the bench ~20 MB, not gigabytes, and the bytes are the
+ * same as when the whole data set was built in memory and joined into a string.
+ * Variants (changes, new people, leavers) are derived from the base by their
+ * own seeded generators, so every scenario is reproducible on its own; the few
+ * records a variant changes are kept, the rest are the base's, streamed.
  */
+import { closeSync, openSync, writeSync } from 'node:fs';
 
 export interface EmployeeRec {
   external_id: string;
@@ -49,19 +56,74 @@ export interface DataSet {
   org_units: OrgUnitRec[];
 }
 
-export const rowsOf = (d: DataSet) => d.employees.length + d.employments.length + d.org_units.length;
+export const ENTITIES = ['org_units', 'employees', 'employments'] as const;
+export type Entity = (typeof ENTITIES)[number];
+
+/**
+ * A data set read as a stream: each entity's records in data-set order, generated as they are
+ * read (every call starts over and yields the same records). `counts` are known up front.
+ */
+export interface RecordSource {
+  readonly counts: Readonly<Record<Entity, number>>;
+  org_units(): Iterable<OrgUnitRec>;
+  employees(): Iterable<EmployeeRec>;
+  employments(): Iterable<EmploymentRec>;
+}
+
+export const rowsOf = (d: RecordSource | DataSet) =>
+  'counts' in d ? d.counts.employees + d.counts.employments + d.counts.org_units : d.employees.length + d.employments.length + d.org_units.length;
+
+/** A data set held in memory (small ones: a delta, a test's), read as a source. */
+export function fromDataSet(d: DataSet): RecordSource {
+  return {
+    counts: { org_units: d.org_units.length, employees: d.employees.length, employments: d.employments.length },
+    org_units: () => d.org_units,
+    employees: () => d.employees,
+    employments: () => d.employments,
+  };
+}
+
+/** Every record of a source, in memory: for small sources only. */
+export function materialize(s: RecordSource): DataSet {
+  return { org_units: [...s.org_units()], employees: [...s.employees()], employments: [...s.employments()] };
+}
+
+const sourceOf = (d: RecordSource | DataSet): RecordSource => ('counts' in d ? d : fromDataSet(d));
+
+function* everyKth<T>(xs: Iterable<T>, k: number): Generator<T> {
+  let i = 0;
+  for (const x of xs) if (i++ % k === 0) yield x;
+}
 
 /** Every `k`-th record of each entity (the first, the k+1-th, …): the same kinds of records, spread over the data set. */
-export function everyNth(d: DataSet, k: number): DataSet {
-  const pick = <T>(xs: T[]) => (k === 1 ? xs : xs.filter((_, i) => i % k === 0));
-  return { employees: pick(d.employees), employments: pick(d.employments), org_units: pick(d.org_units) };
+export function everyNth(d: RecordSource | DataSet, k: number): RecordSource {
+  const s = sourceOf(d);
+  if (k === 1) return s;
+  const of = (c: number) => Math.ceil(c / k);
+  return {
+    counts: { org_units: of(s.counts.org_units), employees: of(s.counts.employees), employments: of(s.counts.employments) },
+    org_units: () => everyKth(s.org_units(), k),
+    employees: () => everyKth(s.employees(), k),
+    employments: () => everyKth(s.employments(), k),
+  };
 }
+
+const GOLDEN = 0x6d2b79f5;
 
 /** mulberry32: tiny, fast, good enough for test data. */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
+  return prngAt(seed, 0);
+}
+
+/**
+ * The generator `prng(seed)` after `calls` draws, without drawing them: its state only adds a
+ * constant per draw, so any position is one multiplication away. This is what lets person `i`
+ * be generated without the `i - 1` before it.
+ */
+export function prngAt(seed: number, calls: number): () => number {
+  let a = ((seed >>> 0) + Math.imul(calls, GOLDEN)) >>> 0;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
+    a = (a + GOLDEN) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
@@ -113,14 +175,15 @@ function date(r: () => number, fromYear: number, toYear: number): string {
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
-function person(r: () => number, i: number, unit: number, manager: string | null, units: number): EmployeeRec {
+/** `tenant` > 0: another company's people (own email domain and employee numbers), for many integrations in one store. */
+function person(r: () => number, i: number, unit: number, manager: string | null, units: number, tenant = 0): EmployeeRec {
   const first = pick(r, FIRST);
   const last = pick(r, LAST);
   const title = pick(r, TITLES);
   const start = date(r, 2008, 2025);
   return {
     external_id: empId(i),
-    email: `${first}.${last}.${i}@acme-corp.example`.toLowerCase(),
+    email: `${first}.${last}.${i}@acme-corp${tenant ? `-${tenant}` : ''}.example`.toLowerCase(),
     first_name: first,
     last_name: last,
     display_name: `${first} ${last}`,
@@ -129,7 +192,7 @@ function person(r: () => number, i: number, unit: number, manager: string | null
     org_unit_id: orgId(unit % units),
     manager_id: manager,
     location: pick(r, LOCATIONS),
-    employee_number: String(100000 + i),
+    employee_number: String(tenant * 10_000_000 + 100000 + i),
     status: 'active',
     start_date: start,
     attributes: {
@@ -155,28 +218,49 @@ function employmentOf(e: EmployeeRec, i: number): EmploymentRec {
   };
 }
 
+/** Draws `person` takes from the generator, always: what lets person `i` start at a known position. */
+const DRAWS_PER_PERSON = 10;
+
 export interface Generated {
-  base: DataSet;
-  /** Employee index → indexes of direct reports (used to pick leavers and managers). */
-  reports: number[][];
+  /** 0, or the company whose people these are when several integrations share a store. */
+  tenant: number;
+  /** Employees (and employments) of the base data set. */
+  n: number;
+  /** Org units of the base data set. */
+  units: number;
+  /** The base data set, generated as it is read. */
+  base: RecordSource;
+  /** Employee `i` as the base data set holds it (a fresh object each call). */
+  employee(i: number): EmployeeRec;
+  /** Employee index → number of direct reports (used to pick leavers and managers). */
+  reportCount: Int32Array;
   /** Employee index → position in the reporting tree (0 = CEO); managers sit above their reports. */
-  rank: number[];
+  rank: Int32Array;
+  /** Employee index → its unit's index. */
+  unitOf: Int32Array;
 }
 
-/** The base data set: `n` employees, `n` employments, `ceil(n / 40)` org units. */
-export function generate(n: number, seed = 20240611): Generated {
+/**
+ * The base data set: `n` employees, `n` employments, `ceil(n / 40)` org units. `tenant` > 0 gives
+ * another company's people (emails and employee numbers of their own) so that several
+ * integrations can load into one store without matching each other's people.
+ */
+export function generate(n: number, seed = 20240611, tenant = 0): Generated {
   const r = prng(seed);
   const units = Math.max(1, Math.ceil(n / 40));
   // A random order of people is the tree's breadth-first order, so external ids say nothing about rank.
-  const order = Array.from({ length: n }, (_, i) => i);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
   }
-  const rank = new Array<number>(n);
+  const rank = new Int32Array(n);
   order.forEach((person, pos) => (rank[person] = pos));
-  const managerOf = new Array<number>(n).fill(-1);
-  const unitOf = new Array<number>(n).fill(0);
+  const managerOf = new Int32Array(n).fill(-1);
+  const unitOf = new Int32Array(n);
   for (let pos = 1; pos < n; pos++) {
     // About seven reports per manager, a little uneven; always someone higher up.
     const mpos = Math.max(0, Math.floor((pos - 1) / 7) - Math.floor(r() * 3));
@@ -186,29 +270,34 @@ export function generate(n: number, seed = 20240611): Generated {
     // Teams sit in their manager's unit; managers' teams spread over the units.
     unitOf[p] = pos < units ? pos : mpos % units;
   }
-  const reports: number[][] = Array.from({ length: n }, () => []);
-  for (let i = 0; i < n; i++) if (managerOf[i]! >= 0) reports[managerOf[i]!]!.push(i);
+  const reportCount = new Int32Array(n);
+  for (let i = 0; i < n; i++) if (managerOf[i]! >= 0) reportCount[managerOf[i]!]!++;
 
-  const employees = new Array<EmployeeRec>(n);
-  for (let i = 0; i < n; i++) {
-    employees[i] = person(r, i, unitOf[i]!, managerOf[i]! >= 0 ? empId(managerOf[i]!) : null, units);
-  }
-  const employments = employees.map((e, i) => employmentOf(e, i));
-  const org_units: OrgUnitRec[] = [];
-  for (let u = 0; u < units; u++) {
-    const head = order[Math.min(n - 1, u)]!;
-    org_units.push({
-      external_id: orgId(u),
-      name: `${DEPARTMENTS[u % DEPARTMENTS.length]} ${u < DEPARTMENTS.length ? 'HQ' : `Team ${u}`}`,
-      parent_id: u === 0 ? null : orgId(Math.floor((u - 1) / 5)),
-      manager_id: empId(head),
-      status: 'active',
-    });
-  }
-  return { base: { employees, employments, org_units }, reports, rank };
+  // The draws the shuffle and the tree took; person i starts DRAWS_PER_PERSON × i after them.
+  const first = 2 * Math.max(0, n - 1);
+  const employee = (i: number) =>
+    person(prngAt(seed, first + DRAWS_PER_PERSON * i), i, unitOf[i]!, managerOf[i]! >= 0 ? empId(managerOf[i]!) : null, units, tenant);
+  const orgUnit = (u: number): OrgUnitRec => ({
+    external_id: orgId(u),
+    name: `${DEPARTMENTS[u % DEPARTMENTS.length]} ${u < DEPARTMENTS.length ? 'HQ' : `Team ${u}`}`,
+    parent_id: u === 0 ? null : orgId(Math.floor((u - 1) / 5)),
+    manager_id: empId(order[Math.min(n - 1, u)]!),
+    status: 'active',
+  });
+  const base: RecordSource = {
+    counts: { org_units: units, employees: n, employments: n },
+    *org_units() {
+      for (let u = 0; u < units; u++) yield orgUnit(u);
+    },
+    *employees() {
+      for (let i = 0; i < n; i++) yield employee(i);
+    },
+    *employments() {
+      for (let i = 0; i < n; i++) yield employmentOf(employee(i), i);
+    },
+  };
+  return { tenant, n, units, base, employee, reportCount, rank, unitOf };
 }
-
-const clone = <T>(x: T): T => structuredClone(x);
 
 /** `k` distinct indexes in [0, n) that pass `ok`, in a seeded order. */
 function sample(r: () => number, n: number, k: number, ok: (i: number) => boolean, taken: Set<number>): number[] {
@@ -243,8 +332,8 @@ function changePerson(r: () => number, e: EmployeeRec, emt: EmploymentRec | unde
         const byRank = g.rank;
         let m = -1;
         for (let tries = 0; tries < 50 && m < 0; tries++) {
-          const c = Math.floor(r() * g.base.employees.length);
-          if (byRank[c]! < rank && g.reports[c]!.length > 0 && empId(c) !== e.manager_id) m = c;
+          const c = Math.floor(r() * g.n);
+          if (byRank[c]! < rank && g.reportCount[c]! > 0 && empId(c) !== e.manager_id) m = c;
         }
         if (m >= 0) {
           e.manager_id = empId(m);
@@ -266,55 +355,88 @@ function changePerson(r: () => number, e: EmployeeRec, emt: EmploymentRec | unde
 }
 
 function newPeople(r: () => number, g: Generated, count: number, firstIndex: number): { employees: EmployeeRec[]; employments: EmploymentRec[] } {
-  const n = g.base.employees.length;
-  const units = g.base.org_units.length;
+  const n = g.n;
+  const units = g.units;
   const employees: EmployeeRec[] = [];
   const employments: EmploymentRec[] = [];
   for (let k = 0; k < count; k++) {
     const i = firstIndex + k;
     // Joiners report to an existing manager (someone with reports), in that manager's unit.
     let m = Math.floor(r() * n);
-    for (let tries = 0; tries < 50 && g.reports[m]!.length === 0; tries++) m = Math.floor(r() * n);
-    const unit = Number(g.base.employees[m]!.org_unit_id.slice(2)) % units;
-    const e = person(r, i, unit, empId(m), units);
+    for (let tries = 0; tries < 50 && g.reportCount[m] === 0; tries++) m = Math.floor(r() * n);
+    const unit = (g.unitOf[m]! % units) % units;
+    const e = person(r, i, unit, empId(m), units, g.tenant);
     employees.push(e);
     employments.push(employmentOf(e, i));
   }
   return { employees, employments };
 }
 
+/**
+ * The base with some employees (and their employments) replaced, some left out and some
+ * appended: only those are held, everything else is streamed from the base.
+ */
+function variant(
+  g: Generated,
+  changed: Map<number, { e: EmployeeRec; emt: EmploymentRec }>,
+  gone: Set<number>,
+  joiners: { employees: EmployeeRec[]; employments: EmploymentRec[] },
+): RecordSource {
+  const kept = g.n - gone.size;
+  return {
+    counts: { org_units: g.units, employees: kept + joiners.employees.length, employments: kept + joiners.employments.length },
+    org_units: () => g.base.org_units(),
+    *employees() {
+      for (let i = 0; i < g.n; i++) if (!gone.has(i)) yield changed.get(i)?.e ?? g.employee(i);
+      yield* joiners.employees;
+    },
+    *employments() {
+      for (let i = 0; i < g.n; i++) if (!gone.has(i)) yield changed.get(i)?.emt ?? employmentOf(g.employee(i), i);
+      yield* joiners.employments;
+    },
+  };
+}
+
 /** 1 % of employees changed, 0.5 % new (with employments), 0.5 % gone (leavers, with their employments). */
-export function churn(g: Generated, seed = 7): DataSet {
+export function churn(g: Generated, seed = 7): RecordSource {
   const r = prng(seed);
-  const n = g.base.employees.length;
-  const d = clone(g.base);
+  const n = g.n;
   const taken = new Set<number>();
-  const leavers = new Set(sample(r, n, Math.round(n * 0.005), (i) => g.reports[i]!.length === 0, taken));
-  const changed = sample(r, n, Math.round(n * 0.01), () => true, taken);
-  changed.forEach((i, k) => changePerson(r, d.employees[i]!, d.employments[i], g, i, k));
-  const joiners = newPeople(r, g, Math.round(n * 0.005), n);
-  d.employees = d.employees.filter((_, i) => !leavers.has(i)).concat(joiners.employees);
-  d.employments = d.employments.filter((_, i) => !leavers.has(i)).concat(joiners.employments);
-  return d;
+  const leavers = new Set(sample(r, n, Math.round(n * 0.005), (i) => g.reportCount[i] === 0, taken));
+  const changed = new Map<number, { e: EmployeeRec; emt: EmploymentRec }>();
+  sample(r, n, Math.round(n * 0.01), () => true, taken).forEach((i, k) => {
+    const e = g.employee(i);
+    const emt = employmentOf(e, i);
+    changePerson(r, e, emt, g, i, k);
+    changed.set(i, { e, emt });
+  });
+  return variant(g, changed, leavers, newPeople(r, g, Math.round(n * 0.005), n));
 }
 
 /** Every record changed: a review cycle on every employee, a title on every employment, a renamed unit tree. */
-export function everything(g: Generated): DataSet {
-  const d = clone(g.base);
-  for (const e of d.employees) e.attributes = { ...e.attributes, review_cycle: '2025-H2' };
-  for (const e of d.employments) e.fte = e.fte === 1 ? 0.9 : 1;
-  for (const o of d.org_units) o.name = `${o.name} (2025)`;
-  return d;
+export function everything(g: Generated): RecordSource {
+  return {
+    counts: g.base.counts,
+    *org_units() {
+      for (const o of g.base.org_units()) yield { ...o, name: `${o.name} (2025)` };
+    },
+    *employees() {
+      for (const e of g.base.employees()) yield { ...e, attributes: { ...e.attributes, review_cycle: '2025-H2' } };
+    },
+    *employments() {
+      for (const e of g.base.employments()) yield { ...e, fte: e.fte === 1 ? 0.9 : 1 };
+    },
+  };
 }
 
-/** A delta of `count` records: 90 % changed employees, the rest new employees with their employments. */
+/** A delta of `count` records: 90 % changed employees, the rest new employees with their employments. Small: held in memory. */
 export function recentDelta(g: Generated, count = 1000, seed = 11): DataSet {
   const r = prng(seed);
-  const n = g.base.employees.length;
+  const n = g.n;
   const joinersCount = Math.max(1, Math.round(count * 0.05));
   const changed = sample(r, n, Math.min(n, count - 2 * joinersCount), () => true, new Set());
   const employees = changed.map((i, k) => {
-    const e = clone(g.base.employees[i]!);
+    const e = g.employee(i);
     changePerson(r, e, undefined, g, i, k);
     return e;
   });
@@ -322,11 +444,52 @@ export function recentDelta(g: Generated, count = 1000, seed = 11): DataSet {
   return { employees: employees.concat(joiners.employees), employments: joiners.employments, org_units: [] };
 }
 
-/** The data set as the NDJSON an HR export would write: one record per line, `entity` on each. */
-export function toNdjson(d: DataSet): string {
-  const parts: string[] = [];
-  for (const o of d.org_units) parts.push(JSON.stringify({ entity: 'org_unit', ...o }));
-  for (const e of d.employees) parts.push(JSON.stringify({ entity: 'employee', ...e }));
-  for (const e of d.employments) parts.push(JSON.stringify({ entity: 'employment', ...e }));
-  return parts.join('\n') + '\n';
+/** Lines of a data set as the NDJSON an HR export would write: one record per line, `entity` on each. */
+export function* ndjsonLines(src: RecordSource | DataSet): Generator<string> {
+  const s = sourceOf(src);
+  for (const o of s.org_units()) yield JSON.stringify({ entity: 'org_unit', ...o });
+  for (const e of s.employees()) yield JSON.stringify({ entity: 'employee', ...e });
+  for (const e of s.employments()) yield JSON.stringify({ entity: 'employment', ...e });
+}
+
+/** `lines` (each without its newline) in chunks of about `bytes` characters, each line ended by a newline. */
+export function* chunksOf(lines: Iterable<string>, bytes = 1 << 20): Generator<string> {
+  let parts: string[] = [];
+  let size = 0;
+  for (const l of lines) {
+    parts.push(l, '\n');
+    size += l.length + 1;
+    if (size >= bytes) {
+      yield parts.join('');
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length) yield parts.join('');
+}
+
+/** The data set as one NDJSON string: for small data sets (tests); large ones go through `writeNdjson`. */
+export function toNdjson(d: RecordSource | DataSet): string {
+  return [...chunksOf(ndjsonLines(d))].join('');
+}
+
+/** Writes chunks to `file` as they are made, one at a time; returns the bytes written. */
+export function writeChunks(file: string, chunks: Iterable<string>): number {
+  const fd = openSync(file, 'w');
+  let bytes = 0;
+  try {
+    for (const c of chunks) {
+      const b = Buffer.from(c, 'utf8');
+      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+      bytes += b.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return bytes;
+}
+
+/** Writes the data set's NDJSON to `file` as a stream (about 1 MB in hand at a time); returns its size in bytes. */
+export function writeNdjson(d: RecordSource | DataSet, file: string): number {
+  return writeChunks(file, chunksOf(ndjsonLines(d)));
 }

@@ -1,13 +1,14 @@
-import { Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { connect, type Sql } from '../src/store/db.js';
-import type { DataSet } from './data.js';
+import { chunksOf, writeChunks, type Generated } from './data.js';
 import { PEOPLE_TABLES, diffWrites, recreateDatabase, serverCpuSeconds, settle, tableWrites, type Written } from './db.js';
 
 /**
  * PostgreSQL's own floor for writing the data set: the same rows the sync ends
  * up storing (ids assigned, references resolved), streamed with one COPY per
- * table in one transaction, from text prepared before the clock starts.
+ * table in one transaction, from text written to files before the clock starts.
  *
  *  F0: UNLOGGED tables, no indexes, no constraints: the physical floor.
  *  F1: logged tables with the production columns, CHECKs and indexes (LIKE … INCLUDING …): the durable floor.
@@ -36,47 +37,52 @@ const F3_RUN_ID = 1;
 /** The production tables F3 writes, in order. */
 const F3_TABLES = [...PEOPLE_TABLES, 'record_links', 'run_records'] as const;
 
-export type CopyText = Record<(typeof PEOPLE_TABLES)[number] | 'record_links' | 'run_records', string[]>;
+/** Tables whose COPY text a floor streams. */
+export type CopyTable = (typeof PEOPLE_TABLES)[number] | 'record_links' | 'run_records';
+/** Where each table's COPY text was written (`writeCopyFiles`). */
+export type CopyFiles = Record<CopyTable, string>;
+export const COPY_TABLES: readonly CopyTable[] = F3_TABLES;
 
-/** COPY text of the data set as stored rows, in chunks of about 1 MB. */
-export function copyText(d: DataSet): CopyText {
-  const empIds = new Map(d.employees.map((e, i) => [e.external_id, i + 1]));
-  const orgIds = new Map(d.org_units.map((o, i) => [o.external_id, i + 1]));
-  const chunked = (lines: Iterable<string>) => {
-    const out: string[] = [];
-    let cur = '';
-    for (const l of lines) {
-      cur += l;
-      if (cur.length > 1 << 20) {
-        out.push(cur);
-        cur = '';
+/**
+ * COPY text of the base data set as stored rows, a line per row, generated as it is read.
+ * Ids are positions in the data set (1, 2, …); the base holds employee `i` and unit `u` at
+ * position `i` and `u`, so a reference resolves from the external id itself, without a map.
+ */
+export function* copyLines(g: Generated, table: CopyTable): Generator<string> {
+  const row = (cells: unknown[]) => cells.map(esc).join('\t');
+  const emp = (k: string | null) => (k === null ? null : Number(k.slice(1)) + 1);
+  const org = (k: string | null) => (k === null ? null : Number(k.slice(2)) + 1);
+  const d = g.base;
+  if (table === 'org_units') {
+    let i = 0;
+    for (const o of d.org_units()) yield row([++i, o.name, org(o.parent_id), emp(o.manager_id), o.status]);
+  } else if (table === 'employees') {
+    let i = 0;
+    for (const e of d.employees())
+      yield row([++i, e.email, e.first_name, e.last_name, e.display_name, e.job_title, e.department, org(e.org_unit_id), emp(e.manager_id), e.location, e.employee_number, e.status, e.start_date, null, e.attributes]);
+  } else if (table === 'employments') {
+    let i = 0;
+    for (const e of d.employments()) yield row([++i, emp(e.employee_id), e.title, org(e.org_unit_id), e.start_date, null, e.fte, e.primary ? 't' : 'f', e.status]);
+  } else {
+    // A link carries a fingerprint (any 16 bytes) and the record version it left (any xid).
+    for (const entity of ['org_units', 'employees', 'employments'] as const) {
+      let i = 0;
+      for (const r of d[entity]()) {
+        yield table === 'record_links' ? row(['hr', entity, r.external_id, i + 1, fillerUuid(entity, i), 1000]) : row([F3_RUN_ID, entity, r.external_id, i + 1, i + 1, 'created']);
+        i++;
       }
     }
-    if (cur) out.push(cur);
-    return out;
-  };
-  const row = (cells: unknown[]) => cells.map(esc).join('\t') + '\n';
-  const ref = (m: Map<string, number>, k: string | null) => (k === null ? null : (m.get(k) ?? null));
-  return {
-    org_units: chunked(d.org_units.map((o, i) => row([i + 1, o.name, ref(orgIds, o.parent_id), ref(empIds, o.manager_id), o.status]))),
-    employees: chunked(
-      d.employees.map((e, i) =>
-        row([i + 1, e.email, e.first_name, e.last_name, e.display_name, e.job_title, e.department, ref(orgIds, e.org_unit_id), ref(empIds, e.manager_id), e.location, e.employee_number, e.status, e.start_date, null, e.attributes]),
-      ),
-    ),
-    employments: chunked(
-      d.employments.map((e, i) => row([i + 1, ref(empIds, e.employee_id), e.title, ref(orgIds, e.org_unit_id), e.start_date, null, e.fte, e.primary ? 't' : 'f', e.status])),
-    ),
-    // A link carries a fingerprint (any 16 bytes) and the record version it left (any xid).
-    record_links: chunked(
-      (['org_units', 'employees', 'employments'] as const).flatMap((entity) =>
-        d[entity].map((r, i) => row(['hr', entity, r.external_id, i + 1, fillerUuid(entity, i), 1000])),
-      ),
-    ),
-    run_records: chunked(
-      (['org_units', 'employees', 'employments'] as const).flatMap((entity) => d[entity].map((r, i) => row([F3_RUN_ID, entity, r.external_id, i + 1, i + 1, 'created']))),
-    ),
-  };
+  }
+}
+
+/** Writes each table's COPY text into `dir` as a stream, before any clock starts; floors read it back from there. */
+export function writeCopyFiles(g: Generated, dir: string, tables: readonly CopyTable[] = COPY_TABLES): CopyFiles {
+  const files = {} as CopyFiles;
+  for (const t of tables) {
+    files[t] = join(dir, `${t}.copy`);
+    writeChunks(files[t], chunksOf(copyLines(g, t)));
+  }
+  return files;
 }
 
 function fillerUuid(entity: string, i: number): string {
@@ -115,7 +121,7 @@ export async function runFloor(
   adminUrl: string,
   template: string,
   kind: FloorKind,
-  text: CopyText,
+  text: CopyFiles,
   warmup: number,
   reps: number,
   progress: (line: string) => void,
@@ -143,7 +149,8 @@ export async function runFloor(
       for (const [t, name] of tables.map((t, k) => [t, names[k]!] as const)) {
         const cols = (t === 'record_links' ? LINK_COLUMNS : t === 'run_records' ? RESULT_COLUMNS : FLOOR_COLUMNS[t]).join(', ');
         const writable = await tx.unsafe(`COPY ${name} (${cols}) FROM STDIN`).writable();
-        await pipeline(Readable.from(text[t]), writable);
+        // Read back from the page cache in 1 MB pieces: the bench holds one piece, not the data set.
+        await pipeline(createReadStream(text[t], { highWaterMark: 1 << 20 }), writable);
       }
     });
     const seconds = (performance.now() - t0) / 1000;

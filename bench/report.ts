@@ -133,9 +133,10 @@ export function toMarkdown(t: Rendered): string {
   return [`| ${t.header.join(' | ')} |`, `|${t.header.map(() => '---').join('|')}|`, ...t.lines.map((l) => `| ${l.map(esc).join(' | ')} |`)].join('\n');
 }
 
-export function toText(t: Rendered): string {
+/** A plain-text table: the columns named in `left` (default the first and the last) left-aligned, numbers right-aligned. */
+export function toText(t: Rendered, left: readonly string[] = [t.header[0]!, t.header.at(-1)!]): string {
   const widths = t.header.map((h, i) => Math.max(h.length, ...t.lines.map((l) => (l[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) => cells.map((c, i) => (left.includes(t.header[i]!) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [line(t.header), widths.map((w) => '-'.repeat(w)).join('  '), ...t.lines.map(line)].join('\n');
 }
 
@@ -147,4 +148,61 @@ export function machine(pg: { version: string; settings: Record<string, string> 
     `Node.js ${process.version} on ${process.platform}-${process.arch}`,
     `PostgreSQL ${pg.version}; ${Object.entries(pg.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
   ];
+}
+
+/** One size's run: its rows and what the bench knew about the machine meanwhile. */
+export interface SizeResult {
+  size: number;
+  /** Records of the base data set. */
+  records: number;
+  fileMb: number;
+  rows: ScenarioRow[];
+  info: string[];
+  embedded: boolean;
+  /** Wall-clock seconds of the whole size, and of its parts. */
+  seconds: number;
+  laps: [string, number][];
+  /** `os.loadavg()` (1, 5, 15 minutes) when the size started and when it ended: was the machine shared? */
+  load: [number[], number[]];
+}
+
+/**
+ * `--scale`: one table of every size's scenarios, a scenario's sizes next to each other, with
+ * × F1 taken at the same size and rows/s as a multiple of the same scenario's at the first size
+ * (1.00 = cost per record flat).
+ */
+export function scaleTabulate(results: SizeResult[]): Rendered {
+  const header = ['employees', 'scenario', 'rows', 's (median)', '× F1', 'rows/s', `rows/s vs ${results[0] ? num(results[0].size) : 'first'}`, 'CPU s node / db', 'peak RSS', 'result'];
+  const per = results.map((r) => {
+    const t = tabulate(r.rows);
+    const at = (name: string) => t.header.indexOf(name);
+    return { r, t, at };
+  });
+  const ids: string[] = [];
+  for (const { r } of per) for (const row of r.rows) if (!ids.includes(row.id)) ids.push(row.id);
+  const lines: string[][] = [];
+  for (const id of ids) {
+    let first: number | null = null;
+    for (const { r, t, at } of per) {
+      const k = r.rows.findIndex((x) => x.id === id);
+      if (k < 0) continue;
+      const row = r.rows[k]!;
+      const cells = t.lines[k]!;
+      const rps = row.skipped || !row.times.length ? NaN : row.rows / median(row.times);
+      if (first === null && Number.isFinite(rps)) first = rps;
+      lines.push([
+        num(r.size),
+        row.name,
+        cells[at('rows')]!,
+        cells[at('s (median)')]!,
+        cells[at('× F1')]!,
+        cells[at('rows/s')]!,
+        first !== null && Number.isFinite(rps) ? `${(rps / first).toFixed(2)}×` : '',
+        cells[at('CPU s node / db')]!,
+        cells[at('peak RSS')]!,
+        cells[at('result')]!,
+      ]);
+    }
+  }
+  return { header, lines };
 }

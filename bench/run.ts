@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --size 100000 --reps 5 --warmup 1 --b1-reps 3 --only F1,S-steady --json out.json]`
+ * `npm run bench -- --scale 10000,100000,1000000` (the same scenarios at each size, one table)
  *
  * Full and recent syncs against PostgreSQL's own floor, every scenario side by
  * side in one run: deterministic synthetic data, a fresh embedded PostgreSQL
@@ -8,76 +9,23 @@
  * See BENCHMARKS.md.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, migrate } from '../src/store/db.js';
 import { silentLogger } from '../src/log.js';
 import type { RunStatus } from '../src/domain/run.js';
-import { churn, everyNth, everything, generate, recentDelta, rowsOf, toNdjson, type DataSet } from './data.js';
+import { churn, everyNth, everything, fromDataSet, generate, recentDelta, rowsOf, writeNdjson, type RecordSource } from './data.js';
 import { dropDatabase, recreateDatabase, startServer } from './db.js';
-import { copyText, runFloor } from './floors.js';
+import { COPY_TABLES, runFloor, writeCopyFiles } from './floors.js';
 import { createB1Tables, loadB1Tables, runB1 } from './baseline.js';
 import { assertStatus, openRuntime, syncOnce } from './runtime.js';
-import { machine, median, tabulate, toMarkdown, toText, type ChildResult, type ScenarioRow } from './report.js';
+import { machine, median, scaleTabulate, tabulate, toMarkdown, toText, type ChildResult, type ScenarioRow, type SizeResult } from './report.js';
 import type { SyncJob } from './sync-child.js';
+import { parseArgs, USAGE, type Args } from './args.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-interface Args {
-  size: number;
-  /** Measured repetitions of the scenarios the targets are about (F0, F1, initial, steady, recent, push). */
-  reps: number;
-  /** … and of the others (F2, F3, churn, 100 % updated, dry runs): once by default, to keep the whole run to minutes. */
-  repsOther: number;
-  warmup: number;
-  /** Warm-up runs of those others: none by default (each is one sample, marked n=1). */
-  warmupOther: number;
-  b1Reps: number;
-  /** B1 over the whole data set is timed over every N-th record and scaled to all (1: the whole pass). */
-  b1Sample: number;
-  /** Scenarios with an F1 repetition run before each of theirs, for a ratio taken in the same minutes. */
-  pairF1: Set<string>;
-  only: Set<string> | null;
-  json: string | null;
-  /** Server log file: with it, every statement of the sync scenarios is logged with its duration. */
-  profile: string | null;
-}
-
-function parseArgs(argv: string[]): Args {
-  const a: Args = { size: 100_000, reps: 5, repsOther: 1, warmup: 1, warmupOther: 0, b1Reps: 1, b1Sample: 5, pairF1: new Set(['S-steady']), only: null, json: null, profile: null };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i]!;
-    const v = () => {
-      const x = argv[++i];
-      if (x === undefined) throw new Error(`${k} needs a value`);
-      return x;
-    };
-    const int = (min: number) => {
-      const n = Number(v());
-      if (!Number.isInteger(n) || n < min) throw new Error(`${k} must be a whole number ≥ ${min}`);
-      return n;
-    };
-    if (k === '--size') a.size = int(10);
-    else if (k === '--reps') a.reps = a.repsOther = int(1);
-    else if (k === '--reps-other') a.repsOther = int(1);
-    else if (k === '--quick') Object.assign(a, { reps: 3, repsOther: 1, warmup: 0, warmupOther: 0 });
-    else if (k === '--warmup') a.warmup = int(0);
-    else if (k === '--warmup-other') a.warmupOther = int(0);
-    else if (k === '--b1-reps') a.b1Reps = int(0);
-    else if (k === '--b1-sample') a.b1Sample = int(1);
-    else if (k === '--pair-f1') a.pairF1 = new Set(v().split(',').map((s) => s.trim()).filter((s) => s && s !== 'none'));
-    else if (k === '--only') a.only = new Set(v().split(',').map((s) => s.trim()));
-    else if (k === '--json') a.json = v();
-    else if (k === '--profile') a.profile = resolve(v());
-    else if (k === '--help' || k === '-h') {
-      process.stdout.write('npm run bench -- [--size N] [--reps N] [--reps-other N] [--quick] [--warmup N] [--warmup-other N] [--b1-reps N] [--b1-sample N] [--pair-f1 ID,ID|none] [--only ID,ID] [--json FILE] [--profile SERVER_LOG_FILE]\n');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${k} (try --help)`);
-  }
-  return a;
-}
 
 const log = (line: string) => process.stderr.write(line + '\n');
 const ordinal = (n: number) => `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
@@ -131,9 +79,11 @@ function runChild(script: string, job: unknown, onPause?: () => Promise<void>): 
   });
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const want = (id: string) => !args.only || args.only.has(id) || [...args.only].some((o) => o.endsWith('*') && id.startsWith(o.slice(0, -1)));
+/** Every scenario asked for, at one size, against a server of its own; `measure` prints nothing on stdout. */
+async function measure(args: Args, size: number): Promise<SizeResult> {
+  const named = (id: string) => !!args.only && (args.only.has(id) || [...args.only].some((o) => o.endsWith('*') && id.startsWith(o.slice(0, -1))));
+  const want = (id: string) => !args.only || named(id);
+  const loadBefore = loadavg();
   const started = performance.now();
   // Wall-clock time of each part of the bench (restores, settling and warm-ups included), printed at the end.
   const laps: [string, number][] = [];
@@ -144,13 +94,15 @@ async function main(): Promise<void> {
     lapStart = now;
   };
 
-  log(`generating ${args.size.toLocaleString('en-US')} employees …`);
-  const g = generate(args.size);
-  const sets: Record<'base' | 'churn' | 'all' | 'recent', DataSet> = {
+  log(`generating ${size.toLocaleString('en-US')} employees …`);
+  const g = generate(size);
+  // Sources: records are generated as they are written, never all held (bench/data.ts).
+  const recent = recentDelta(g, Math.min(1000, Math.max(10, Math.round(size / 100))));
+  const sets: Record<'base' | 'churn' | 'all' | 'recent', RecordSource> = {
     base: g.base,
     churn: churn(g),
     all: everything(g),
-    recent: recentDelta(g, Math.min(1000, Math.max(10, Math.round(args.size / 100)))),
+    recent: fromDataSet(recent),
   };
   // ── our syncs (run below, after the floors and B1) ──
   const scenarios: { id: string; name: string; set: keyof typeof sets; template: string; mode: 'full' | 'recent'; dryRun: boolean; reset: 'each' | 'once'; expect: RunStatus[]; b1: string; rules?: boolean }[] = [
@@ -160,7 +112,7 @@ async function main(): Promise<void> {
     { id: 'S-steady-rules', name: 'full sync: steady state, with a scope rule and an expression mapping', set: 'base', template: 'bench_loaded_rules', mode: 'full', dryRun: false, reset: 'once', expect: ['completed'], b1: 'B1-full', rules: true },
     { id: 'S-churn-rules', name: 'full sync: churn, with a scope rule and an expression mapping', set: 'churn', template: 'bench_loaded_rules', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full', rules: true },
     { id: 'S-all', name: 'full sync: 100% updated', set: 'all', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
-    { id: 'R-recent', name: `recent sync: ${rowsOf(sets.recent)} changes into ${args.size.toLocaleString('en-US')}`, set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-recent' },
+    { id: 'R-recent', name: `recent sync: ${rowsOf(sets.recent)} changes into ${size.toLocaleString('en-US')}`, set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-recent' },
     { id: 'D-initial', name: 'dry run: initial load', set: 'base', template: 'bench_empty', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-initial' },
     { id: 'D-steady', name: 'dry run: steady state', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
     { id: 'D-churn', name: 'dry run: 1% / 0.5% / 0.5%', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
@@ -171,15 +123,24 @@ async function main(): Promise<void> {
   const notSyncs = [...args.pairF1].filter((id) => !scenarios.some((s) => s.id === id));
   if (notSyncs.length) throw new Error(`--pair-f1: ${notSyncs.join(', ')} is not a sync scenario (one of ${scenarios.map((s) => s.id).join(', ')})`);
 
+  const needLoaded = ['S-steady', 'S-churn', 'S-all', 'R-recent', 'D-steady', 'D-churn', 'D-all', 'D-recent', 'P-push', 'B1-full', 'B1-recent'].some(want);
+  const floors = (['F0', 'F1', 'F2', 'F3'] as const).filter(want);
+  // Only the files some scenario reads are written (at a million employees each is half a gigabyte).
+  const needed = (k: keyof typeof sets) =>
+    scenarios.some((s) => s.set === k && want(s.id)) || (k === 'base' && needLoaded) || (k === 'churn' && want('P-push'));
   const dataDir = mkdtempSync(join(tmpdir(), 'people-sync-bench-data-'));
   const files = {} as Record<keyof typeof sets, string>;
-  for (const [k, d] of Object.entries(sets) as [keyof typeof sets, DataSet][]) {
+  const sizes = {} as Record<keyof typeof sets, number>;
+  for (const k of Object.keys(sets) as (keyof typeof sets)[]) {
     files[k] = join(dataDir, `${k}.ndjson`);
-    writeFileSync(files[k], toNdjson(d));
+    sizes[k] = needed(k) || k === 'base' ? writeNdjson(sets[k], files[k]) : 0;
   }
-  const sizes = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, statSync(f).size])) as Record<keyof typeof sets, number>;
   const fileMb = (k: keyof typeof sets) => (sizes[k] / 1048576).toFixed(1);
-  log(`data: ${rowsOf(g.base).toLocaleString('en-US')} records (${g.base.employees.length} employees, ${g.base.employments.length} employments, ${g.base.org_units.length} org units), ${fileMb('base')} MB NDJSON`);
+  // COPY text for the floors (and for F1 beside a scenario), written before any clock starts.
+  const copyTables = COPY_TABLES.filter((t) => (t !== 'record_links' && t !== 'run_records') || floors.includes('F3'));
+  const text = floors.length || args.pairF1.size ? writeCopyFiles(g, dataDir, copyTables) : null;
+  const c = g.base.counts;
+  log(`data: ${rowsOf(g.base).toLocaleString('en-US')} records (${c.employees} employees, ${c.employments} employments, ${c.org_units} org units), ${fileMb('base')} MB NDJSON`);
 
   lap('data');
   const server = await startServer(args.profile ?? undefined);
@@ -207,7 +168,6 @@ async function main(): Promise<void> {
       const br = await openRuntime({ databaseUrl: emptyUrl, file: files.base });
       await br.close();
     }
-    const needLoaded = ['S-steady', 'S-churn', 'S-all', 'R-recent', 'D-steady', 'D-churn', 'D-all', 'D-recent', 'P-push', 'B1-full', 'B1-recent'].some(want);
     if (needLoaded) {
       const url = await recreateDatabase(server.adminUrl, 'bench_loaded', 'bench_empty');
       const br = await openRuntime({ databaseUrl: url, file: files.base });
@@ -236,7 +196,6 @@ async function main(): Promise<void> {
 
     lap('server and templates');
     // ── floors ──
-    const text = copyText(g.base);
     const baseRows = rowsOf(g.base);
     for (const [id, name] of [
       ['F0', 'F0 COPY → UNLOGGED, no indexes (physical floor)'],
@@ -247,7 +206,7 @@ async function main(): Promise<void> {
       if (!want(id)) continue;
       log(`${name}`);
       const other = id === 'F2' || id === 'F3';
-      const r = await runFloor(server.adminUrl, 'bench_empty', id, text, other ? args.warmupOther : args.warmup, other ? args.repsOther : args.reps, log);
+      const r = await runFloor(server.adminUrl, 'bench_empty', id, text!, other ? args.warmupOther : args.warmup, other ? args.repsOther : args.reps, log);
       rows.push({ id, name, rows: baseRows, times: r.times, nodeCpu: r.nodeCpu, pgCpu: r.pgCpu, written: r.written, vsF1: true, b1: 'B1-initial' });
       lap(id);
     }
@@ -255,8 +214,12 @@ async function main(): Promise<void> {
     // ── B1: per-row upserts ──
     // Slow by nature and steady (an average over every round trip): one pass each, no warm-up, unless --b1-reps.
     // B1-initial (into empty tables) runs only when asked for by --only; the loop costs the same either way.
-    const emailOf = new Map<string, string>();
-    for (const d of Object.values(sets)) for (const e of d.employees) emailOf.set(e.external_id, e.email);
+    // An employee's email by external id: the delta's own joiners, else the base's employee of that index.
+    const recentEmails = new Map(recent.employees.map((e) => [e.external_id, e.email]));
+    const emailOf = (id: string) => {
+      const i = Number(id.slice(1));
+      return recentEmails.get(id) ?? (Number.isInteger(i) && i < g.n ? g.employee(i).email : undefined);
+    };
     if (args.b1Reps > 0 && args.only?.has('B1-initial')) {
       const url = await recreateDatabase(server.adminUrl, 'bench_b1_empty', 'bench_empty');
       const sql = connect(url, { max: 1 });
@@ -325,7 +288,7 @@ async function main(): Promise<void> {
       // by the minute gives both the same minutes.
       const pairedF1: number[] = [];
       const beside = async () => {
-        const f = await runFloor(server.adminUrl, 'bench_empty', 'F1', text, 0, 1, (l) => log(l.replace('rep 1:', 'F1 beside it:')));
+        const f = await runFloor(server.adminUrl, 'bench_empty', 'F1', text!, 0, 1, (l) => log(l.replace('rep 1:', 'F1 beside it:')));
         pairedF1.push(...f.times);
       };
       const r = await runChild('bench/sync-child.ts', job, beside);
@@ -368,27 +331,93 @@ async function main(): Promise<void> {
         lap('P-push');
       }
     }
+    // ── many integrations at once ──
+    if (named('M-many')) {
+      const { manyRows, runMany } = await import('./many.js');
+      const each = args.manySize ?? size;
+      log(`M-many ${args.many} integrations of ${each.toLocaleString('en-US')} employees, one worker and ${args.manyWorkers} at once`);
+      // Each integration is another company's people (own emails and employee numbers), written as a stream.
+      const integrations = Array.from({ length: args.many }, (_, k) => {
+        const file = join(dataDir, `many-${k + 1}.ndjson`);
+        writeNdjson(k === 0 && each === size ? g.base : generate(each, 20240611 + k + 1, k + 1).base, file);
+        return { id: `hr${k + 1}`, file };
+      });
+      const phases = await runMany({ adminUrl: server.adminUrl, template: 'bench_empty', integrations, workers: args.manyWorkers, log });
+      rows.push(...manyRows(phases, each * 2 + Math.ceil(each / 40)));
+      for (const f of integrations) rmSync(f.file, { force: true });
+      lap('M-many');
+    }
     for (const t of ['bench_loaded', 'bench_loaded_rules', 'bench_b1_empty', 'bench_floor_f0', 'bench_floor_f1', 'bench_floor_f2', 'bench_floor_f3']) await dropDatabase(server.adminUrl, t);
   } finally {
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 
-  const table = tabulate(rows);
   const info = machine(pgInfo);
-  const out = [
-    '',
-    `people-sync benchmark — ${args.size.toLocaleString('en-US')} employees (${rowsOf(g.base).toLocaleString('en-US')} records, ${fileMb('base')} MB NDJSON); median of ${args.reps} after ${args.warmup} warm-up (F2, F3, churn, 100 %, dry runs: ${args.repsOther} after ${args.warmupOther}; B1: ${args.b1Reps} pass${args.b1Sample > 1 ? ` over every ${ordinal(args.b1Sample)} record` : ''}, no warm-up)`,
-    ...info,
-    `database: ${server.embedded ? 'embedded, fresh' : 'BENCH_DATABASE_URL'}; total bench time ${((performance.now() - started) / 1000).toFixed(0)} s (${laps.map(([p, t]) => `${p} ${t.toFixed(0)}`).join(', ')})`,
-    '',
-    toText(table),
-    '',
-    toMarkdown(table),
-    '',
-  ].join('\n');
-  process.stdout.write(out);
-  if (args.json) writeFileSync(args.json, JSON.stringify({ args: { ...args, only: args.only ? [...args.only] : null }, machine: info, rows, medians: rows.map((r) => [r.id, median(r.times)]) }, null, 2));
+  const loadAfter = loadavg();
+  return {
+    size,
+    records: rowsOf(g.base),
+    fileMb: Number(fileMb('base')),
+    rows,
+    info,
+    embedded: server.embedded,
+    seconds: (performance.now() - started) / 1000,
+    laps,
+    load: [loadBefore, loadAfter],
+  };
+}
+
+const loadText = (l: number[]) => l.map((x) => x.toFixed(2)).join(', ');
+
+/** The header line of one size's run, as the bench has always printed it. */
+function describe(args: Args, r: SizeResult): string[] {
+  return [
+    `people-sync benchmark — ${r.size.toLocaleString('en-US')} employees (${r.records.toLocaleString('en-US')} records, ${r.fileMb.toFixed(1)} MB NDJSON); median of ${args.reps} after ${args.warmup} warm-up (F2, F3, churn, 100 %, dry runs: ${args.repsOther} after ${args.warmupOther}; B1: ${args.b1Reps} pass${args.b1Sample > 1 ? ` over every ${ordinal(args.b1Sample)} record` : ''}, no warm-up)`,
+    ...r.info,
+    `database: ${r.embedded ? 'embedded, fresh' : 'BENCH_DATABASE_URL'}; total bench time ${r.seconds.toFixed(0)} s (${r.laps.map(([p, t]) => `${p} ${t.toFixed(0)}`).join(', ')}); load average ${loadText(r.load[0])} before, ${loadText(r.load[1])} after`,
+  ];
+}
+
+async function main(): Promise<void> {
+  const parsed = parseArgs(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const args = parsed;
+  if (!args.scale) {
+    const r = await measure(args, args.size);
+    const table = tabulate(r.rows);
+    process.stdout.write(['', ...describe(args, r), '', toText(table), '', toMarkdown(table), ''].join('\n'));
+    if (args.json) writeFileSync(args.json, JSON.stringify({ args: { ...args, only: args.only ? [...args.only] : null, pairF1: [...args.pairF1] }, machine: r.info, rows: r.rows, medians: r.rows.map((x) => [x.id, median(x.times)]) }, null, 2));
+    return;
+  }
+  const results: SizeResult[] = [];
+  for (const size of args.scale) {
+    const r = await measure(args, size);
+    results.push(r);
+    // Each size's own table as it finishes (stderr), the one table of every size at the end (stdout).
+    log(['', ...describe(args, r), '', toText(tabulate(r.rows)), ''].join('\n'));
+  }
+  const table = scaleTabulate(results);
+  process.stdout.write(
+    [
+      '',
+      `people-sync benchmark at ${args.scale.map((n) => n.toLocaleString('en-US')).join(', ')} employees: ${[...(args.only ?? [])].join(', ')}; median of ${args.reps} after ${args.warmup} warm-up`,
+      ...results[0]!.info,
+      ...results.map((r) => `${r.size.toLocaleString('en-US')}: ${r.records.toLocaleString('en-US')} records, ${r.fileMb.toFixed(1)} MB NDJSON, ${r.seconds.toFixed(0)} s in all; load average ${loadText(r.load[0])} before, ${loadText(r.load[1])} after`),
+      '',
+      toText(table, ['employees', 'scenario', 'result']),
+      '',
+      toMarkdown(table),
+      '',
+    ].join('\n'),
+  );
+  if (args.json) {
+    const plain = { ...args, only: args.only ? [...args.only] : null, pairF1: [...args.pairF1] };
+    writeFileSync(args.json, JSON.stringify({ args: plain, machine: results[0]!.info, sizes: results.map((r) => ({ size: r.size, records: r.records, load: r.load, rows: r.rows, medians: r.rows.map((x) => [x.id, median(x.times)]) })) }, null, 2));
+  }
 }
 
 main().then(

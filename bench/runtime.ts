@@ -31,7 +31,23 @@ export const RULES_YAML = `    scope:
         email: "=$lowercase($trim(email))"
 `;
 
-export function integrationsYaml(file: string | null, rules = false): string {
+/** One of several integrations a runtime syncs (the many-integrations scenario): its id and its export. */
+export interface BenchIntegration {
+  id: string;
+  file: string;
+}
+
+const pullYaml = (id: string, file: string, rules: boolean) => `  - id: ${id}
+    name: Bench HR export${id === INTEGRATION ? '' : ` ${id}`}
+    kind: pull
+    provider: file
+    options: { path: ${JSON.stringify(file)}, format: ndjson }
+    max_terminations: "100%"
+    guards: { drift: off }        # S-all changes every person on purpose
+${rules ? RULES_YAML : ''}`;
+
+export function integrationsYaml(file: string | null, rules = false, many?: BenchIntegration[]): string {
+  if (many?.length) return `integrations:\n${many.map((m) => pullYaml(m.id, m.file, rules)).join('')}`;
   if (!file) {
     return `integrations:
   - id: ${INTEGRATION}
@@ -42,15 +58,7 @@ export function integrationsYaml(file: string | null, rules = false): string {
     webhook: { tokens: ["${BENCH_TOKEN}"] }
 `;
   }
-  return `integrations:
-  - id: ${INTEGRATION}
-    name: Bench HR export
-    kind: pull
-    provider: file
-    options: { path: ${JSON.stringify(file)}, format: ndjson }
-    max_terminations: "100%"
-    guards: { drift: off }        # S-all changes every person on purpose
-${rules ? RULES_YAML : ''}`;
+  return `integrations:\n${pullYaml(INTEGRATION, file, rules)}`;
 }
 
 export interface BenchRuntime {
@@ -68,9 +76,11 @@ export async function openRuntime(options: {
   env?: Record<string, string>;
   /** With a scope rule and an expression mapping (RULES_YAML). */
   rules?: boolean;
+  /** Several integrations instead of `hr` alone (`file` is then unused). */
+  integrations?: BenchIntegration[];
 }): Promise<BenchRuntime> {
   const dir = mkdtempSync(join(tmpdir(), 'people-sync-bench-rt-'));
-  writeFileSync(join(dir, 'integrations.yml'), integrationsYaml(options.file, options.rules));
+  writeFileSync(join(dir, 'integrations.yml'), integrationsYaml(options.file, options.rules, options.integrations));
   const config = loadConfig({
     INTEGRATIONS_FILE: join(dir, 'integrations.yml'),
     DATABASE_URL: options.databaseUrl,
@@ -98,8 +108,8 @@ export async function openRuntime(options: {
 }
 
 /** Requests a sync the way every surface does and executes it here; resolves when it has committed. */
-export async function syncOnce(rt: Runtime, mode: SyncMode, dryRun: boolean): Promise<Run> {
-  const { run } = await rt.service.requestSync({ integration: INTEGRATION, mode, dryRun, trigger: 'cli', requestedBy: 'bench' });
+export async function syncOnce(rt: Runtime, mode: SyncMode, dryRun: boolean, integration = INTEGRATION): Promise<Run> {
+  const { run } = await rt.service.requestSync({ integration, mode, dryRun, trigger: 'cli', requestedBy: 'bench' });
   const done = await rt.engine.execute(run.id, 'bench');
   if (!done) throw new Error(`run #${run.id} was not pending`);
   return done;
