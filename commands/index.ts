@@ -2,11 +2,12 @@ import { ErrorCode, PeopleSyncError } from '../src/errors.js';
 import { parseArgs, tokenize, unwrapSlack } from './parse.js';
 import type { Actor, Answer, CommandDefinition, CommandDeps } from './types.js';
 import { syncAll, syncRecent, syncUser } from './sync.js';
-import { applyCommand, confirmCommand, discardCommand, runCommand, runsCommand } from './runs.js';
+import { applyCommand, confirmCommand, discardCommand, revertCommand, runCommand, runsCommand } from './runs.js';
 import { disableCommand, enableCommand, resumeCommand, statusCommand } from './status.js';
 import { scheduleAdd, scheduleDisable, scheduleEnable, scheduleList, scheduleRemove } from './schedule.js';
 import { mappingCommand } from './mapping.js';
 import { upcomingCommand } from './upcoming.js';
+import { whyCommand } from './why.js';
 
 /** Every command, in help order. Adding one: one module, one line here. */
 export const commands: CommandDefinition<any>[] = [
@@ -19,6 +20,8 @@ export const commands: CommandDefinition<any>[] = [
   applyCommand(),
   confirmCommand(),
   discardCommand(),
+  revertCommand(),
+  whyCommand(),
   scheduleList(),
   scheduleAdd(),
   scheduleRemove(),

@@ -1,6 +1,6 @@
-import type { RunView } from '../src/domain/run-view.js';
+import { modeWords, type RunView } from '../src/domain/run-view.js';
 import { RECORD_STATUSES, totalsByStatus } from '../src/domain/run.js';
-import type { Answer } from './types.js';
+import type { Answer, FailingSubscription } from './types.js';
 
 /** Plain-text rendering of an answer: the CLI's output and Slack's `text` fallback. */
 
@@ -20,7 +20,7 @@ export function bucketLine(run: RunView): string {
 }
 
 export function runTitle(run: RunView): string {
-  const what = run.mode === 'full' ? 'full sync' : run.mode === 'recent' ? 'recent changes' : run.mode === 'effective' ? 'effective dates' : `user ${run.user ?? ''}`.trim();
+  const what = run.mode === 'user' ? `user ${run.user ?? ''}`.trim() : modeWords(run);
   return `Run #${run.id} · ${run.integration ?? 'all integrations'} · ${what}${run.dry_run ? ' · dry run' : ''}`;
 }
 
@@ -44,6 +44,18 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
+/** What a failing subscription's deliveries are doing: "2 gave up in the last day, 1 still being retried". */
+export function failingParts(f: Pick<FailingSubscription, 'failed_last_day' | 'retrying'>): string {
+  const parts: string[] = [];
+  if (f.failed_last_day) parts.push(`${f.failed_last_day} gave up in the last day`);
+  if (f.retrying) parts.push(`${f.retrying} still being retried`);
+  return parts.join(', ');
+}
+
+export const REDELIVER_HINT = 'Fix the receiver (or its url under events: in integrations.yml); GET /api/events?status=failed lists what gave up and POST /api/events/<id>/redeliver sends it again.';
+
+const clip = (s: string, max = 300) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) + ' UTC' : '—');
 
 export function answerText(a: Answer): string {
@@ -54,6 +66,8 @@ export function answerText(a: Answer): string {
     case 'mapping':
     case 'upcoming':
       return a.text;
+    case 'why':
+      return a.lines.join('\n');
     case 'run':
       return [a.message, runText(a.run)].filter(Boolean).join('\n');
     case 'runs':
@@ -75,7 +89,11 @@ export function answerText(a: Answer): string {
       ]),
       ...a.integrations
         .filter((i) => i.quarantine)
-        .map((i) => `\n${i.name} (${i.id}) is quarantined since ${when(i.quarantine!.since)}: ${i.quarantine!.reason}\n  Schedules wait; next retry ${when(i.quarantine!.retry_at)}. A successful run, or /sync resume ${i.id}, lifts it.`)].join('\n');
+        .map((i) => `\n${i.name} (${i.id}) is quarantined since ${when(i.quarantine!.since)}: ${i.quarantine!.reason}\n  Schedules wait; next retry ${when(i.quarantine!.retry_at)}. A successful run, or /sync resume ${i.id}, lifts it.`),
+      ...(a.subscriptions ?? []).map(
+        (f) =>
+          `\nOutbound events to ${f.url} keep failing: ${failingParts(f)}. Last error ${when(f.last_error_at)}: ${clip(f.last_error ?? 'unknown')}. ${f.last_delivered_at ? `Last delivered ${when(f.last_delivered_at)}.` : 'Nothing delivered in the last 7 days.'}\n  ${REDELIVER_HINT}`,
+      )].join('\n');
     case 'schedules': {
       const body = a.schedules.length
         ? table([

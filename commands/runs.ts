@@ -74,7 +74,7 @@ export const runCommand = (): CommandDefinition<z.output<typeof RunIdArgs>> => (
 
 /** apply / confirm / discard: admin actions on one run, answered with the run and what happened. */
 function runAction(
-  name: 'apply' | 'confirm' | 'discard',
+  name: 'apply' | 'confirm' | 'discard' | 'revert',
   usage: string,
   summary: string,
   act: (id: number, actor: Actor, deps: CommandDeps) => Promise<{ run: Run; message: string }>,
@@ -109,4 +109,14 @@ export const discardCommand = () =>
   runAction('discard', 'held run id', 'Discard a held run; nothing is written', async (id, actor, deps) => {
     const run = await deps.service.discard(id, actor.label);
     return { run, message: `Run #${run.id} discarded by ${actor.label}; nothing was written.` };
+  });
+
+export const revertCommand = () =>
+  runAction('revert', 'run id', 'Undo an applied run: its compensating plan as a dry run to review, then apply', async (id, actor, deps) => {
+    const { run } = await deps.service.revert(id, actor.surface, actor.label);
+    const of = Number((run.source as { revert_of?: unknown } | null)?.revert_of);
+    return {
+      run,
+      message: `Reverting run #${of} as dry run #${run.id}: review what it would undo, then apply it (fields a later run changed again are listed and left alone).`,
+    };
   });

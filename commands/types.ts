@@ -35,6 +35,21 @@ export interface CommandDeps {
   testConnection: (integration: IntegrationConfig) => Promise<ConnectionTest>;
   /** A pull integration's records as a full fetch returns them, for a preview; stop reading when done. */
   sampleSource: (integration: IntegrationConfig, signal: AbortSignal) => AsyncIterable<ProviderPage>;
+  /** The outbound event subscriptions of integrations.yml (`events:`); absent: none. */
+  eventSubscriptions?: () => readonly { url: string }[];
+}
+
+/** An outbound event subscription whose deliveries keep failing (see `failingSubscriptions`). */
+export interface FailingSubscription {
+  url: string;
+  /** Deliveries that gave up (after 24 h of retries) in the last day. */
+  failed_last_day: number;
+  /** Deliveries still being retried after a failed attempt. */
+  retrying: number;
+  last_error: string | null;
+  last_error_at: string | null;
+  /** Null: nothing delivered in the last 7 days. */
+  last_delivered_at: string | null;
 }
 
 export interface IntegrationRow {
@@ -65,12 +80,14 @@ export type Answer =
   | { kind: 'help'; commands: { usage: string; summary: string; admin: boolean }[] }
   | { kind: 'run'; run: RunView; existing?: boolean; message?: string }
   | { kind: 'runs'; runs: RunView[]; filter: string }
-  | { kind: 'status'; integrations: IntegrationRow[] }
+  | { kind: 'status'; integrations: IntegrationRow[]; subscriptions?: FailingSubscription[] }
   | { kind: 'schedules'; schedules: ScheduleRow[]; message?: string }
   | { kind: 'message'; text: string; tone: 'info' | 'success' | 'warning' | 'error' }
   /** What a mapping makes of a few source records (preformatted text with HR data: shown literally). */
   | { kind: 'mapping'; integration: string; text: string }
-  | { kind: 'upcoming'; integration: string | null; days: number; count: number; text: string };
+  | { kind: 'upcoming'; integration: string | null; days: number; count: number; text: string }
+  /** A person explained (`why`): HR data in plain sentences, a line each (shown literally). */
+  | { kind: 'why'; person: number; name: string; lines: string[] };
 
 export interface CommandDefinition<I = unknown> {
   /** First word(s) of the command: `all`, `schedule add`. */

@@ -14,6 +14,8 @@ export interface RunView {
   requested_by: string | null;
   user: string | null;
   applied_from: number | null;
+  /** A revert: the run whose changes it undoes. */
+  reverts: number | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -39,6 +41,7 @@ export function toRunView(run: Run, children: Run[] = []): RunView {
     requested_by: run.requested_by,
     user: run.user_key,
     applied_from: run.source_run_id,
+    reverts: run.mode === 'revert' ? Number((run.source as { revert_of?: unknown } | null)?.revert_of) || null : null,
     created_at: iso(run.created_at)!,
     started_at: iso(run.started_at),
     finished_at: iso(run.finished_at),
@@ -48,4 +51,20 @@ export function toRunView(run: Run, children: Run[] = []): RunView {
     notes: run.notes ?? [],
     children: children.map((c) => toRunView(c)),
   };
+}
+
+/** What a run does, in words: "full sync", "recent changes", "revert of run #812", … */
+export function modeWords(run: Pick<RunView, 'mode' | 'user'> & Partial<Pick<RunView, 'reverts'>>): string {
+  switch (run.mode) {
+    case 'full':
+      return 'full sync';
+    case 'recent':
+      return 'recent changes';
+    case 'effective':
+      return 'effective dates';
+    case 'revert':
+      return run.reverts ? `revert of run #${run.reverts}` : 'revert';
+    case 'user':
+      return `one person (${run.user ?? '?'})`;
+  }
 }

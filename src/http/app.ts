@@ -9,6 +9,7 @@ import { createErrorHandler, HttpProblem, problemResponse } from './problem.js';
 import { requireBearer } from './middleware/auth.js';
 import { createRunsApi } from './runs-api.js';
 import { createAdminApi } from './admin-api.js';
+import { createPeopleApi } from './people-api.js';
 import type { CommandDeps } from '../../commands/types.js';
 import { countPushes, registerMetricsRoute, type MetricsHttpOptions } from './metrics.js';
 import { registerContract } from './openapi.js';
@@ -109,6 +110,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   api.use('*', requireBearer({ token: deps.adminApiToken }));
   api.route('/', createRunsApi({ service: deps.service, runs: deps.store.runs }));
   api.route('/', createAdminApi({ commands: deps.commands }));
+  api.route('/', createPeopleApi({ commands: deps.commands }));
   for (const register of deps.registrars ?? []) register(app, api);
   app.route('/api', api);
   return app;

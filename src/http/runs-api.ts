@@ -66,6 +66,7 @@ export const RunViewSchema: z.ZodType = z
     requested_by: z.string().nullable(),
     user: z.string().nullable(),
     applied_from: z.number().int().nullable().meta({ description: 'The dry run or held run this run applies.' }),
+    reverts: z.number().int().nullable().meta({ description: 'A revert (mode `revert`): the run whose changes it undoes.' }),
     created_at: z.iso.datetime(),
     started_at: z.iso.datetime().nullable(),
     finished_at: z.iso.datetime().nullable(),
@@ -156,6 +157,17 @@ const routes = {
     request: { params: RunPath },
     responses: { 202: json('The run, pending again.', Started), ...problems(400, 404, 409, ...API_PROBLEMS) },
   }),
+  revert: createRoute({
+    method: 'post',
+    path: '/runs/{id}/revert',
+    tags: ['Runs'],
+    summary: 'Revert an applied run (as a dry run to review)',
+    description:
+      "Starts a dry run of the run's compensating plan: each update back to its before values, each creation terminated, each termination and restore undone. A record a later run changed again is skipped as a conflict, naming the field and the run. Apply it with `POST /api/runs/{id}/apply`, like any dry run.",
+    security: [{ [ADMIN_BEARER]: [] }],
+    request: { params: RunPath },
+    responses: { 202: json('The revert, a pending dry run.', Started), ...problems(400, 404, 409, ...API_PROBLEMS) },
+  }),
   discard: createRoute({
     method: 'post',
     path: '/runs/{id}/discard',
@@ -225,6 +237,12 @@ export function createRunsApi(deps: { service: SyncService; runs: RunsRepo }) {
     const run = await runOr404(pathOf(c, routes.confirm).id);
     const confirmed = await service.confirm(run.id, by(c));
     return c.json({ run_id: confirmed.id, status: confirmed.status, links: { run: `/api/runs/${confirmed.id}` } }, 202);
+  });
+
+  openapi(app, routes.revert, async (c) => {
+    const run = await runOr404(pathOf(c, routes.revert).id);
+    const { run: revert } = await service.revert(run.id, 'api', by(c));
+    return c.json({ run_id: revert.id, status: revert.status, links: { run: `/api/runs/${revert.id}` } }, 202);
   });
 
   openapi(app, routes.discard, async (c) => {

@@ -1,5 +1,6 @@
-import type { Answer, IntegrationRow, ScheduleRow } from '../../commands/types.js';
-import { answerText, formatDuration } from '../../commands/render-text.js';
+import { modeWords } from '../domain/run-view.js';
+import type { Answer, FailingSubscription, IntegrationRow, ScheduleRow } from '../../commands/types.js';
+import { answerText, failingParts, formatDuration, REDELIVER_HINT } from '../../commands/render-text.js';
 import { TERMINAL_STATUSES, totalsByStatus, type RecordStatus, type RunStatus } from '../domain/run.js';
 import type { RunView } from '../domain/run-view.js';
 import {
@@ -96,14 +97,13 @@ export function isPreview(run: Pick<RunView, 'dry_run' | 'status'>): boolean {
   return run.dry_run || run.status === 'held';
 }
 
+export { modeWords };
+
 export function integrationName(run: Pick<RunView, 'integration'>, ctx: RunContext = {}): string {
   if (!run.integration) return 'All integrations';
   return ctx.nameOf?.(run.integration) ?? run.integration;
 }
 
-export function modeWords(run: Pick<RunView, 'mode' | 'user'>): string {
-  return run.mode === 'full' ? 'full sync' : run.mode === 'recent' ? 'recent changes' : `one person (${run.user ?? '?'})`;
-}
 
 /** Non-zero counts, in {@link COUNT_ORDER}: "9 failed, 3 updated" (a preview says "to terminate"). */
 export function countParts(run: RunView, o: { unchanged?: boolean } = {}): string[] {
@@ -381,9 +381,23 @@ function integrationBlocks(i: IntegrationRow): Block {
   });
 }
 
-export function statusBlocks(integrations: IntegrationRow[]): Block[] {
-  if (!integrations.length) return [header('Integrations'), section('No integrations are configured (see `integrations.yml`).')];
-  return [header('Integrations'), ...integrations.map(integrationBlocks)];
+/** An outbound event subscription whose deliveries keep failing. */
+function failingSubscriptionBlock(f: FailingSubscription): Block {
+  const error = f.last_error ? esc(readableError(f.last_error).slice(0, 300)) : 'unknown';
+  return section(
+    [
+      `:rotating_light: *Outbound events to ${code(f.url)} keep failing*`,
+      `${failingParts(f)} · last error ${slackDate(f.last_error_at)}: ${error}`,
+      f.last_delivered_at ? `Last delivered ${slackDate(f.last_delivered_at)}.` : 'Nothing delivered in the last 7 days.',
+      esc(REDELIVER_HINT),
+    ].join('\n'),
+  );
+}
+
+export function statusBlocks(integrations: IntegrationRow[], subscriptions: FailingSubscription[] = []): Block[] {
+  const failing = subscriptions.map(failingSubscriptionBlock);
+  if (!integrations.length) return [header('Integrations'), section('No integrations are configured (see `integrations.yml`).'), ...failing];
+  return [header('Integrations'), ...integrations.map(integrationBlocks), ...failing];
 }
 
 const SOURCE_WORDS: Record<string, string> = { slack: 'Slack', cli: 'the command line', api: 'the API' };
@@ -480,6 +494,13 @@ export function answerMessage(a: Answer, ctx: RunContext = {}): MessagePayload {
         chunkLines(a.text, LIMITS.sectionText - 16).map((c) => section(codeBlock(c))),
         (n) => `…${n} more blocks not shown; narrow it with an integration or --days.`,
       );
+    case 'why':
+      // HR data in sentences: escaped, never read as mrkdwn.
+      return message(
+        `Why: ${a.name}`,
+        chunkLines(a.lines.map((l) => esc(l)).join('\n'), LIMITS.sectionText - 16).map((c) => section(c)),
+        (n) => `…${n} more blocks not shown; see \`people-sync why\` or GET /api/people/${a.person}.`,
+      );
     case 'run':
       return runMessage(a.run, { ...ctx, message: a.message });
     case 'runs':
@@ -490,9 +511,10 @@ export function answerMessage(a: Answer, ctx: RunContext = {}): MessagePayload {
       );
     case 'status': {
       const bad = a.integrations.filter((i) => i.connection && !i.connection.ok).length;
+      const failing = a.subscriptions?.length ?? 0;
       return message(
-        `${a.integrations.length} integration${a.integrations.length === 1 ? '' : 's'}${bad ? `, ${bad} with a failing connection` : ''}.`,
-        statusBlocks(a.integrations),
+        `${a.integrations.length} integration${a.integrations.length === 1 ? '' : 's'}${bad ? `, ${bad} with a failing connection` : ''}${failing ? `; outbound events to ${failing} subscriber${failing === 1 ? '' : 's'} keep failing` : ''}.`,
+        statusBlocks(a.integrations, a.subscriptions),
         (n) => `…${n} more integrations not shown; see the App Home or \`people-sync status\`.`,
       );
     }

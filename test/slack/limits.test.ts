@@ -27,6 +27,7 @@ function bigRun(overrides: Partial<RunView> = {}): RunView {
     requested_by: '<@U0ADMIN>',
     user: nasty(500),
     applied_from: null,
+    reverts: null,
     created_at: new Date().toISOString(),
     started_at: new Date().toISOString(),
     finished_at: new Date().toISOString(),
