@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeSchedule } from '../src/domain/schedule.js';
 import { iso } from '../src/domain/dates.js';
-import type { CommandDefinition, CommandDeps, IntegrationRow } from './types.js';
+import type { CommandDefinition, CommandDeps, FailingSubscription, IntegrationRow } from './types.js';
 
 const StatusArgs = z.object({
   positional: z.array(z.string()).max(0, 'takes no arguments'),
@@ -43,6 +43,35 @@ export async function integrationRows(deps: CommandDeps, options: { test: boolea
   );
 }
 
+/** Attempts after which a delivery still being retried counts as failing (10 s, 20 s, 40 s: over a minute of failures). */
+export const FAILING_AFTER_ATTEMPTS = 3;
+
+/**
+ * The configured subscriptions whose deliveries keep failing: the last attempt failed after the last
+ * delivery that got through, and either a delivery gave up in the last day or one is still being
+ * retried after {@link FAILING_AFTER_ATTEMPTS} attempts. A single failed attempt that the next one
+ * fixes is not shown.
+ */
+export async function failingSubscriptions(deps: Pick<CommandDeps, 'store' | 'eventSubscriptions'>): Promise<FailingSubscription[]> {
+  const configured = new Set((deps.eventSubscriptions?.() ?? []).map((s) => s.url));
+  if (!configured.size) return [];
+  const out: FailingSubscription[] = [];
+  for (const h of await deps.store.events.health()) {
+    if (!configured.has(h.url) || !h.last_error_at) continue;
+    const recovered = h.last_delivered_at && new Date(h.last_delivered_at).getTime() > new Date(h.last_error_at).getTime();
+    if (recovered || !(h.failed_last_day > 0 || h.retry_attempts >= FAILING_AFTER_ATTEMPTS)) continue;
+    out.push({
+      url: h.url,
+      failed_last_day: h.failed_last_day,
+      retrying: h.retrying,
+      last_error: h.last_error,
+      last_error_at: iso(h.last_error_at),
+      last_delivered_at: iso(h.last_delivered_at),
+    });
+  }
+  return out;
+}
+
 export const statusCommand = (): CommandDefinition<z.output<typeof StatusArgs>> => ({
   name: 'status',
   usage: 'status',
@@ -51,7 +80,8 @@ export const statusCommand = (): CommandDefinition<z.output<typeof StatusArgs>> 
   startsRun: false,
   parse: (args) => StatusArgs.safeParse(args),
   async run(input, _actor, deps) {
-    return { kind: 'status', integrations: await integrationRows(deps, { test: !input.flags['no-test'] }) };
+    const [integrations, subscriptions] = await Promise.all([integrationRows(deps, { test: !input.flags['no-test'] }), failingSubscriptions(deps)]);
+    return { kind: 'status', integrations, subscriptions };
   },
 });
 

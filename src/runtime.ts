@@ -103,6 +103,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     integrations,
     testConnection: (it) => sources.test(it),
     sampleSource: (it, signal) => sources.sample(it, signal),
+    eventSubscriptions: () => config.events,
   };
   const ctx: SurfaceContext = { config, sql, store, log, service, engine, jobs, sources, commands, metrics };
   const mounted = await Promise.all((options.surfaces ?? planFor('all').surfaces).map((surface) => surface(ctx)));

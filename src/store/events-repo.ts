@@ -107,6 +107,8 @@ export interface SubscriptionHealth {
   retrying: number;
   /** Deliveries that gave up in the last 24 hours. */
   failed_last_day: number;
+  /** The most attempts made so far by one of the `retrying` deliveries (0 when none is). */
+  retry_attempts: number;
   last_delivered_at: Date | null;
   last_error: string | null;
   last_error_at: Date | null;
@@ -300,6 +302,7 @@ export function createEventsRepo(sql: Sql) {
                count(*) FILTER (WHERE status = 'pending')::int AS pending,
                count(*) FILTER (WHERE status = 'pending' AND last_error IS NOT NULL)::int AS retrying,
                count(*) FILTER (WHERE status = 'failed' AND last_attempt_at > now() - interval '24 hours')::int AS failed_last_day,
+               coalesce(max(attempts) FILTER (WHERE status = 'pending' AND last_error IS NOT NULL), 0)::int AS retry_attempts,
                max(delivered_at) AS last_delivered_at,
                (array_agg(last_error ORDER BY last_attempt_at DESC) FILTER (WHERE last_error IS NOT NULL))[1] AS last_error,
                max(last_attempt_at) FILTER (WHERE last_error IS NOT NULL) AS last_error_at

@@ -1,5 +1,5 @@
 import type { AllMiddlewareArgs, App, BlockAction, ButtonAction, SlackActionMiddlewareArgs, SlackEventMiddlewareArgs } from '@slack/bolt';
-import { integrationRows } from '../../../commands/status.js';
+import { failingSubscriptions, integrationRows } from '../../../commands/status.js';
 import { toRunView, type RunView } from '../../domain/run-view.js';
 import { describeError } from '../../errors.js';
 import { actions, button, context, divider, esc, header, homeView, section, slackDate, type Block, type HomeView } from '../blocks.js';
@@ -19,12 +19,13 @@ export const RECENT_RUNS = 15;
 const HELD_SHOWN = 5;
 
 export async function homeTab(deps: SlackDeps, userId: string): Promise<HomeView> {
-  const [rows, runs, held, alerts, reader] = await Promise.all([
+  const [rows, runs, held, alerts, reader, failing] = await Promise.all([
     integrationRows(deps.commands, { test: false }),
     deps.commands.store.runs.list({ limit: RECENT_RUNS }),
     deps.commands.store.runs.list({ status: 'held', limit: HELD_SHOWN }),
     deps.store.openAlertThreads(),
     readerOf(deps, userId),
+    failingSubscriptions(deps.commands),
   ]);
   const decisions: Block[] = [];
   for (const r of held.items) {
@@ -66,7 +67,7 @@ export async function homeTab(deps: SlackDeps, userId: string): Promise<HomeView
       header('Needs a decision'),
       ...(decisions.length ? decisions : [section(':white_check_mark: Nothing: no held runs and no open alerts.')]),
       divider(),
-      ...statusBlocks(rows),
+      ...statusBlocks(rows, failing),
       context(['Connection tests: `/sync status`.']),
       divider(),
       header('Recent runs'),
