@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { Sql } from '../store/db.js';
 import type { Store } from '../store/index.js';
 import { RUN_FINISHED } from '../store/outbox-repo.js';
+import { EVENT_TYPES } from '../events/subscriptions.js';
 
 /**
  * Prometheus metrics of one runtime, in a registry of its own (never prom-client's global
@@ -16,8 +17,8 @@ import { RUN_FINISHED } from '../store/outbox-repo.js';
  *   Slack API calls it made, the Node process;
  * - what the store holds, read when scraped (one statement, whatever the number of
  *   integrations): runs pending and running, the last successful sync, deliveries
- *   waiting, the outbox backlog, database connections. Every process reports the same
- *   values for these.
+ *   waiting, the outbox backlog, outbound event deliveries pending, database connections.
+ *   Every process reports the same values for these.
  *
  * Every metric, with its labels, is listed in the README (Metrics).
  */
@@ -52,7 +53,7 @@ const ACTIVE = ['pending', 'running'] as const;
 const WAITING = ['queued', 'starting'] as const;
 
 interface StoreRow {
-  kind: 'active' | 'last_sync' | 'waiting' | 'connections';
+  kind: 'active' | 'last_sync' | 'waiting' | 'connections' | 'events' | 'events_oldest';
   a: string;
   b: string | null;
   value: number;
@@ -131,6 +132,17 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     labelNames: ['topic'] as const,
     registers,
   });
+  const eventsPending = new Gauge({
+    name: 'people_sync_event_deliveries_pending',
+    help: 'Outbound event deliveries not delivered yet, by event type and state: waiting (not tried yet) or retrying (an attempt failed) (read from the store at scrape).',
+    labelNames: ['type', 'state'] as const,
+    registers,
+  });
+  const eventsOldest = new Gauge({
+    name: 'people_sync_event_deliveries_oldest_pending_seconds',
+    help: 'Age of the oldest outbound event delivery not delivered yet; 0 when none is (read from the store at scrape).',
+    registers,
+  });
   const dbConnections = new Gauge({
     name: 'people_sync_db_connections',
     help: "The server's connections from people-sync processes to this database, by state (pg_stat_activity, all processes).",
@@ -151,7 +163,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers,
   });
 
-  const storeGauges = [runsActive, lastSync, deliveriesWaiting, outboxBacklog, dbConnections];
+  const storeGauges = [runsActive, lastSync, deliveriesWaiting, outboxBacklog, eventsPending, eventsOldest, dbConnections];
 
   async function readStore(): Promise<{ rows: StoreRow[]; backlog: Record<string, number> }> {
     const rows = deps.sql<StoreRow[]>`
@@ -165,6 +177,13 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       SELECT 'waiting', integration_id, status, count(*)::float8
         FROM deliveries WHERE status IN ('queued', 'starting')
         GROUP BY integration_id, status
+      UNION ALL
+      SELECT 'events', e.type, CASE WHEN d.last_error IS NULL THEN 'waiting' ELSE 'retrying' END, count(*)::float8
+        FROM event_deliveries d JOIN events e ON e.id = d.event_id WHERE d.status = 'pending'
+        GROUP BY 2, 3
+      UNION ALL
+      SELECT 'events_oldest', '', NULL, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+        FROM event_deliveries WHERE status = 'pending'
       UNION ALL
       SELECT 'connections', coalesce(state, 'unknown'), NULL, count(*)::float8
         FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'people-sync'
@@ -192,11 +211,14 @@ export function createMetrics(deps: MetricsDeps): Metrics {
         if (i.kind === 'push') for (const status of WAITING) deliveriesWaiting.set({ integration: i.id, status }, 0);
       }
       outboxBacklog.set({ topic: RUN_FINISHED }, 0);
+      for (const type of EVENT_TYPES) for (const state of ['waiting', 'retrying']) eventsPending.set({ type, state }, 0);
       for (const row of rows) {
         if (row.kind === 'active') runsActive.set({ integration: row.a, status: row.b! }, row.value);
         // An integration removed from integrations.yml keeps its state row; it is not reported as stale forever.
         else if (row.kind === 'last_sync' && known.has(row.a)) lastSync.set({ integration: row.a }, row.value);
         else if (row.kind === 'waiting') deliveriesWaiting.set({ integration: row.a, status: row.b! }, row.value);
+        else if (row.kind === 'events') eventsPending.set({ type: row.a, state: row.b! }, row.value);
+        else if (row.kind === 'events_oldest') eventsOldest.set(row.value);
         else if (row.kind === 'connections') dbConnections.set({ state: row.a }, row.value);
       }
       for (const [topic, n] of Object.entries(backlog)) outboxBacklog.set({ topic }, n);

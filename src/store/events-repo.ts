@@ -290,7 +290,7 @@ export function createEventsRepo(sql: Sql) {
       const rows = await sql`
         UPDATE event_deliveries SET status = 'pending', next_attempt_at = now(), expires_at = now() + make_interval(secs => ${retryForSeconds}),
           delivered_at = NULL, locked_by = NULL, locked_until = NULL
-        WHERE id = ${id} AND NOT (status = 'pending' AND locked_until > now()) RETURNING id`;
+        WHERE id = ${id} AND NOT (status = 'pending' AND coalesce(locked_until > now(), false)) RETURNING id`;
       if (!rows.length) return (await this.get(id)) ? 'busy' : null;
       return this.get(id);
     },
