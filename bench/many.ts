@@ -34,7 +34,7 @@ export interface LockWait {
   worker: string;
   event: string;
   query: string;
-  /** Workers whose backends held the lock (from pg_blocking_pids). */
+  /** Who held the lock (pg_blocking_pids): a worker's application_name, or a backend type such as `autovacuum worker`. */
   blockedBy: string[];
   blockerQuery: string;
   /** Samples it was seen in (× the interval ≈ how long it waited at least). */
@@ -118,7 +118,7 @@ function startWorker(job: ManyJob): Worker {
 }
 
 /** Samples the workers' backends until `stop` is called; resolves with what it saw. */
-export function sampleWaits(sql: Sql, intervalMs: number): { stop: () => Promise<WaitReport> } {
+export function sampleWaits(sql: Sql, intervalMs: number): { peek: () => WaitReport; stop: () => Promise<WaitReport> } {
   let stopped = false;
   const report: WaitReport = { samples: 0, intervalMs, byEvent: {}, lockWaits: [], deadlocks: 0 };
   const loop = (async () => {
@@ -127,7 +127,8 @@ export function sampleWaits(sql: Sql, intervalMs: number): { stop: () => Promise
         SELECT a.application_name AS app, a.wait_event_type AS type, a.wait_event AS event,
                left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120) AS query,
                CASE WHEN a.wait_event_type = 'Lock' THEN (
-                 SELECT coalesce(json_agg(json_build_object('app', b.application_name, 'query', left(regexp_replace(b.query, '\\s+', ' ', 'g'), 120))), '[]')
+                 SELECT coalesce(json_agg(json_build_object('app', coalesce(nullif(b.application_name, ''), b.backend_type),
+                                                            'query', left(regexp_replace(b.query, '\\s+', ' ', 'g'), 120))), '[]')
                  FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid))) END AS blockers
         FROM pg_stat_activity a
         WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state = 'active'
@@ -153,6 +154,8 @@ export function sampleWaits(sql: Sql, intervalMs: number): { stop: () => Promise
     }
   })();
   return {
+    /** What it has seen so far. */
+    peek: () => report,
     async stop() {
       stopped = true;
       await loop;
@@ -213,20 +216,29 @@ async function phase(o: ManyOptions, kind: ManyPhase['kind'], template: string, 
   }
 }
 
-/** One line on what the workers waited for: heavyweight locks held by another worker first. */
+const isWorker = (app: string) => app.startsWith(APP);
+
+/**
+ * One line on what the workers waited for: heavyweight locks another worker held first, then
+ * locks held by the server's own processes (autovacuum), then the commonest waits of any kind.
+ */
 export function describeWaits(w: WaitReport): string {
-  const cross = w.lockWaits.filter((l) => l.blockedBy.some((b) => b !== l.worker));
-  const own = w.lockWaits.filter((l) => !l.blockedBy.some((b) => b !== l.worker));
+  const cross = w.lockWaits.filter((l) => l.blockedBy.some((b) => isWorker(b) && b !== l.worker));
+  const server = w.lockWaits.filter((l) => !cross.includes(l) && l.blockedBy.some((b) => !isWorker(b)));
+  const own = w.lockWaits.filter((l) => !cross.includes(l) && !server.includes(l));
   const n = (xs: LockWait[]) => xs.reduce((k, l) => k + l.samples, 0);
+  const which = (xs: LockWait[]) =>
+    [...xs]
+      .sort((a, b) => b.samples - a.samples)
+      .slice(0, 3)
+      .map((l) => `${l.event} ×${l.samples}: "${l.query.slice(0, 60)}" behind "${l.blockerQuery.slice(0, 60)}"`)
+      .join('; ');
   const parts = [
     cross.length
-      ? `waited on another worker's locks in ${n(cross)} of ${w.samples} samples (${cross
-          .sort((a, b) => b.samples - a.samples)
-          .slice(0, 3)
-          .map((l) => `${l.event} ×${l.samples}: "${l.query.slice(0, 60)}" behind "${l.blockerQuery.slice(0, 60)}"`)
-          .join('; ')})`
+      ? `waited on another worker's locks in ${n(cross)} of ${w.samples} samples (${which(cross)})`
       : `no wait on another worker's locks in ${w.samples} samples every ${w.intervalMs} ms`,
   ];
+  if (server.length) parts.push(`waited on ${[...new Set(server.flatMap((l) => l.blockedBy.filter((b) => !isWorker(b))))].join(', ')} in ${n(server)} samples (${which(server)})`);
   if (own.length) parts.push(`own lock waits ${n(own)}`);
   parts.push(`deadlocks ${w.deadlocks}`);
   const top = Object.entries(w.byEvent)

@@ -266,14 +266,21 @@ describe('many integrations: lock waits', () => {
   it('says when nothing waited, and names the lock and both statements when one worker waited on the other', () => {
     const none: WaitReport = { samples: 40, intervalMs: 50, byEvent: { 'CPU (no wait)': 30, 'IO:WalSync': 4 }, lockWaits: [], deadlocks: 0 };
     expect(describeWaits(none)).toBe("no wait on another worker's locks in 40 samples every 50 ms; deadlocks 0; top waits IO:WalSync 4");
+    const w = (k: number) => `people-sync-bench-worker-${k}`;
     const some: WaitReport = {
       ...none,
-      lockWaits: [{ worker: 'w-1', event: 'relation', query: 'LOCK TABLE x', blockedBy: ['w-2'], blockerQuery: 'INSERT INTO x', samples: 3 }],
+      lockWaits: [
+        { worker: w(1), event: 'relation', query: 'LOCK TABLE x', blockedBy: [w(2)], blockerQuery: 'INSERT INTO x', samples: 3 },
+        { worker: w(2), event: 'relation', query: 'ANALYZE y', blockedBy: ['autovacuum worker'], blockerQuery: 'autovacuum: VACUUM y', samples: 2 },
+      ],
       deadlocks: 1,
     };
     expect(describeWaits(some)).toBe(
-      'waited on another worker\'s locks in 3 of 40 samples (relation ×3: "LOCK TABLE x" behind "INSERT INTO x"); deadlocks 1; top waits IO:WalSync 4',
+      'waited on another worker\'s locks in 3 of 40 samples (relation ×3: "LOCK TABLE x" behind "INSERT INTO x"); ' +
+        'waited on autovacuum worker in 2 samples (relation ×2: "ANALYZE y" behind "autovacuum: VACUUM y"); deadlocks 1; top waits IO:WalSync 4',
     );
+    // Behind the server's own processes only: not counted as waiting on another worker.
+    expect(describeWaits({ ...some, lockWaits: [some.lockWaits[1]!] })).toMatch(/^no wait on another worker's locks in 40 samples every 50 ms; waited on autovacuum worker in 2 samples/);
   });
 
   it("sees a worker's backend waiting on a lock another worker's holds", async () => {
@@ -303,7 +310,8 @@ describe('many integrations: lock waits', () => {
       const sampling = sampleWaits(mon, 20);
       // A postgres.js query is sent when it is awaited or executed, not when it is written.
       const waiter = two`SELECT count(*) FROM bench_lock_probe`.execute();
-      await new Promise((r) => setTimeout(r, 300));
+      // Until the sampler has seen the wait (a loaded machine may take a while to run either).
+      for (let i = 0; i < 200 && !sampling.peek().lockWaits.some((l) => l.samples >= 2); i++) await new Promise((r) => setTimeout(r, 50));
       release();
       await holder;
       await waiter;
