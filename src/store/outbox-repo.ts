@@ -87,9 +87,10 @@ export function createOutboxRepo(sql: Sql) {
         ORDER BY id DESC LIMIT ${filter.limit ?? 100}`;
     },
 
-    /** Pending rows per topic (the backlog). */
+    /** Pending rows per topic that may still be delivered (the backlog); a row past its `expires_at` never will be. */
     async backlog(): Promise<Record<string, number>> {
-      const rows = await sql<{ topic: string; n: number }[]>`SELECT topic, count(*)::int AS n FROM outbox WHERE status = 'pending' GROUP BY topic`;
+      const rows = await sql<{ topic: string; n: number }[]>`
+        SELECT topic, count(*)::int AS n FROM outbox WHERE status = 'pending' AND expires_at > now() GROUP BY topic`;
       return Object.fromEntries(rows.map((r) => [r.topic, r.n]));
     },
   };
