@@ -65,4 +65,14 @@ events:
     expect(pending(m, 'people.changed', 'retrying')).toBe(0);
     expect(m.value('people_sync_event_deliveries_oldest_pending_seconds')).toBe(0);
   });
+
+  it('counts outbox rows only while they may still be delivered: without Slack, old run.finished rows do not pile up', async () => {
+    t = await createTestRuntime({ integrations: 'integrations:\n  - { id: hr, kind: pull, provider: file, options: { path: export.json } }\n', files: { 'export.json': '{"employees": []}' }, surfaces: [] });
+    await t.rt.sql`INSERT INTO outbox (topic, payload, created_at, expires_at) VALUES
+      ('run.finished', '{"run_id": 1}', now() - interval '2 days', now() - interval '1 day'),
+      ('run.finished', '{"run_id": 2}', now() - interval '25 hours', now() - interval '1 hour'),
+      ('run.finished', '{"run_id": 3}', now(), now() + interval '24 hours')`;
+    const m = parsePrometheus(await (await t.rt.http.request('/metrics')).text());
+    expect(m.value('people_sync_outbox_backlog', { topic: 'run.finished' })).toBe(1);
+  });
 });
