@@ -120,7 +120,10 @@ export async function prewarm(sql: Sql): Promise<void> {
   }
 }
 
-/** CPU seconds (user + system) used so far by the server that `sql` talks to: the postmaster and its children. Null when not on this machine. */
+/**
+ * CPU seconds (user + system) used so far by the server that `sql` talks to: the postmaster and its
+ * children, those that have exited included. Null when not on this machine.
+ */
 export async function serverCpuSeconds(sql: Sql): Promise<number | null> {
   const { readFileSync, readdirSync } = await import('node:fs');
   const [{ pid }] = (await sql`SELECT pg_backend_pid() AS pid`) as unknown as [{ pid: number }];
@@ -129,14 +132,18 @@ export async function serverCpuSeconds(sql: Sql): Promise<number | null> {
       // Fields after the command name (which may contain spaces): state ppid … utime(14) stime(15), counted from 1.
       const s = readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) };
+      // cutime + cstime (16, 17): children that have exited and been waited for, e.g. autovacuum workers.
+      return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
     } catch {
       return null;
     }
   };
   const postmaster = stat(String(pid))?.ppid;
   if (!postmaster) return null;
-  let ticks = stat(String(postmaster))?.cpu ?? 0;
+  // The postmaster, what its exited children used (a backend or autovacuum worker that ended during the
+  // interval moves its time there), and its live children.
+  const pm = stat(String(postmaster));
+  let ticks = (pm?.cpu ?? 0) + (pm?.reaped ?? 0);
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     const s = stat(p);
