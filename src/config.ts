@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ENTITIES, MATCH_KEYS, WRITE_MODES, type Entity, type MatchKey, type WriteMode } from './domain/records.js';
 import type { MaxTerminations } from './domain/run.js';
-import { CRON_FIELDS, EVERY_HOURS, isValidTimeZone, type ScheduleConfig } from './domain/schedule.js';
+import { cronSchema, EVERY_HOURS, isValidTimeZone, type ScheduleConfig } from './domain/schedule.js';
 import { FieldRulesSchema, OwnsSchema, withOwnership, type FieldRules } from './domain/field-rules.js';
 import { DEFAULT_GUARDS, GuardsSchema, LimitSchema, type Guards } from './domain/guards.js';
 import { QuarantineSchema, type QuarantineConfig } from './domain/quarantine.js';
@@ -185,7 +185,7 @@ export const ScheduleSchema = z
         return n;
       })
       .optional(),
-    cron: z.string().trim().regex(CRON_FIELDS, 'must be a 5-field cron expression such as "0 2 * * *"').optional(),
+    cron: cronSchema().optional(),
     timezone: z.string().default('UTC').refine(isValidTimeZone, 'is not a known IANA time zone (e.g. Europe/Amsterdam)'),
     enabled: z.boolean().default(true),
   })

@@ -77,6 +77,7 @@ describe('config', () => {
     ['an unknown key', ok.replace('max_terminations: 25', 'max_termination: 25'), /integration "hr" \(#1\): \(integration\): unknown key\(s\) max_termination/],
     ['a bad percentage', ok.replace('max_terminations: 25', 'max_terminations: 10 percent'), /integration "hr" \(#1\): max_terminations: must be a number of people/],
     ['a bad schedule', ok.replace('cron: "0 2 * * *"', 'every: 5h'), /integration "hr" \(#1\): schedules\.0\.every: must be one of 3h, 6h, 12h, 24h/],
+    ['a cron it cannot run', ok.replace('cron: "0 2 * * *"', 'cron: "0 25 * * *"'), /schedules\.0\.cron: must be a 5-field cron expression such as "0 2 \* \* \*" \(Constraint error, got value 25 expected range 0-23\)/],
     ['a bad time zone', ok.replace('Europe/Amsterdam', 'Mars/Olympus'), /schedules\.0\.timezone: is not a known IANA time zone/],
     ['an unknown provider', ok.replace('provider: file', 'provider: workday'), /integration "hr" \(#1\): provider: unknown provider "workday"/],
     ['bad provider options', ok.replace('options: { path: people.csv }', 'options: { pth: people.csv }'), /integration "hr" \(#1\): options.path: is required; options: unknown key\(s\) pth/],

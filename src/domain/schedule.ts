@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 
 /** The intervals a schedule may repeat at, in hours. */
@@ -5,6 +6,28 @@ export const EVERY_HOURS = [3, 6, 12, 24] as const;
 
 /** Five whitespace-separated cron fields. */
 export const CRON_FIELDS = /^(\S+\s+){4}\S+$/;
+
+/** Why `expression` is not a cron expression Agenda can run (cron-parser, the parser Agenda runs it with); null when it is one. */
+export function cronProblem(expression: string): string | null {
+  try {
+    CronExpressionParser.parse(expression);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** A 5-field cron expression, checked by the parser that will run it: `0 25 * * *` is refused, naming the hour's range. */
+export const cronSchema = () =>
+  z
+    .string()
+    .trim()
+    .regex(CRON_FIELDS, 'must be a 5-field cron expression such as "0 2 * * *"')
+    .superRefine((expression, ctx) => {
+      if (!CRON_FIELDS.test(expression)) return;
+      const problem = cronProblem(expression);
+      if (problem) ctx.addIssue({ code: 'custom', message: `must be a 5-field cron expression such as "0 2 * * *" (${problem})` });
+    });
 
 export function isValidTimeZone(tz: string): boolean {
   try {
@@ -49,7 +72,7 @@ export const ScheduleInputSchema = z
       .number()
       .refine((n) => (EVERY_HOURS as readonly number[]).includes(n), 'must be 3, 6, 12 or 24')
       .optional(),
-    cron: z.string().trim().regex(CRON_FIELDS, 'must be a 5-field cron expression such as "0 2 * * *"').optional(),
+    cron: cronSchema().optional(),
     at_time: z
       .string()
       .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time such as 02:00')
@@ -83,21 +106,15 @@ export function describeSchedule(s: Pick<Schedule, 'every_hours' | 'cron' | 'at_
 
 /**
  * Hours (0–23, local to the schedule's zone) at which a schedule starts runs,
- * for the working-hours warning. Cron hours are read from the hour field;
- * `*` means every hour.
+ * for the working-hours warning, as cron-parser reads the hour field (ranges,
+ * steps and lists); none for an expression it cannot read.
  */
 export function startHours(s: Pick<Schedule, 'every_hours' | 'cron' | 'at_time'>): number[] {
-  const hourField = cronOf(s).split(/\s+/)[1]!;
-  const hours = new Set<number>();
-  for (const part of hourField.split(',')) {
-    const m = /^(\*|\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(part);
-    if (!m) continue;
-    const start = m[1] === '*' ? 0 : Number(m[1]);
-    const end = m[2] !== undefined ? Number(m[2]) : m[1] === '*' || m[3] ? 23 : start;
-    const step = m[3] ? Number(m[3]) : 1;
-    for (let h = start; h <= end; h += step) hours.add(h);
+  try {
+    return CronExpressionParser.parse(cronOf(s)).fields.hour.values.map(Number);
+  } catch {
+    return [];
   }
-  return [...hours].sort((a, b) => a - b);
 }
 
 /** Working hours: 08:00–18:59 local time. */
