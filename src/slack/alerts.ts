@@ -25,7 +25,7 @@ import {
   slackDate,
   type MessagePayload,
 } from './blocks.js';
-import { countParts, countsLine, heldWords, integrationName, metaLine, namesAndMore, outcome, runButtons, runFallback, STATUS_EMOJI, who, type RunContext } from './render.js';
+import { browserLinks, countParts, countsLine, heldWords, integrationName, metaLine, namesAndMore, outcome, runButtons, runFallback, STATUS_EMOJI, who, type RunContext } from './render.js';
 import { readableError } from './words.js';
 
 /**
@@ -297,6 +297,7 @@ export function alertMessage(run: RunView, ctx: RunContext = {}, state: AlertSta
     what ? section(what) : null,
     state.kind !== 'discarded' && (run.status !== 'failed' || t.failed) && counts ? section(counts) : null,
     context([metaLine(run)]),
+    browserLinks(run, ctx) ? context([browserLinks(run, ctx)!]) : null,
     closing ? section(closing) : null,
     open && t.failed ? context([`Errors follow in this thread, one reply per cause (${peopleCount(t.failed)}).`]) : null,
     open ? actions(alertButtons(run, ctx)) : null,

@@ -23,6 +23,8 @@ export interface SlackDeps {
   alerts: { refresh(runId: number): Promise<void> } | null;
   /** The person behind a request, with admin rights looked up (cached). */
   actor(userId: string): Promise<Actor>;
+  /** PUBLIC_URL without its trailing slash, when set: runs and records link to the web window. */
+  webUrl?: string;
 }
 
 /** What a reader may see and do: admins everything; viewers also records and payloads. */
@@ -32,8 +34,8 @@ export async function readerOf(deps: Pick<SlackDeps, 'admins'>, userId: string):
 }
 
 /** A run's rendering context, for a reader when one is known (ephemeral answers, the Home tab). */
-export async function contextFor(deps: Pick<SlackDeps, 'commands' | 'admins'>, view: RunView, userId?: string): Promise<RunContext> {
-  return runContext(deps.commands, view, userId ? await readerOf(deps, userId) : undefined);
+export async function contextFor(deps: Pick<SlackDeps, 'commands' | 'admins' | 'webUrl'>, view: RunView, userId?: string): Promise<RunContext> {
+  return runContext(deps.commands, view, userId ? await readerOf(deps, userId) : undefined, deps.webUrl);
 }
 
 export function slackActor(userId: string, isAdmin: boolean): Actor {

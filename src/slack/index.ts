@@ -3,6 +3,7 @@ import type { Surface } from '../surface.js';
 import type { Run } from '../domain/run.js';
 import type { RunView } from '../domain/run-view.js';
 import { runContext } from './present.js';
+import { webBase } from '../web/links.js';
 import { describeError } from '../errors.js';
 import { slackLogger, webClientOptions, type RetryOptions } from './client.js';
 import { createAdmins } from './admins.js';
@@ -68,7 +69,8 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
       ttlMs: options.adminCacheMs,
       now: options.now,
     });
-    const context = (view: RunView) => runContext(commands, view);
+    const webUrl = webBase(ctx.config.publicUrl);
+    const context = (view: RunView) => runContext(commands, view, undefined, webUrl);
     const live = createLiveMessages({ service: ctx.service, runs: ctx.store.runs, web, store, log, context });
     const alerts = s.alertChannel
       ? createAlerts({
@@ -120,6 +122,7 @@ export function createSlackSurface(options: SlackSurfaceOptions = {}): Surface {
       live,
       alerts,
       actor: async (userId) => slackActor(userId, await admins.isAdmin(userId)),
+      webUrl,
     };
     registerListeners(app, deps);
 

@@ -21,8 +21,8 @@ export function nameLookup(commands: Pick<CommandDeps, 'integrations'>): (id: st
   return (id) => commands.integrations().find((i) => i.id === id)?.name ?? id;
 }
 
-export async function runContext(commands: Pick<CommandDeps, 'integrations' | 'store'>, view: RunView, reader?: RunContext['reader']): Promise<RunContext> {
-  const ctx: RunContext = { nameOf: nameLookup(commands), reader };
+export async function runContext(commands: Pick<CommandDeps, 'integrations' | 'store'>, view: RunView, reader?: RunContext['reader'], webUrl?: string): Promise<RunContext> {
+  const ctx: RunContext = { nameOf: nameLookup(commands), reader, ...(webUrl && { webUrl }) };
   const leaving = view.guard?.terminations ?? view.results.employees.terminated;
   if (leaving > 0) {
     const runIds = view.integration ? [view.id] : view.children.map((c) => c.id);

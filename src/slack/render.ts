@@ -24,6 +24,7 @@ import {
   type MessagePayload,
 } from './blocks.js';
 import { readableError, readableNote } from './words.js';
+import { recordsPageUrl, runPageUrl, slackLink } from '../web/links.js';
 
 /**
  * Block Kit renderings of what commands/ returns. Every message answers
@@ -80,6 +81,17 @@ export interface RunContext {
    * and each click is checked on the server.
    */
   reader?: { isAdmin: boolean; canView: boolean };
+  /** PUBLIC_URL without its trailing slash, when set: messages link to the run's page in the web window. */
+  webUrl?: string;
+}
+
+/** "Open in browser" (and the failed records) when the web window has a public address. */
+export function browserLinks(run: Pick<RunView, 'id' | 'results'>, ctx: RunContext): string | null {
+  if (!ctx.webUrl) return null;
+  const failed = totalsByStatus(run.results).failed;
+  return [slackLink(runPageUrl(ctx.webUrl, run.id), 'Open in browser'), failed ? slackLink(recordsPageUrl(ctx.webUrl, run.id, { status: 'failed' }), `${failed} failed record${failed === 1 ? '' : 's'}`) : null]
+    .filter(Boolean)
+    .join(' · ');
 }
 
 /** `<@U123>` stays a mention; anything else (cli:ana, schedule #3) is escaped. */
@@ -337,6 +349,8 @@ export function runBlocks(run: RunView, o: { message?: string; buttons?: boolean
     blocks.push(section(joinWithin(lines, LIMITS.sectionText - 20, (n) => `…and ${n} more integrations`).text));
   }
   blocks.push(context([metaLine(run)]));
+  const links = browserLinks(run, o);
+  if (links) blocks.push(context([links]));
   if (done && run.status === 'held') blocks.push(context([`Next: review the people, then terminate them or discard the run. Typed: \`/sync confirm ${run.id}\` · \`/sync discard ${run.id}\``]));
   else if (done && run.dry_run && (run.status === 'completed' || run.status === 'warning')) blocks.push(context([`Next: apply it with the button or \`/sync apply ${run.id}\`.`]));
   if (o.buttons !== false && done) blocks.push(actions(runButtons(run, o)));

@@ -30,7 +30,7 @@ export async function homeTab(deps: SlackDeps, userId: string): Promise<HomeView
   const decisions: Block[] = [];
   for (const r of held.items) {
     const v = toRunView(r);
-    const ctx = await runContext(deps.commands, v, reader);
+    const ctx = await runContext(deps.commands, v, reader, deps.webUrl);
     decisions.push(section(`${STATUS_EMOJI.held} *${esc(outcome(v, ctx))}*\nRun #${v.id} · held ${slackDate(v.finished_at ?? v.created_at)}`));
     const buttons = actions(runButtons(v, ctx));
     if (buttons) decisions.push(buttons);
@@ -40,7 +40,7 @@ export async function homeTab(deps: SlackDeps, userId: string): Promise<HomeView
     const run = await deps.commands.store.runs.get(a.run_id);
     if (!run) continue;
     const v: RunView = toRunView(run);
-    const ctx = await runContext(deps.commands, v, reader);
+    const ctx = await runContext(deps.commands, v, reader, deps.webUrl);
     decisions.push(
       section(`${a.status === 'failed' ? ':rotating_light:' : STATUS_EMOJI.warning} *${esc(outcome({ ...v, status: a.status as RunView['status'] }, ctx))}*\nOpen alert since ${slackDate(a.created_at)} · run #${a.run_id}`, {
         accessory: reader.canView && (v.results.employees.failed || v.results.employments.failed || v.results.org_units.failed) ? button('Errors', 'run_errors', String(v.id), { label: `Errors of run #${v.id}` }) : undefined,

@@ -40,6 +40,7 @@ import { refusal } from '../answers.js';
 import { nameLookup, personName } from '../present.js';
 import type { StoredPerson } from '../../store/runs-repo.js';
 import type { Run } from '../../domain/run.js';
+import { recordsPageUrl, slackLink } from '../../web/links.js';
 
 /**
  * The records browser: a modal of a run's per-record results, filtered by
@@ -188,6 +189,7 @@ export async function recordsModal(deps: SlackDeps, state: RecordsState): Promis
       }),
       ...(rows.length ? rows : [section(`No records (${what}).`)]),
       context([`Page ${pageNo} · ${what} · ${PAGE_SIZE} per page`]),
+      deps.webUrl ? context([slackLink(recordsPageUrl(deps.webUrl, run.id, { status: state.status, q: state.q }), 'Open in browser')]) : null,
       nav,
     ],
   });
@@ -238,6 +240,9 @@ export async function recordModal(deps: SlackDeps, ref: z.infer<typeof RecordRef
         ? section(`*What the source sent*\n${codeBlock(payload, budget)}`)
         : section(stored ? '_The source no longer sends this person; shown as people-sync holds them._' : '_The source sent nothing for this record._'),
       cut ? context(['Shortened to fit Slack; the whole record is in the runs API and the failures CSV.']) : null,
+      deps.webUrl
+        ? context([slackLink(recordsPageUrl(deps.webUrl, run.id, { status: r.status, entity: r.entity, q: r.external_id, open: r.external_id }), 'Open in browser')])
+        : null,
     ],
   });
 }
