@@ -8,7 +8,7 @@ import { toRunView, type RunView } from '../domain/run-view.js';
 import { bucketLine, formatDuration, runText } from '../../commands/render-text.js';
 import { platformError, type WebClient } from './client.js';
 import type { AlertDelivery, AlertThread, DeliveryStep, FailedRecord, SlackStore } from './store.js';
-import { RUN_FINISHED, type OutboxItem, type OutboxRepo } from '../store/outbox-repo.js';
+import { QUARANTINED, RUN_FINISHED, type OutboxItem, type OutboxRepo } from '../store/outbox-repo.js';
 import {
   actions,
   button,
@@ -332,6 +332,18 @@ class Interrupted extends Error {}
 /** Another process holds the row now; it goes on from the recorded progress. */
 class LeaseLost extends Error {}
 
+/** The alert that an integration was quarantined: why, what waits, and what lifts it. */
+export function quarantineMessage(q: { integration: string; name: string; reason: string; run_id: number | null; retry_at: string | null }): MessagePayload {
+  const text = `${q.name} is paused after repeated failures: ${q.reason}`;
+  return message(clip(text, LIMITS.fallbackText), [
+    section(`:pause_button: *${esc(q.name)} is paused after repeated failures.* ${esc(readableError(q.reason))}`),
+    section(
+      `Its scheduled syncs wait${q.retry_at ? ` and try again ${slackDate(q.retry_at)}` : ''} (then after 6 h, 24 h, then daily). A successful run lifts the pause, or an admin can: \`/sync resume ${esc(q.integration)}\`.`,
+    ),
+    context([`${q.run_id ? `Last failed run #${q.run_id} · ` : ''}\`/sync status\` shows it too.`]),
+  ]);
+}
+
 /** Wait before the next attempt: 5 s, doubling, at most 10 min. */
 export function alertBackoffSeconds(attempt: number): number {
   return Math.min(600, 5 * 2 ** Math.max(0, attempt - 1));
@@ -619,16 +631,37 @@ export function createAlerts(d: {
     }
   }
 
+  /** One message for an integration that was quarantined: what happened, why, what waits, and what lifts it. */
+  async function announceQuarantine(item: OutboxItem): Promise<void> {
+    const q = item.payload as { integration?: string; reason?: string; run_id?: number; retry_at?: string; failures?: number };
+    try {
+      if (!q.integration) {
+        await d.outbox.complete(item.id, owner, 'ignored');
+        return;
+      }
+      const msg = quarantineMessage({ integration: q.integration, name: nameOf(q.integration), reason: q.reason ?? '', run_id: q.run_id ?? null, retry_at: q.retry_at ?? null });
+      await d.web.chat.postMessage({ channel: o.channel, text: msg.text, blocks: msg.blocks, unfurl_links: false });
+      if (!(await d.outbox.complete(item.id, owner))) d.log.warn('quarantine alert posted, but its outbox row was taken over meanwhile', { integration: q.integration });
+    } catch (err) {
+      const wait = alertBackoffSeconds(item.attempts);
+      d.log.error('Slack quarantine alert failed', { integration: q.integration, attempt: item.attempts, retry_in_s: wait, error: describeError(err) });
+      await d.outbox.retry(item.id, owner, describeError(err), wait);
+    }
+  }
+
   async function deliverOnce(): Promise<void> {
     await closeDiscarded().catch((err) => d.log.warn('could not show a discarded run on its alert', { error: describeError(err) }));
-    for (;;) {
-      if (stopped) return;
-      const items = await d.outbox.claim(RUN_FINISHED, owner, 10, leaseSeconds);
-      if (!items.length) return;
-      for (const item of items) {
-        // Claimed but not started: hand back at once.
-        if (stopped) await d.outbox.retry(item.id, owner, 'stopped at shutdown; to be continued', 0);
-        else await handle(item);
+    // Run alerts first: a quarantine is announced after the failure that caused it.
+    for (const [topic, handler] of [[RUN_FINISHED, handle], [QUARANTINED, announceQuarantine]] as const) {
+      for (;;) {
+        if (stopped) return;
+        const items = await d.outbox.claim(topic, owner, 10, leaseSeconds);
+        if (!items.length) break;
+        for (const item of items) {
+          // Claimed but not started: hand back at once.
+          if (stopped) await d.outbox.retry(item.id, owner, 'stopped at shutdown; to be continued', 0);
+          else await handler(item);
+        }
       }
     }
   }

@@ -28,6 +28,12 @@ type Queryable = Sql | postgres.TransactionSql<Record<string, never>>;
 /** Topic of the row every finished run writes: `{ run_id }`. */
 export const RUN_FINISHED = 'run.finished';
 
+/**
+ * Topic of the row an integration's quarantine writes for the Slack alert that says so: `{ integration, reason,
+ * run_id, retry_at }`. Apart from the outbound event's row (`integration.quarantined`): each row has one deliverer.
+ */
+export const QUARANTINED = 'alert.quarantined';
+
 /** Writes one outbox row with the caller's connection or transaction. */
 export async function enqueue(q: Queryable, topic: string, payload: Record<string, unknown>): Promise<void> {
   await q`INSERT INTO outbox (topic, payload) VALUES (${topic}, ${payload as never})`;

@@ -1,6 +1,7 @@
 import type postgres from 'postgres';
 import type { Sql } from './db.js';
 import { enqueueIntegrationEvent } from './events-repo.js';
+import { enqueue, QUARANTINED } from './outbox-repo.js';
 import { retryAfterHours } from '../domain/quarantine.js';
 
 type Queryable = Sql | postgres.TransactionSql<Record<string, never>>;
@@ -99,6 +100,7 @@ export function createStateRepo(sql: Sql) {
                retry_at = now() + make_interval(hours => ${retryAfterHours(0)})
         WHERE integration_id = ${id} RETURNING retry_at`;
       await enqueueIntegrationEvent(tx, 'integration.quarantined', { integration: id, reason, run_id: runId, retry_at: q!.retry_at.toISOString() });
+      await enqueue(tx, QUARANTINED, { integration: id, reason, run_id: runId, failures: row!.failures, retry_at: q!.retry_at.toISOString() });
       return { quarantined: { reason, retry_at: q!.retry_at } };
     },
 

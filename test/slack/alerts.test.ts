@@ -217,3 +217,34 @@ describe('failure alerts past the cap', () => {
     ]);
   });
 });
+
+describe('quarantine alert', () => {
+  it('one message says an integration is paused, why, when it tries again and what lifts it; the failures before it alert as usual', async () => {
+    const yml = integrationsYml().replace('    max_terminations: 2\n', '    max_terminations: 2\n    quarantine: { after_failures: 2 }\n');
+    const s = await createSlackTest({ integrations: yml, files: { 'people.csv': csv(good) } });
+    try {
+      await s.t.sync({ integration: 'hr', mode: 'full' });
+      await s.idle();
+      const fake = fakeSlack();
+      rmSync(join(s.t.dir, 'people.csv'));
+      const first = await s.t.sync({ integration: 'hr', mode: 'full' });
+      const second = await s.t.sync({ integration: 'hr', mode: 'full' });
+      expect([first.status, second.status]).toEqual(['failed', 'failed']);
+      await s.idle();
+      const top = fake.of('chat.postMessage').filter((c) => c.body.channel === 'C0ALERTS' && !c.body.thread_ts);
+      const paused = top.filter((c) => /paused/.test(c.body.text));
+      expect(paused).toHaveLength(1);
+      expect(paused[0]!.body.text).toMatch(new RegExp(`^HR export is paused after repeated failures: 2 runs in a row failed; the last, run #${second.id}: Fetching from HR export failed`));
+      const words = allText(paused[0]!.body.blocks);
+      expect(words).toContain('Its scheduled syncs wait and try again <!date^');
+      expect(words).toContain('`/sync resume hr`');
+      // The failure itself was alerted first, as a run alert.
+      expect(top.indexOf(paused[0]!)).toBeGreaterThan(0);
+      // Delivered once: another pass posts nothing more.
+      await s.idle();
+      expect(fake.of('chat.postMessage').filter((c) => /paused/.test(c.body.text))).toHaveLength(1);
+    } finally {
+      await s.t.close();
+    }
+  });
+});

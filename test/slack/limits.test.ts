@@ -111,7 +111,7 @@ describe('Block Kit limits hold by construction', () => {
     expect(allText(runMessage(run).blocks)).toContain('&lt;!channel&gt;');
   });
 
-  it('10,000 distinct failures become at most 50 replies, each within limits', () => {
+  it('10,000 distinct failures become at most 50 replies, each within limits', { timeout: 120_000 }, () => {
     const records: FailedRecord[] = Array.from({ length: 10_000 }, (_, i) => ({
       id: i + 1,
       entity: 'employees',
