@@ -52,6 +52,7 @@ export const webSurface: Surface = (ctx) => {
     publicUrl: config.publicUrl,
     sessionHours: config.web.sessionHours,
     adminsInWords: adminsInWords(config),
+    revert: async (runId, by) => (await ctx.service.revert(runId, 'api', by)).run,
   });
   let timer: NodeJS.Timeout | undefined;
   return {

@@ -126,7 +126,7 @@ ${v.role === 'admin' && (actions.apply || actions.confirm || actions.discard || 
 ${actions.apply ? postButton(v, `/ui/runs/${r.id}/apply`, 'Apply this dry run') : ''}
 ${actions.confirm ? postButton(v, `/ui/runs/${r.id}/confirm`, 'Confirm: apply exactly this plan') : ''}
 ${actions.discard ? postButton(v, `/ui/runs/${r.id}/discard`, 'Discard', { secondary: true }) : ''}
-${actions.revert ? postButton(v, `/ui/runs/${r.id}/revert`, 'Revert this run', { secondary: true }) : ''}
+${actions.revert ? postButton(v, `/ui/runs/${r.id}/revert`, 'Revert this run (plans a dry run first)', { secondary: true }) : ''}
 </div>`
     : ''}
 <dl class="facts">

@@ -81,7 +81,7 @@ const NOTICES: Record<string, string> = {
   applied: 'Dry run applied: this is the run that writes it.',
   confirmed: 'Held run confirmed: it is being applied exactly as planned.',
   discarded: 'Held run discarded: nothing was written.',
-  reverted: 'Revert started.',
+  reverted: 'Revert planned as a dry run: review what it would undo, then apply it.',
   existing: 'A writing run of this integration was already under way: this is that run.',
   enabled: 'Integration enabled.',
   disabled: 'Integration disabled: its runs are skipped.',
@@ -231,7 +231,7 @@ ${d.oidc
     apply: run.dry_run && (run.status === 'completed' || run.status === 'warning') && !(await d.store.runs.applicationOf(run.id)),
     confirm: run.status === 'held',
     discard: run.status === 'held',
-    revert: !!d.revert && !run.dry_run && (run.status === 'completed' || run.status === 'warning'),
+    revert: !!d.revert && !!run.integration_id && !run.dry_run && (run.status === 'completed' || run.status === 'warning'),
   });
 
   const showRun = async (c: Context<WebEnv>, run: Run, notice: Parameters<typeof runPage>[3], status: 200 | 409 = 200) =>

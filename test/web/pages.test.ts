@@ -253,3 +253,32 @@ describe('web window: who may read and act', () => {
     }
   });
 });
+
+describe('web window: revert', () => {
+  it('plans the revert of an applied run as a dry run, then applying it undoes the run', async () => {
+    const t = await webRuntime({ files: { 'export.json': JSON.stringify({ employees: employees(4) }) } });
+    try {
+      const admin = await signInWithLink(t, { user_id: 'cli:ana', name: 'Ana', local_admin: true });
+      await t.sync({ integration: 'hr', mode: 'full' });
+      t.write('export.json', JSON.stringify({ employees: employees(4, 'Director') }));
+      const changed = await t.sync({ integration: 'hr', mode: 'full' });
+      expect(changed.counts.employees?.updated).toBe(4);
+      const page = await (await admin.get(`/ui/runs/${changed.id}`)).text();
+      expect(page).toContain('Revert this run');
+      const res = await admin.post(`/ui/runs/${changed.id}/revert`);
+      expect(res.status).toBe(303);
+      const id = Number(/\/ui\/runs\/(\d+)\?notice=reverted/.exec(res.headers.get('location')!)![1]);
+      const plan = await t.drain(id);
+      expect(plan).toMatchObject({ dry_run: true, status: 'completed' });
+      expect(plan.counts.employees?.updated).toBe(4);
+      expect((await admin.post(`/ui/runs/${plan.id}/apply`)).status).toBe(303);
+      await t.drain((await t.rt.store.runs.applicationOf(plan.id))!.id);
+      const titles = await t.rt.sql<{ job_title: string }[]>`SELECT DISTINCT job_title FROM employees`;
+      expect(titles.map((r) => r.job_title)).toEqual(['Engineer']);
+      // A dry run offers no revert.
+      expect(await (await admin.get(`/ui/runs/${plan.id}`)).text()).not.toContain('Revert this run');
+    } finally {
+      await t.close();
+    }
+  });
+});
