@@ -230,6 +230,38 @@ describe('/sync', () => {
     expect((await s.t.rt.store.runs.get(applied))!.source_run_id).toBe(dry.id);
   });
 
+  it('why <email> explains a person in sentences, HR text escaped; revert <id> posts the dry run to review, with Apply', async () => {
+    await s.t.sync({ integration: 'hr', mode: 'full' });
+    s.t.write('people.csv', csv([person(1, { job_title: 'Boss <b>' }), ...[2, 3, 4, 5].map((i) => person(i))]));
+    const changed = await s.t.sync({ integration: 'hr', mode: 'full' });
+    expect(changed.counts.employees).toMatchObject({ updated: 1 });
+    await s.idle();
+
+    await s.command('why <mailto:p1@example.com|p1@example.com>');
+    await s.idle();
+    const why = fake.responses.at(-1)!.body;
+    expect(why).toMatchObject({ response_type: 'ephemeral', text: 'Why: First1 Last1' });
+    const words = allText(why.blocks);
+    expect(words).toContain(`Job title is Boss &lt;b&gt;, set by HR export in run #${changed.id} on `);
+    expect(words).toMatch(/Run #\d+ \(HR export, full, [^)]+\) updated First1: job title\./);
+    await s.command('why p1@example.com', { user: 'U0OTHER' });
+    await s.idle();
+    expect(fake.responses.at(-1)!.body.text).toContain('Only people-sync admins can run "why"');
+
+    await s.command(`revert ${changed.id}`);
+    await s.idle();
+    const staged = fake.of('chat.postMessage').at(-1)!;
+    const revertId = Number(/run #(\d+)/.exec(staged.body.text)![1]);
+    expect(allText(staged.body.blocks)).toContain(`revert of run #${changed.id}`);
+    await s.t.drain(revertId);
+    await s.idle();
+    const done = fake.of('chat.update').filter((u) => u.body.ts === staged.result.ts).at(-1)!.body;
+    const buttons = done.blocks.find((b: any) => b.type === 'actions').elements;
+    expect(buttons.map((b: any) => b.action_id)).toContain('run_apply');
+    expect(allText(done.blocks)).toContain('Dry run of HR export: 1 to update');
+    expect(allText(done.blocks)).toContain(`revert of run #${changed.id} · dry run, nothing written`);
+  });
+
   it('enable / disable an integration', async () => {
     await s.command('disable hr2');
     await s.idle();
