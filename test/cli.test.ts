@@ -63,6 +63,27 @@ describe('CLI and service', () => {
     expect(discarded.out).toMatch(/discarded by cli:/);
   });
 
+  it('why explains a person in sentences; revert previews undoing a run as a dry run, then apply writes it', async () => {
+    writeFileSync(join(dir, 'export.json'), JSON.stringify([{ external_id: 'E0', email: 'p0@example.com', job_title: 'Chief' }, ...JSON.parse(people(4)).slice(1)]));
+    const changed = await cli('sync', 'all', 'hr');
+    expect(changed.out).toMatch(/updated 1/);
+    const changedId = /Run #(\d+)/.exec(changed.out)![1]!;
+    const why = await cli('why', 'p0@example.com');
+    expect(why.code).toBe(0);
+    expect(why.out).toMatch(/^p0@example.com <p0@example.com> is active, Chief \(person #\d+\)\.$/m);
+    expect(why.out).toMatch(/^Linked to hr as E0\.$/m);
+    expect(why.out).toMatch(/^Job title is Chief, set by hr in run #\d+ on /m);
+    expect((await cli('why', 'nobody@example.com')).out).toMatch(/Nobody is stored as "nobody@example.com"/);
+
+    const revert = await cli('revert', changedId);
+    expect(revert.code).toBe(0);
+    expect(revert.out).toMatch(/Reverting run #\d+ as dry run #(\d+)/);
+    expect(revert.out).toMatch(/revert of run #\d+ · dry run — COMPLETED/);
+    const dryId = /as dry run #(\d+)/.exec(revert.out)![1]!;
+    expect((await cli('apply', dryId)).out).toMatch(/— COMPLETED/);
+    expect((await cli('why', 'p0@example.com')).out).not.toMatch(/Job title is Chief/);
+  });
+
   it('gives usage for unknown input and a clear error for a bad argument', async () => {
     expect((await cli('frobnicate')).out).toMatch(/"frobnicate" is not a command/);
     const bad = await cli('runs', '--status', 'exploded');
