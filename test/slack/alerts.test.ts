@@ -243,6 +243,18 @@ describe('quarantine alert', () => {
       // Delivered once: another pass posts nothing more.
       await s.idle();
       expect(fake.of('chat.postMessage').filter((c) => /paused/.test(c.body.text))).toHaveLength(1);
+
+      // Status says why; an admin lifts it from Slack; others may not.
+      await s.command('status');
+      await s.idle();
+      expect(allText(fake.responses.at(-1)!.body.blocks)).toContain('*Paused after failures*');
+      await s.command('resume hr', { user: 'U0OTHER' });
+      await s.idle();
+      expect(fake.responses.at(-1)!.body.text).toContain('Only people-sync admins can run "resume"');
+      await s.command('resume hr');
+      await s.idle();
+      expect(fake.responses.at(-1)!.body.text).toContain('is out of quarantine — by <@U0ADMIN>');
+      expect((await s.t.rt.store.state.get('hr'))!.quarantined_at).toBeNull();
     } finally {
       await s.t.close();
     }
