@@ -31,7 +31,7 @@ export function layout(o: { title: string; viewer: Viewer | null; body: Markup; 
 <header class="top">
   <strong><a href="/ui">people-sync</a></strong>
   ${o.viewer
-    ? html`<nav aria-label="Main"><a href="/ui">Integrations</a><a href="/ui/runs">Runs</a></nav>
+    ? html`<nav aria-label="Main"><a href="/ui">Integrations</a><a href="/ui/runs">Runs</a><a href="/ui/people">People</a></nav>
   <div class="who"><span>${o.viewer.name ?? o.viewer.user_id} · ${o.viewer.role === 'admin' ? 'admin' : 'read only'}</span>
     <form class="inline" method="post" action="/ui/logout">${csrfField(o.viewer)}<button type="submit">Sign out</button></form></div>`
     : html`<nav aria-label="Main"></nav>`}

@@ -207,7 +207,7 @@ export interface RecordsFilterForm {
 
 export function recordsPage(
   v: Viewer,
-  o: { run: RunView; filter: RecordsFilterForm; items: RunRecord[]; next: string | null; first: boolean; open: string | undefined },
+  o: { run: RunView; filter: RecordsFilterForm; items: (RunRecord & { record_id?: number | null })[]; next: string | null; first: boolean; open: string | undefined },
 ): Markup {
   const f = o.filter;
   const base = `/ui/runs/${o.run.id}/records`;
@@ -236,7 +236,7 @@ ${rows.length
 ${rec.payload !== null && rec.payload !== undefined
     ? html`<details><summary>Payload as the source sent it</summary><pre class="payload">${JSON.stringify(rec.payload, null, 2)}</pre></details>`
     : html`<p class="muted">No payload: the source did not send this record in this run.</p>`}
-<p><a href="${withQuery(base, { q: rec.external_id, entity: rec.entity, open: rec.external_id })}">Link to this record</a></p>
+<p><a href="${withQuery(base, { q: rec.external_id, entity: rec.entity, open: rec.external_id })}">Link to this record</a>${rec.entity === 'employees' ? html` · <a href="${rec.record_id ? `/ui/people/${rec.record_id}` : withQuery('/ui/people', { q: rec.external_id })}">The person now, and where each field came from</a>` : ''}</p>
 </div>
 </details>`;
       })

@@ -15,9 +15,12 @@ import { encodeCursor, type RecordFilter } from '../store/runs-repo.js';
 const SPAN = 1_000_000_000;
 const BY_CODE = [...ENTITIES].sort((a, b) => ENTITY_CODE[a] - ENTITY_CODE[b]);
 
-export async function pageOfRecords(sql: Sql, run: Run, children: () => Promise<Run[]>, f: RecordFilter): Promise<{ items: RunRecord[]; next_cursor: string | null }> {
+/** A record as the page shows it: with the stored person or org unit it is about, when it has one. */
+export type PageRecord = RunRecord & { record_id?: number | null };
+
+export async function pageOfRecords(sql: Sql, run: Run, children: () => Promise<Run[]>, f: RecordFilter): Promise<{ items: PageRecord[]; next_cursor: string | null }> {
   const runIds = run.integration_id ? [run.id] : (await children()).map((c) => c.id);
-  const items: RunRecord[] = [];
+  const items: PageRecord[] = [];
   const q = f.q ? `%${f.q.replace(/[\\%_]/g, (c) => '\\' + c)}%` : null;
   let phase = f.after?.phase ?? 0;
   let after = f.after?.id ?? 0;
@@ -36,8 +39,8 @@ export async function pageOfRecords(sql: Sql, run: Run, children: () => Promise<
       ORDER BY rr.id LIMIT ${f.limit + 1}`;
     const page = ids.slice(0, f.limit).map((r) => r.id);
     if (page.length) {
-      const rows = await sql<(Omit<RunRecord, 'diff'>)[]>`
-        SELECT rr.id, rr.entity, rr.external_id, rr.status, rr.reason, rr.errors, rr.changes, people_sync_payload(sr.payload) AS payload
+      const rows = await sql<(Omit<PageRecord, 'diff'>)[]>`
+        SELECT rr.id, rr.record_id::int AS record_id, rr.entity, rr.external_id, rr.status, rr.reason, rr.errors, rr.changes, people_sync_payload(sr.payload) AS payload
         FROM run_records rr
         JOIN sync_runs r ON r.id = rr.run_id
         LEFT JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq

@@ -17,6 +17,7 @@ import { html, layout, type Markup, type Viewer } from './html.js';
 import { integrationsPage, messagePage, recordsPage, runPage, runsPage, type RunActions } from './pages.js';
 import { listRuns, requesters } from './runs-query.js';
 import { pageOfRecords } from './records-query.js';
+import { peoplePage, personPage } from './person-pages.js';
 import type { WebSessions } from './sessions.js';
 import type { SlackOidc } from './oidc.js';
 
@@ -252,6 +253,21 @@ ${d.oidc
     const { cursor, open, ...filter } = q.data;
     const [view, list] = await Promise.all([d.service.view(run), pageOfRecords(d.sql, run, () => d.store.runs.children(run.id), { ...filter, limit: PAGE_RECORDS, after })]);
     return page(c, recordsPage(c.get('viewer'), { run: view, filter, items: list.items, next: list.next_cursor, first: !cursor, open }));
+  });
+
+  authed.get('/people', async (c) => {
+    const q = (c.req.query('q') ?? '').trim().slice(0, 200);
+    const after = Number(c.req.query('after') ?? 0);
+    const found = q ? await d.store.people.search(q, 50, Number.isSafeInteger(after) && after > 0 ? after : null) : { items: [], next_cursor: null };
+    if (q && !c.req.query('after') && found.items.length === 1) return c.redirect(`/ui/people/${found.items[0]!.id}`, 303);
+    return page(c, peoplePage(c.get('viewer'), { q, items: found.items, next: found.next_cursor }));
+  });
+
+  authed.get('/people/:id', async (c) => {
+    const id = Number(c.req.param('id'));
+    const x = Number.isSafeInteger(id) && id > 0 ? await d.store.people.explain(id) : null;
+    if (!x) return page(c, messagePage(c.get('viewer'), 'No such person', `There is no person #${c.req.param('id')}.`), 404);
+    return page(c, personPage(c.get('viewer'), x, d.commands.integrations()));
   });
 
   const admin = checkPost({ admin: true, publicOrigin });

@@ -160,6 +160,11 @@ describe('web window in Chromium', () => {
     expect(await record.locator('pre.payload').textContent()).toContain('"job_title": "Senior <Analyst>"');
     await accessible();
     await shoot('records');
+    await record.getByRole('link', { name: 'The person now, and where each field came from' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toContain('Sam1 Small');
+    expect(await page.getByRole('row', { name: /^job_title/ }).textContent()).toContain('Finance HR, run #');
+    await accessible();
+    await shoot('person');
   });
 
   it('applies a dry run', async () => {

@@ -144,6 +144,21 @@ describe('web window: pages and actions', () => {
     expect((await admin.post('/ui/integrations/nope/enable')).status).toBe(404);
   });
 
+  it('finds a person and explains them: the person now, who set each field, the runs that touched them', async () => {
+    const found = await admin.get('/ui/people?q=evil%40example.com');
+    expect(found.status).toBe(303);
+    const path = found.headers.get('location')!;
+    expect(path).toMatch(/^\/ui\/people\/\d+$/);
+    const page = await (await admin.get(path)).text();
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page).not.toMatch(/<script>alert|<img src=x/);
+    expect(page).toMatch(/<td>job_title<\/td><td>&lt;img src=x onerror=alert\(1\)&gt;<\/td>\s*<td>Main HR, <a href="\/ui\/runs\/\d+">run #\d+<\/a> \(created them\)<\/td>/);
+    expect(page).toContain('Runs that did something with them');
+    const many = await (await admin.get('/ui/people?q=example.com')).text();
+    expect(many.match(/href="\/ui\/people\/\d+"/g)!.length).toBeGreaterThan(5);
+    expect((await admin.get('/ui/people/999999')).status).toBe(404);
+  });
+
   it('sign-out ends the session on the server', async () => {
     const s = await signInWithLink(t, { user_id: 'cli:bo', name: 'Bo', local_admin: true });
     expect((await s.get('/ui')).status).toBe(200);
