@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import type { Context, Env, Handler, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
@@ -127,11 +128,13 @@ export function registerContract(app: OpenAPIHono<any>): void {
   });
 }
 
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
 export const DOCUMENT_INFO = {
   openapi: '3.1.0',
   info: {
     title: 'people-sync',
-    version: '0.1.0',
+    version,
     description:
       'Runs, push imports, deliveries and outbound events of people-sync. Every error is `application/problem+json` (RFC 9457) with a `detail` a person can act on and, for invalid input, `errors: [{path, message}]` for every failing field.',
   },

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -58,6 +59,7 @@ describe('OpenAPI document', () => {
     expect(r.errors ?? [], JSON.stringify(r.errors, null, 1)).toEqual([]);
     expect(r.valid).toBe(true);
     expect(v.version).toBe('3.1');
+    expect((doc as unknown as { info: { version: string } }).info.version).toBe(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
   });
 
   it('lists every route the app serves under /api and /imports, with its method, and nothing it does not serve', () => {
