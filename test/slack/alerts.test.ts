@@ -244,6 +244,12 @@ describe('quarantine alert', () => {
       await s.idle();
       expect(fake.of('chat.postMessage').filter((c) => /paused/.test(c.body.text))).toHaveLength(1);
 
+      // The Home tab puts it under what needs a decision.
+      await s.event({ type: 'app_home_opened', user: 'U0ADMIN', channel: 'D1', tab: 'home', event_ts: '1.1' });
+      await s.idle();
+      const home = allText(fake.of('views.publish').at(-1)!.body.view.blocks);
+      expect(home).toMatch(/Needs a decision[\s\S]*:pause_button: \*HR export is paused after repeated failures\*[\s\S]*`\/sync resume hr`/);
+
       // Status says why; an admin lifts it from Slack; others may not.
       await s.command('status');
       await s.idle();

@@ -7,6 +7,7 @@ import { outcome, runButtons, runLine, STATUS_EMOJI, statusBlocks } from '../ren
 import { readerOf, type SlackDeps } from '../deps.js';
 import { nameLookup, runContext } from '../present.js';
 import { adminsText } from '../answers.js';
+import { readableError } from '../words.js';
 
 /**
  * The App Home tab: first what needs a decision (held runs, open alerts),
@@ -45,6 +46,16 @@ export async function homeTab(deps: SlackDeps, userId: string): Promise<HomeView
       section(`${a.status === 'failed' ? ':rotating_light:' : STATUS_EMOJI.warning} *${esc(outcome({ ...v, status: a.status as RunView['status'] }, ctx))}*\nOpen alert since ${slackDate(a.created_at)} · run #${a.run_id}`, {
         accessory: reader.canView && (v.results.employees.failed || v.results.employments.failed || v.results.org_units.failed) ? button('Errors', 'run_errors', String(v.id), { label: `Errors of run #${v.id}` }) : undefined,
       }),
+    );
+  }
+  // A paused integration waits for a run that succeeds, or for an admin.
+  for (const i of rows.filter((r) => r.quarantine)) {
+    decisions.push(
+      section(
+        `:pause_button: *${esc(i.name)} is paused after repeated failures* · since ${slackDate(i.quarantine!.since)}\n${esc(readableError(i.quarantine!.reason))}${
+          reader.isAdmin ? `\nA successful run lifts it, or \`/sync resume ${esc(i.id)}\`.` : ''
+        }`,
+      ),
     );
   }
   const nameOf = nameLookup(deps.commands);
