@@ -3,6 +3,8 @@ import type { TestRuntime } from '../helpers/runtime.js';
 import { employees, integrationsYaml, signInWithLink, webRuntime, type WebClientSession } from './helpers.js';
 import { issueWebLogin } from '../../src/web/login-link.js';
 import { silentLogger } from '../../src/log.js';
+import nock from 'nock';
+import { createWebClient } from '../../src/slack/client.js';
 
 /** The web window's pages and actions through the HTTP app, against a real PostgreSQL. */
 
@@ -250,6 +252,26 @@ describe('web window: who may read and act', () => {
       // web-login names admins only.
       await expect(issueWebLogin({ config: t.rt.config, sql: t.rt.sql, log: silentLogger, who: 'UOTHER1', osUser: 'ana' })).rejects.toThrow(/not a people-sync admin/);
       expect((await issueWebLogin({ config: t.rt.config, sql: t.rt.sql, log: silentLogger, who: 'UADMIN1', osUser: 'ana' })).user.user_id).toBe('UADMIN1');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('web-login finds an admin by name through Slack (users.info), and refuses a name that is no admin', async () => {
+    const t = await withRules({ SLACK_ADMIN_USER_IDS: 'UADMIN1,UADMIN2' });
+    try {
+      const api = nock('https://slack.test')
+        .post('/api/users.info', (b) => b.user === 'UADMIN1')
+        .twice()
+        .reply(200, { ok: true, user: { id: 'UADMIN1', name: 'ana', real_name: 'Ana Silva', profile: { display_name: 'ana', email: 'ana@example.com' } } })
+        .post('/api/users.info', (b) => b.user === 'UADMIN2')
+        .twice()
+        .reply(200, { ok: true, user: { id: 'UADMIN2', name: 'bo', real_name: 'Bo Li', profile: { display_name: 'bo', email: 'bo@example.com' } } });
+      const web = createWebClient('xoxb-test', { apiUrl: 'https://slack.test/api/', log: silentLogger, retryConfig: { retries: 0 } });
+      const link = await issueWebLogin({ config: t.rt.config, sql: t.rt.sql, log: silentLogger, who: 'Bo Li', osUser: 'ana', web });
+      expect(link.user).toEqual({ user_id: 'UADMIN2', name: 'Bo Li' });
+      await expect(issueWebLogin({ config: t.rt.config, sql: t.rt.sql, log: silentLogger, who: 'Mallory', osUser: 'ana', web })).rejects.toThrow(/"Mallory" is not a people-sync admin/);
+      expect(api.isDone()).toBe(true);
     } finally {
       await t.close();
     }
