@@ -17,12 +17,13 @@ export interface Viewer {
   csrf: string;
 }
 
-export function layout(o: { title: string; viewer: Viewer | null; body: Markup; notice?: { tone: 'error' | 'success' | 'info'; text: string } | null }): Markup {
+export function layout(o: { title: string; viewer: Viewer | null; body: Markup; notice?: { tone: 'error' | 'success' | 'info'; text: string } | null; refreshSeconds?: number }): Markup {
   return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+${o.refreshSeconds ? html`<meta http-equiv="refresh" content="${o.refreshSeconds}">` : ''}
 <title>${o.title} · people-sync</title>
 <link rel="stylesheet" href="/ui/static/app.css">
 <script src="/ui/static/app.js" defer></script>

@@ -165,7 +165,8 @@ ${r.children.length
 <td>${countsLine(k.results, (s) => withQuery(`/ui/runs/${k.id}/records`, { status: s }))}</td></tr>`,
       )}</tbody></table>`
     : ''}`;
-  return layout({ title: `Run #${r.id}`, viewer: v, body, notice });
+  // A run under way shows its progress by reloading itself (no script needed).
+  return layout({ title: `Run #${r.id}`, viewer: v, body, notice, refreshSeconds: r.status === 'pending' || r.status === 'running' ? 3 : undefined });
 }
 
 function show(value: unknown): string {

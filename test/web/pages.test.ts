@@ -161,6 +161,21 @@ describe('web window: pages and actions', () => {
     expect((await admin.get('/ui/people/999999')).status).toBe(404);
   });
 
+  it('a run under way reloads itself until it ends', async () => {
+    const { run } = await t.rt.service.requestSync({ integration: 'hr', mode: 'full', dryRun: true, trigger: 'cli' });
+    expect(await (await admin.get(`/ui/runs/${run.id}`)).text()).toContain('<meta http-equiv="refresh" content="3">');
+    await t.drain(run.id);
+    expect(await (await admin.get(`/ui/runs/${run.id}`)).text()).not.toContain('http-equiv="refresh"');
+  });
+
+  it('an expired session signs no one in', async () => {
+    const s = await signInWithLink(t, { user_id: 'cli:cy', name: 'Cy', local_admin: true });
+    expect((await s.get('/ui')).status).toBe(200);
+    await t.rt.sql`UPDATE web_sessions SET expires_at = now() - interval '1 second' WHERE name = 'Cy'`;
+    expect((await s.get('/ui')).status).toBe(303);
+    expect((await s.post('/ui/syncs', { integration: 'hr', mode: 'full' })).status).toBe(401);
+  });
+
   it('sign-out ends the session on the server', async () => {
     const s = await signInWithLink(t, { user_id: 'cli:bo', name: 'Bo', local_admin: true });
     expect((await s.get('/ui')).status).toBe(200);
