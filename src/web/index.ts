@@ -40,13 +40,27 @@ export const webSurface: Surface = (ctx) => {
   const sessions = createWebSessions(ctx.sql, { sessionHours: config.web.sessionHours });
   const s = config.slack;
   const oidc = s.clientId && s.clientSecret ? createSlackOidc({ clientId: s.clientId, clientSecret: s.clientSecret, apiUrl: s.apiUrl }) : null;
+  const bot = s.botToken ? createWebClient(s.botToken, { apiUrl: s.apiUrl, log, retryConfig: { retries: 1 } }) : undefined;
+  // The workspace the bot is installed in (auth.test): Sign in with Slack accepts its members only.
+  let team: Promise<string | null> | undefined;
+  const workspace = bot
+    ? () =>
+        (team ??= bot.auth.test().then(
+          (r) => (typeof r.team_id === 'string' ? r.team_id : null),
+          (err: unknown) => {
+            team = undefined;
+            throw err;
+          },
+        ))
+    : undefined;
   const routes = createWebRoutes({
     sql: ctx.sql,
     store: ctx.store,
     service: ctx.service,
     commands: ctx.commands,
     sessions,
-    rules: { admins: adminsFor(config, log), readers: config.web.readers },
+    rules: { admins: adminsFor(config, log, bot), readers: config.web.readers },
+    workspace,
     log,
     oidc,
     publicUrl: config.publicUrl,

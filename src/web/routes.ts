@@ -37,6 +37,8 @@ export interface WebDeps {
   sessionHours: number;
   /** Who the admins are, in words, for a refusal. */
   adminsInWords: string;
+  /** The Slack workspace (team id) whose members may sign in with Slack; unknown without a bot token. */
+  workspace?: () => Promise<string | null>;
   /** Reverts a run, when the engine can (POST /ui/runs/:id/revert). */
   revert?: (runId: number, by: string) => Promise<Run>;
 }
@@ -175,6 +177,11 @@ ${d.oidc
     const callback = new URL(`${baseUrl(c)}/ui/auth/slack/callback${new URL(c.req.url).search}`);
     try {
       const who = await d.oidc.finish(callback, parsed.data);
+      const team = d.workspace ? await d.workspace() : null;
+      if (team && who.team_id !== team) {
+        d.log.warn('Sign in with Slack from another workspace refused', { user: who.user_id, team: who.team_id });
+        return page(c, messagePage(null, 'This is another Slack workspace', html`You signed in to Slack workspace ${who.team_id ?? '(unknown)'}; this people-sync belongs to workspace ${team}. <a href="/ui/login">Sign in again</a> with that one.`), 403);
+      }
       d.log.info('web sign-in with Slack', { user: who.user_id });
       return await startSession(c, { user_id: who.user_id, name: who.name }, parsed.data.next);
     } catch (err) {

@@ -114,6 +114,10 @@ export async function startFakeSlack(o: { clientId: string; clientSecret: string
         });
         return;
       }
+      if (url.pathname === '/api/auth.test') {
+        json(res, { ok: true, url: 'https://example.slack.com/', team: 'Example', user: 'people-sync', team_id: 'T0R7GR', user_id: 'UBOT1', bot_id: 'BBOT1', is_enterprise_install: false });
+        return;
+      }
       if (url.pathname === '/api/openid.connect.userInfo') {
         const u = tokens.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
         if (!u) {

@@ -56,6 +56,26 @@ describe('web window: Sign in with Slack', () => {
     slack.user = { id: 'UADMIN1', team: 'T0R7GR', name: 'Ada Admin', email: 'ada@example.com' };
   });
 
+  it('with a bot token, accepts members of its workspace only', async () => {
+    const other = await webRuntime({
+      env: { SLACK_CLIENT_ID: '111.222', SLACK_CLIENT_SECRET: 'test-client-secret-0123', SLACK_API_URL: slack.apiUrl, SLACK_ADMIN_USER_IDS: 'UADMIN1', SLACK_BOT_TOKEN: 'xoxb-test-token' },
+    });
+    const viaOther = t;
+    t = other;
+    try {
+      slack.user = { id: 'UADMIN1', team: 'TELSEWHERE', name: 'Ada Admin', email: 'ada@example.com' };
+      const foreign = await signIn();
+      expect(foreign.status).toBe(403);
+      expect(await foreign.text()).toContain('You signed in to Slack workspace TELSEWHERE; this people-sync belongs to workspace T0R7GR');
+      expect(foreign.headers.get('set-cookie') ?? '').not.toMatch(/ps_session=[^;]/);
+      slack.user = { id: 'UADMIN1', team: 'T0R7GR', name: 'Ada Admin', email: 'ada@example.com' };
+      expect((await signIn()).status).toBe(303);
+    } finally {
+      t = viaOther;
+      await other.close();
+    }
+  });
+
   it('signs no one in when the state does not match, or when Slack refuses the code', async () => {
     const forged = await signIn('/ui', (cb) => cb.searchParams.set('state', 'forged-state'));
     expect(forged.status).toBe(401);
