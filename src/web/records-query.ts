@@ -60,14 +60,18 @@ export async function pageOfRecords(sql: Sql, run: Run, children: () => Promise<
     const want = f.limit - items.length;
     if (want <= 0) return { items, next_cursor: encodeCursor(1, after) };
     const afterSeq = after >= base ? after - base : -1;
+    // Positions first, payloads after: however the rows are found, only the page's payloads are read.
     const rows = await sql<{ seq: number; external_id: string; payload: unknown }[]>`
-      SELECT sr.seq, sr.external_id, people_sync_payload(sr.payload) AS payload
-      FROM sync_runs r JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = ${entity}
-      WHERE r.id = ANY(${runIds}::bigint[]) AND r.status IN ('completed', 'warning', 'held')
-        AND sr.seq > ${afterSeq} AND sr.errors IS NULL AND NOT sr.removed
-        AND NOT EXISTS (SELECT 1 FROM run_records rr WHERE rr.run_id = r.id AND rr.entity = sr.entity AND rr.seq = sr.seq)
-        ${q ? sql`AND (sr.external_id ILIKE ${q} OR sr.email ILIKE ${q} OR sr.payload::text ILIKE ${q})` : sql``}
-      ORDER BY sr.seq LIMIT ${want + 1}`;
+      WITH page AS (
+        SELECT sr.snapshot_id, sr.seq FROM sync_runs r JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = ${entity}
+        WHERE r.id = ANY(${runIds}::bigint[]) AND r.status IN ('completed', 'warning', 'held')
+          AND sr.seq > ${afterSeq} AND sr.errors IS NULL AND NOT sr.removed
+          AND NOT EXISTS (SELECT 1 FROM run_records rr WHERE rr.run_id = r.id AND rr.entity = sr.entity AND rr.seq = sr.seq)
+          ${q ? sql`AND (sr.external_id ILIKE ${q} OR sr.email ILIKE ${q} OR sr.payload::text ILIKE ${q})` : sql``}
+        ORDER BY sr.seq LIMIT ${want + 1})
+      SELECT p.seq, sr.external_id, people_sync_payload(sr.payload) AS payload
+      FROM page p JOIN snapshot_rows sr ON sr.snapshot_id = p.snapshot_id AND sr.entity = ${entity} AND sr.seq = p.seq
+      ORDER BY p.seq`;
     for (const r of rows.slice(0, want)) {
       items.push({ id: base + r.seq, entity, external_id: r.external_id, status: 'unchanged', reason: null, errors: null, changes: null, diff: null, payload: r.payload });
     }
