@@ -105,6 +105,16 @@ describe('web window: pages and actions', () => {
     expect(first).toContain('&quot;job_title&quot;: &quot;Principal &lt;Engineer&gt;&quot;');
   });
 
+  it('a failed record opens to its errors, the field named', async () => {
+    t.write('export.json', JSON.stringify({ employees: [...employees(5, 'Principal <Engineer>'), { external_id: 'E77', email: 'not-an-email', first_name: 'Bad' }] }));
+    const run = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(run.counts.employees?.failed).toBe(1);
+    const page = await (await admin.get(`/ui/runs/${run.id}/records?status=failed`)).text();
+    expect(page.match(/<details class="record"/g)).toHaveLength(1);
+    expect(page).toMatch(/<ul class="s-failed"><li><strong>email<\/strong>: [^<]*email/);
+    expect(await (await admin.get(`/ui/runs/${run.id}`)).text()).toContain(`href="/ui/runs/${run.id}/records?status=failed">failed records</a>`);
+  });
+
   it('applies a dry run only with the session CSRF token, and only once', async () => {
     t.write('export.json', JSON.stringify({ employees: employees(7, 'Principal <Engineer>') }));
     const dry = await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
