@@ -8,7 +8,7 @@ import { dispatch, resolve as resolveCommand, type Actor } from '../commands/ind
 import { answerText, runText } from '../commands/render-text.js';
 import { TERMINAL_STATUSES, type Run } from './domain/run.js';
 import { connect, migrate } from './store/db.js';
-import { createWebClient } from './slack/client.js';
+import { createWebClient } from './slack-api/client.js';
 import { runWebLogin } from './web/login-link.js';
 
 /**

@@ -32,6 +32,12 @@ describe('architecture', () => {
     expect(offending(['src/engine'], /^src\/(http|slack|jobs)\/|^src\/(runtime|roles|main|cli)\.ts$/)).toEqual([]);
   });
 
+  it("surfaces never import each other: what two share (Slack's Web API and admin rules, page addresses) lives outside both", () => {
+    expect(offending(['src/slack'], /^src\/web\//)).toEqual([]);
+    expect(offending(['src/web'], /^src\/slack\//)).toEqual([]);
+    expect(offending(['src/http'], /^src\/(slack|web)\//)).toEqual([]);
+  });
+
   it('providers import no engine, store or surface', () => {
     expect(offending(['providers'], /^src\/(engine|store|http|slack|jobs)\//)).toEqual([]);
   });

@@ -30,7 +30,7 @@ export interface Metrics {
   runFinished(run: Run): void;
   /** A push request was answered (src/http/metrics.ts counts them). */
   pushAnswered(push: { integration: string; kind: PushKind; status: number; bytes: number }): void;
-  /** One Slack Web API request (each retry is one), and its error when it failed (src/slack/client.ts). */
+  /** One Slack Web API request (each retry is one), and its error when it failed (src/slack-api/client.ts). */
   slackApiCall(method: string, error: string | null): void;
   /** The store's figures read now, then every metric in the Prometheus text format. */
   render(): Promise<string>;

@@ -6,7 +6,7 @@ import type { IntegrationConfig } from '../config.js';
 import { RECORD_STATUSES, TERMINAL_STATUSES, totalsByStatus, type Run } from '../domain/run.js';
 import { toRunView, type RunView } from '../domain/run-view.js';
 import { bucketLine, formatDuration, runText } from '../../commands/render-text.js';
-import { platformError, type WebClient } from './client.js';
+import { platformError, type WebClient } from '../slack-api/client.js';
 import type { AlertDelivery, AlertThread, DeliveryStep, FailedRecord, SlackStore } from './store.js';
 import { QUARANTINED, RUN_FINISHED, type OutboxItem, type OutboxRepo } from '../store/outbox-repo.js';
 import {

@@ -1,7 +1,7 @@
 import { App, type Receiver, type webApi } from '@slack/bolt';
 import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
-import { slackLogger } from './client.js';
+import { slackLogger } from '../slack-api/client.js';
 import type { SlackDeps } from './deps.js';
 import { register as registerCommands } from './commands/index.js';
 import { register as registerActions } from './actions/index.js';

@@ -375,3 +375,6 @@ export function joinWithin(lines: string[], max: number, more: (hidden: number) 
   }
   return { text: out.join('\n'), shown: lines.length };
 }
+
+/** A Slack mrkdwn link; `<`, `>` and `|` cannot appear in the address or the text. */
+export const slackLink = (url: string, text: string) => `<${url.replace(/[<>|]/g, encodeURIComponent)}|${text.replace(/[<>|]/g, '')}>`;

@@ -1,8 +1,8 @@
 import type { BlockAction, RespondFn } from '@slack/bolt';
 import type { Logger } from '../log.js';
 import type { Actor, CommandDeps } from '../../commands/index.js';
-import type { WebClient } from './client.js';
-import type { Admins } from './admins.js';
+import type { WebClient } from '../slack-api/client.js';
+import type { Admins } from '../slack-api/admins.js';
 import type { SlackStore } from './store.js';
 import type { LiveMessages } from './live.js';
 import type { RunView } from '../domain/run-view.js';

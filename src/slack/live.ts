@@ -3,7 +3,7 @@ import { describeError, ErrorCode, PeopleSyncError } from '../errors.js';
 import type { RunView } from '../domain/run-view.js';
 import type { SyncService } from '../engine/service.js';
 import type { RunsRepo } from '../store/runs-repo.js';
-import { platformError, type WebClient } from './client.js';
+import { platformError, type WebClient } from '../slack-api/client.js';
 import { renderKey, type SlackStore } from './store.js';
 import { runMessage, type RunContext } from './render.js';
 

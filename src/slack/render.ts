@@ -19,12 +19,13 @@ import {
   mrkdwnMessage,
   section,
   slackDate,
+  slackLink,
   type Block,
   type Button,
   type MessagePayload,
 } from './blocks.js';
 import { readableError, readableNote } from './words.js';
-import { recordsPageUrl, runPageUrl, slackLink } from '../web/links.js';
+import { recordsPageUrl, runPageUrl } from '../links.js';
 
 /**
  * Block Kit renderings of what commands/ returns. Every message answers

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
-import type { Admins } from '../slack/admins.js';
+import type { Admins } from '../slack-api/admins.js';
 import type { WebSession, WebSessions } from './sessions.js';
 import type { Viewer } from './html.js';
 

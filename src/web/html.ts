@@ -63,13 +63,8 @@ export function time(d: Date | string | null | undefined): Markup {
 
 export const badge = (status: string) => html`<span class="badge s-${status}">${status}</span>`;
 
-export function duration(ms: number | null): string {
-  if (ms === null) return '—';
-  if (ms < 1000) return `${ms} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-}
+/** A duration as the CLI and Slack write it (`3.4 s`, `2 min 5 s`). */
+export { formatDuration as duration } from '../../commands/render-text.js';
 
 /** `/ui/runs?status=failed&…` from the values that are set. */
 export function withQuery(path: string, q: Record<string, string | number | boolean | null | undefined>): string {

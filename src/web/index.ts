@@ -2,8 +2,8 @@ import { Hono } from 'hono';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Surface } from '../surface.js';
-import { createAdmins, type Admins } from '../slack/admins.js';
-import { createWebClient, type WebClient } from '../slack/client.js';
+import { createAdmins, type Admins } from '../slack-api/admins.js';
+import { createWebClient, type WebClient } from '../slack-api/client.js';
 import { createSlackOidc } from './oidc.js';
 import { createWebRoutes } from './routes.js';
 import { createWebSessions } from './sessions.js';
@@ -11,7 +11,7 @@ import { describeError } from '../errors.js';
 
 /**
  * The web window surface: `/ui` on the service's HTTP server. Who is an admin is Slack's
- * rule (src/slack/admins.ts, reused so the two surfaces can never disagree); group members
+ * rule (src/slack-api/admins.ts, shared so the two surfaces can never disagree); group members
  * are read with the bot token when there is one.
  */
 

@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Sql } from '../store/db.js';
 import { ErrorCode, PeopleSyncError } from '../errors.js';
-import type { WebClient } from '../slack/client.js';
+import type { WebClient } from '../slack-api/client.js';
 import { adminsFor } from './index.js';
 import { createWebSessions, LOGIN_LINK_MINUTES, type NewSignIn } from './sessions.js';
 

@@ -4,7 +4,7 @@ import { employees, integrationsYaml, signInWithLink, webRuntime, type WebClient
 import { issueWebLogin } from '../../src/web/login-link.js';
 import { silentLogger } from '../../src/log.js';
 import nock from 'nock';
-import { createWebClient } from '../../src/slack/client.js';
+import { createWebClient } from '../../src/slack-api/client.js';
 
 /** The web window's pages and actions through the HTTP app, against a real PostgreSQL. */
 

@@ -29,18 +29,19 @@ import {
   modal,
   option,
   section,
+  slackLink,
   staticSelect,
   textInput,
   type ModalView,
 } from '../blocks.js';
 import { isPreview, noticeMessage, outcome, STATUS_EMOJI } from '../render.js';
 import { noticeModal, openModal, tell, type SlackDeps } from '../deps.js';
-import { platformError } from '../client.js';
+import { platformError } from '../../slack-api/client.js';
 import { refusal } from '../answers.js';
 import { nameLookup, personName } from '../present.js';
 import type { StoredPerson } from '../../store/runs-repo.js';
 import type { Run } from '../../domain/run.js';
-import { recordsPageUrl, slackLink } from '../../web/links.js';
+import { recordsPageUrl } from '../../links.js';
 
 /**
  * The records browser: a modal of a run's per-record results, filtered by

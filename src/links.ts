@@ -1,6 +1,6 @@
 /**
  * Addresses of the web window's pages under PUBLIC_URL, for the surfaces that point at them
- * (Slack's run messages, alerts and records modal). Pure: no import of the web surface itself.
+ * (Slack's run messages, alerts and records modal). Pure, so a surface can link to another without importing it.
  */
 
 export function webBase(publicUrl: string | undefined): string | undefined {
@@ -15,6 +15,3 @@ export function recordsPageUrl(base: string, runId: number, q: { status?: string
   const s = p.toString();
   return `${base}/ui/runs/${runId}/records${s ? `?${s}` : ''}`;
 }
-
-/** A Slack mrkdwn link; `<`, `>` and `|` cannot appear in the address or the text. */
-export const slackLink = (url: string, text: string) => `<${url.replace(/[<>|]/g, encodeURIComponent)}|${text.replace(/[<>|]/g, '')}>`;
