@@ -408,5 +408,5 @@ describe('npm run bench', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 300_000);
 });
