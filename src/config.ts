@@ -322,6 +322,29 @@ function readIntegrationsFile(file: string): IntegrationsFile {
   return top.data;
 }
 
+/**
+ * One entry of integrations.yml: its `${VAR}`s expanded (their values kept in `secrets`), then parsed by
+ * `schema`; every error names the file, the entry (`label`) and the field.
+ */
+function parseEntry<S extends z.ZodType>(
+  schema: S,
+  raw: unknown,
+  o: { file: string; label: string; env: Env; secrets: Set<string>; issue?: (text: string) => string },
+): z.output<S> {
+  const expanded = interpolate(
+    raw,
+    o.env,
+    [],
+    (name, path) => {
+      throw fileError(o.file, `${o.label}: ${path.join('.')}: `, `environment variable ${name} is not set`);
+    },
+    o.secrets,
+  );
+  const parsed = schema.safeParse(expanded);
+  if (!parsed.success) throw fileError(o.file, `${o.label}: `, parsed.error.issues.map((i) => (o.issue ?? String)(issueText(i, '', expanded))).join('; '));
+  return parsed.data;
+}
+
 /** The integrations of `file`; the secret values they hold (interpolated variables, webhook secrets and tokens) are added to `secrets`. */
 export function loadIntegrations(file: string, env: Env, secrets: Set<string> = new Set(), top: IntegrationsFile = readIntegrationsFile(file)): IntegrationConfig[] {
   const seen = new Set<string>();
@@ -330,18 +353,7 @@ export function loadIntegrations(file: string, env: Env, secrets: Set<string> = 
       raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string'
         ? `integration "${(raw as { id: string }).id}" (#${index + 1})`
         : `integration #${index + 1}`;
-    const expanded = interpolate(
-      raw,
-      env,
-      [],
-      (name, path) => {
-        throw fileError(file, `${label}: ${path.join('.')}: `, `environment variable ${name} is not set`);
-      },
-      secrets,
-    );
-    const parsed = IntegrationSchema.safeParse(expanded);
-    if (!parsed.success) throw fileError(file, `${label}: `, parsed.error.issues.map((i) => issueText(i, '', expanded)).join('; '));
-    const it = parsed.data;
+    const it = parseEntry(IntegrationSchema, raw, { file, label, env, secrets });
     if (seen.has(it.id)) throw fileError(file, `${label}: id: `, `"${it.id}" is used by more than one integration`);
     seen.add(it.id);
     if (it.max_terminations && it.guards?.max_terminations) {
@@ -415,18 +427,7 @@ export function loadEventSubscriptions(
   return top.events.map((raw, index) => {
     const rawUrl = raw && typeof raw === 'object' ? (raw as { url?: unknown }).url : undefined;
     const label = `events #${index + 1}${typeof rawUrl === 'string' ? ` (${rawUrl})` : ''}`;
-    const expanded = interpolate(
-      raw,
-      env,
-      [],
-      (name, path) => {
-        throw fileError(file, `${label}: ${path.join('.')}: `, `environment variable ${name} is not set`);
-      },
-      secrets,
-    );
-    const parsed = EventSubscriptionSchema.safeParse(expanded);
-    if (!parsed.success) throw fileError(file, `${label}: `, parsed.error.issues.map((i) => issueText(i, '', expanded).replace(/^\(integration\)/, '(subscription)')).join('; '));
-    const sub = parsed.data;
+    const sub = parseEntry(EventSubscriptionSchema, raw, { file, label, env, secrets, issue: (t) => t.replace(/^\(integration\)/, '(subscription)') });
     secrets.add(sub.secret);
     const known = integrations.map((i) => i.id);
     sub.integrations?.forEach((id, i) => {

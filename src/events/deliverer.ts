@@ -8,6 +8,7 @@ import { INTEGRATION_EVENT_TOPICS, type DueDelivery, type EventsRepo, type Outbo
 import { subscribes, type EventSubscription, type EventType } from './subscriptions.js';
 import { eventBody, peopleEventData, runEventData } from './payloads.js';
 import { signatureHeaders } from './signing.js';
+import { createPoller } from '../poller.js';
 
 /**
  * The outbound events deliverer. Any process may run it; each pass
@@ -262,39 +263,18 @@ export function createEventDeliverer(d: {
     if (n) log.info('old events pruned', { events: n });
   }
 
-  let running: Promise<void> | null = null;
-  let again = false;
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = () => {
-    clearTimeout(timer);
-    if (!polling || closed || o.pollMs <= 0) return;
-    timer = setTimeout(() => void pass(), o.pollMs);
-    timer.unref();
-  };
-
   // One pass at a time in a process; a wake during one runs another after it.
-  function pass(): Promise<void> {
-    if (closed || !d.subscriptions().length) return Promise.resolve();
-    if (running) {
-      again = true;
-      return running;
-    }
-    const work = (async () => {
-      do {
-        again = false;
-        await collect();
-        await sendDue();
-        await prune();
-      } while (again && !closed);
-    })()
-      .catch((err) => log.warn('event delivery pass failed; retrying at the next poll', { error: describeError(err) }))
-      .finally(() => {
-        running = null;
-        schedule();
-      });
-    running = work;
-    return work;
-  }
+  const poller = createPoller({
+    work: async () => {
+      await collect();
+      await sendDue();
+      await prune();
+    },
+    every: () => (polling ? o.pollMs : 0),
+    stopped: () => closed,
+    onError: (err) => log.warn('event delivery pass failed; retrying at the next poll', { error: describeError(err) }),
+  });
+  const pass = (): Promise<void> => (closed || !d.subscriptions().length ? Promise.resolve() : poller.pass());
 
   return {
     owner,
@@ -311,9 +291,8 @@ export function createEventDeliverer(d: {
     async stop() {
       closed = true;
       polling = false;
-      clearTimeout(timer);
       inFlight.abort();
-      await running;
+      await poller.stop();
     },
   };
 }

@@ -27,6 +27,7 @@ import {
 } from './blocks.js';
 import { browserLinks, countParts, countsLine, heldWords, integrationName, metaLine, namesAndMore, outcome, runButtons, runFallback, STATUS_EMOJI, who, type RunContext } from './render.js';
 import { readableError } from './words.js';
+import { createPoller } from '../poller.js';
 
 /**
  * Failure alerts. When a persisted run of an integration ends `failed`,
@@ -666,36 +667,15 @@ export function createAlerts(d: {
     }
   }
 
-  let running: Promise<void> | null = null;
-  let again = false;
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = () => {
-    clearTimeout(timer);
-    if (stopped || pollMs <= 0) return;
-    timer = setTimeout(() => void pass(), pollMs);
-    timer.unref();
-  };
   // One pass at a time in a process: alerts share a channel, and its pace.
-  function pass(): Promise<void> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    const work = (async () => {
-      do {
-        again = false;
-        await deliverOnce();
-      } while (again && !stopped);
-    })()
-      .catch((err) => d.log.warn('alert delivery pass failed; retrying at the next poll', { error: describeError(err) }))
-      .finally(() => {
-        running = null;
-        schedule();
-      });
-    running = work;
-    d.track?.(work);
-    return work;
-  }
+  const poller = createPoller({
+    work: deliverOnce,
+    every: () => pollMs,
+    stopped: () => stopped,
+    onError: (err) => d.log.warn('alert delivery pass failed; retrying at the next poll', { error: describeError(err) }),
+    track: d.track,
+  });
+  const pass = () => poller.pass();
 
   return {
     owner,
@@ -711,8 +691,7 @@ export function createAlerts(d: {
     deliverDue: () => (stopped ? Promise.resolve() : pass()),
     async stop() {
       stopped = true;
-      clearTimeout(timer);
-      await running;
+      await poller.stop();
     },
   };
 }
