@@ -6,7 +6,7 @@ import { ErrorCode, PeopleSyncError } from '../errors.js';
 import { applyMapping, evaluateExpressions, expressionsOf, type Mapping } from '../domain/mapping.js';
 import { outOfScope, scopeKey, type Scope } from '../domain/scope.js';
 import {
-  absentFields, acceptCanonical, assertNever, ENTITIES, entityCodeSql, entityOfCode, perEntity, validateRecord,
+  absentFields, acceptCanonical, assertNever, ENTITIES, ENTITY_CODE, entityOfCode, perEntity, validateRecord,
   type Entity, type Employee, type Employment, type FieldError, type OrgUnit,
 } from '../domain/records.js';
 
@@ -14,6 +14,7 @@ import {
 type Keep = (rec: Record<string, unknown> | null, ext: string | null) => boolean;
 import type { ProviderPage } from '../../providers/types.js';
 import { parseNdjsonLine, sourceTextOf, type UnparsedLines } from '../formats/records-stream.js';
+import { createIdFilter, loadKnownLines, type KnownLines } from './known-lines.js';
 
 /**
  * Staging: source pages → mapped, validated rows → one COPY into
@@ -336,29 +337,17 @@ export interface StageResult {
 }
 
 /**
- * The hashes of the source lines this integration's links were last applied
- * from → entity (as its ENTITY_CODE digit) and external id, the latter already
- * escaped for COPY. A hash two links share names neither (empty string).
+ * Whether two rows of one entity of the snapshot share an external id, asked of the staged rows: only when
+ * the filter staging keeps could not rule it out.
  */
-async function knownLines(sql: Sql, integrationId: string): Promise<Map<string, string>> {
-  const known = new Map<string, string>();
-  // One text value, a line per link (an escaped id holds no newline): parsing 200,000 rows cost node ~0.3 s,
-  // and holding them ~100 MB of memory, for a map a fifth of that.
-  const [row] = await sql.unsafe<{ lines: string | null }[]>(
-    String.raw`SELECT string_agg(replace(fp::text, '-', '') || (${entityCodeSql('entity')})::text
-                || replace(replace(replace(replace(external_id, E'\\', E'\\\\'), E'\n', E'\\n'), E'\r', E'\\r'), E'\t', E'\\t'), E'\n') AS lines
-               FROM record_links WHERE integration_id = $1 AND fp IS NOT NULL`,
-    [integrationId],
-  );
-  const text = row?.lines ?? '';
-  for (let start = 0; start < text.length; ) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const fp = text.slice(start, start + 32);
-    known.set(fp, known.has(fp) ? '' : text.slice(start + 32, end));
-    start = end + 1;
-  }
-  return known;
+async function hasDuplicateIds(sql: Sql, snapshotId: number): Promise<boolean> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT set_config('work_mem', '64MB', true)`;
+    const [row] = await tx<{ any: boolean }[]>`
+      SELECT EXISTS (SELECT 1 FROM snapshot_rows WHERE snapshot_id = ${snapshotId} AND external_id IS NOT NULL
+                     GROUP BY entity, external_id HAVING count(*) > 1) AS any`;
+    return row!.any;
+  });
 }
 
 export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>, options: StageOptions): Promise<StageResult> {
@@ -372,14 +361,16 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     unparsed: 0,
     mappingKey: null,
   };
-  const seen: Record<Entity, Set<string>> = perEntity(() => new Set<string>());
+  // Ids seen, as a fixed-size filter: a repeat it cannot rule out is looked for among the staged rows.
+  const ids = createIdFilter();
+  let mayRepeat = false;
   const seq: Record<Entity, number> = perEntity(() => 0);
   const sid = String(options.snapshotId);
   const userKey = options.userKey?.trim().toLowerCase() || null;
   const rows = createRowMaker(options.mapping, options.patch ?? false, options.scope ?? null);
   // Loaded with the first unparsed lines of a whole data set, or once a delta has sent enough of them;
   // user mode parses every line (it filters on the email).
-  let known: Map<string, string> | null = null;
+  let known: KnownLines | null = null;
   let linesSeen = 0;
   let links: number | null = null;
   async function lookForKnownLines(lines: number): Promise<void> {
@@ -390,7 +381,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
       links ??= Number((await sql`SELECT count(*) AS n FROM record_links WHERE integration_id = ${options.integrationId} AND fp IS NOT NULL`)[0]!.n);
       if (linesSeen * KNOWN_LINES_SHARE < links) return;
     }
-    known = await knownLines(sql, options.integrationId);
+    known = await loadKnownLines(sql, options.integrationId);
   }
 
   /** Counts a row of `entity` with the (escaped) external `id`; returns its number within the entity. */
@@ -399,11 +390,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     result.byEntity[entity]++;
     if (id === '\\N') result.unidentified[entity]++;
     // Counted on the id as the database will store it (escaped, NUL dropped), so both agree on what repeats.
-    else if (!result.duplicateIds) {
-      const ids = seen[entity];
-      if (ids.has(id)) result.duplicateIds = true;
-      else ids.add(id);
-    }
+    else if (!mayRepeat && !ids.add(ENTITY_CODE[entity] + id)) mayRepeat = true;
     return ++seq[entity];
   };
 
@@ -495,6 +482,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   // One chunk in hand at a time: the database sets the pace, and memory stays flat however large the delivery.
   await pipeline(Readable.from(chunks(), { objectMode: true, highWaterMark: 1 }), writable);
   if (result.unparsed > 0) result.mappingKey = mappingKey(options.mapping, options.scope ?? null);
+  result.duplicateIds = mayRepeat && (await hasDuplicateIds(sql, options.snapshotId));
   return result;
 }
 

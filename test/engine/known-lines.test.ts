@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createIdFilter, loadKnownLines } from '../../src/engine/known-lines.js';
+import { fileIntegration, runtimePerTest } from '../helpers/file-integration.js';
+
+/** The compact structures staging holds while a data set streams through (src/engine/known-lines.ts). */
+
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+const rt = runtimePerTest();
+
+describe('known lines', () => {
+  it("finds every link's line with its entity and escaped id, names neither of two links sharing a hash, and reads only its integration", async () => {
+    const t = await rt.start({ integrations: fileIntegration(), files: { 'export.json': '[]' } });
+    const n = 60_000; // past several growths of the table, and more blocks than one range reads
+    await t.rt.sql`
+      INSERT INTO record_links (integration_id, entity, external_id, record_id, fp)
+      SELECT 'hr', CASE WHEN g % 3 = 0 THEN 'employments' ELSE 'employees' END, 'E' || g, g, md5(g::text)::uuid FROM generate_series(1, ${n}) g`;
+    await t.rt.sql`
+      INSERT INTO record_links (integration_id, entity, external_id, record_id, fp) VALUES
+        ('hr', 'org_units', ${'tab\there\\back\nline é'}, 1, ${md5('odd')}::uuid),
+        ('hr', 'employees', 'twin-a', 2, ${md5('twin')}::uuid),
+        ('hr', 'employees', 'twin-b', 3, ${md5('twin')}::uuid),
+        ('hr', 'employees', 'no-fp', 4, NULL),
+        ('other', 'employees', 'theirs', 5, ${md5('theirs')}::uuid)`;
+
+    const known = await loadKnownLines(t.rt.sql, 'hr');
+    expect(known.size).toBe(n + 2);
+    for (let g = 1; g <= n; g += 997) expect(known.get(md5(String(g)))).toBe(`${g % 3 === 0 ? 1 : 0}E${g}`);
+    expect(known.get(md5('odd'))).toBe('2tab\\there\\\\back\\nline é');
+    expect(known.get(md5('twin'))).toBe('');
+    expect(known.get(md5('theirs'))).toBeUndefined();
+    expect(known.get(md5('never'))).toBeUndefined();
+    expect((await loadKnownLines(t.rt.sql, 'nobody')).size).toBe(0);
+  });
+});
+
+describe('id filter', () => {
+  it('never misses a repeat, and says "new" for 200,000 distinct ids', () => {
+    const f = createIdFilter();
+    let fresh = 0;
+    for (let i = 0; i < 200_000; i++) if (f.add(`0E${i}`)) fresh++;
+    expect(fresh).toBe(200_000);
+    for (const id of ['0E0', '0E12345', '0E199999']) expect(f.add(id)).toBe(false);
+    // The entity is part of the key: the same id in another entity is another id.
+    expect(f.add('1E12345')).toBe(true);
+  });
+});
