@@ -3,18 +3,18 @@ import { entityCodeSql } from '../domain/records.js';
 
 /**
  * Compact in-process structures staging keeps while a data set streams through,
- * sized so that what a sync adds does not grow with the data set's text:
+ * so that what a sync adds does not grow with the data set's text:
  *
  * - {@link loadKnownLines}: the hashes of the source lines this integration's
  *   links were last applied from, each with the link's entity and external id.
- *   About 40 bytes a link (an open-addressing table of the 128-bit hashes and one
- *   byte pool of ids), where a Map of strings took about 180 and the text it was
- *   read from 80 more. Read from the database through a cursor, a batch at a time.
+ *   About 35 bytes a link (an open-addressing table of the hashes, sized once,
+ *   and chunks of ids), where a Map of strings took about 180 and the text it was
+ *   read from 80 more. Read from the database a range of blocks at a time.
  *   Looking each page's lines up in the database instead cost about 7 µs a line
  *   (an index probe and its heap fetch): 1.4 s of a 6-second steady-state sync at
  *   100,000 people, where this costs a hash and a probe in memory.
  * - {@link createIdFilter}: a Bloom filter over the external ids staged, of a
- *   fixed 16 MiB, that says when no id can repeat. When it cannot say so, the
+ *   fixed 32 MiB, that says when no id can repeat. When it cannot say so, the
  *   staged rows are asked (an exact answer either way).
  */
 
@@ -38,80 +38,74 @@ function word(fp: string, i: number): number {
 
 /** Blocks of record_links read at a time: 4 MiB of table, about 2 MB of text. */
 const BLOCKS = 512;
+/** The most a table is filled, and the size of a chunk of ids. */
+const LOAD = 0.7;
+const CHUNK = 1 << 20;
 
 /**
  * The known lines of an integration. Ids are stored escaped for COPY
  * (backslash, newline, CR, tab), as a staged row takes them.
  */
 export async function loadKnownLines(sql: Sql, integrationId: string): Promise<KnownLines> {
-  let cap = 1 << 12;
-  let keys = new Uint32Array(cap * 4);
-  /** Per slot: 0 empty; -1 two links share the hash; else 1 + offset of `code + id` in the pool. */
-  let vals = new Int32Array(cap);
-  let lens = new Uint16Array(cap);
-  let pool = Buffer.allocUnsafe(1 << 16);
+  const [{ links }] = (await sql`
+    SELECT count(*)::int AS links FROM record_links WHERE integration_id = ${integrationId} AND fp IS NOT NULL`) as unknown as [{ links: number }];
+  if (links === 0) return EMPTY;
+  // Sized once, at most 70 % full: no growing (which held two tables at once), and probes stay short.
+  const cap = Math.ceil(links / LOAD) + 1;
+  /**
+   * The first 96 bits of each slot's hash. A line taken for another link's by them (about once in 10^16
+   * syncs of a million lines) fails alone: planning finds the full hash differs and parsing it finds
+   * another id (see parseStagedRows).
+   */
+  const keys = new Uint32Array(cap * 3);
+  /** Per slot: 0 empty; -1 two links share the hash; else 1 + where `code + id` is in the pool (chunk << 20 | offset). */
+  const vals = new Int32Array(cap);
+  /** The ids, each as one byte of length and its UTF-8, in chunks of 1 MiB (no copying to grow). */
+  const chunks: Buffer[] = [];
+  let chunk = Buffer.allocUnsafe(0);
   let used = 0;
   let size = 0;
 
-  const slotOf = (k0: number, k1: number, k2: number, k3: number, mask: number, ks: Uint32Array, vs: Int32Array): number => {
-    let i = (k0 ^ (k1 >>> 7)) & mask;
-    while (vs[i] !== 0) {
-      const at = i * 4;
-      if (ks[at] === k0 && ks[at + 1] === k1 && ks[at + 2] === k2 && ks[at + 3] === k3) return i;
-      i = (i + 1) & mask;
+  const slotOf = (k0: number, k1: number, k2: number): number => {
+    let i = k0 % cap;
+    while (vals[i] !== 0) {
+      const at = i * 3;
+      if (keys[at] === k0 && keys[at + 1] === k1 && keys[at + 2] === k2) return i;
+      if (++i === cap) i = 0;
     }
     return i;
   };
 
-  const grow = () => {
-    const oldKeys = keys;
-    const oldVals = vals;
-    const oldLens = lens;
-    cap *= 2;
-    keys = new Uint32Array(cap * 4);
-    vals = new Int32Array(cap);
-    lens = new Uint16Array(cap);
-    const mask = cap - 1;
-    for (let j = 0; j < oldVals.length; j++) {
-      if (oldVals[j] === 0) continue;
-      const a = j * 4;
-      const i = slotOf(oldKeys[a]!, oldKeys[a + 1]!, oldKeys[a + 2]!, oldKeys[a + 3]!, mask, keys, vals);
-      keys.set(oldKeys.subarray(a, a + 4), i * 4);
-      vals[i] = oldVals[j]!;
-      lens[i] = oldLens[j]!;
-    }
-  };
-
   const add = (line: string) => {
-    if (size * 2 >= cap) grow();
-    const k0 = word(line, 0), k1 = word(line, 1), k2 = word(line, 2), k3 = word(line, 3);
-    const i = slotOf(k0, k1, k2, k3, cap - 1, keys, vals);
+    // Links added since they were counted (none are, while the integration's run stages) are parsed, not recognised.
+    if (size >= cap - 1) return;
+    const k0 = word(line, 0), k1 = word(line, 1), k2 = word(line, 2);
+    const i = slotOf(k0, k1, k2);
     if (vals[i] !== 0) {
       vals[i] = -1;
       return;
     }
     const value = line.slice(32);
     const bytes = Buffer.byteLength(value);
-    // An id is at most 255 characters (staging cuts it there), so its escaped UTF-8 fits 16 bits; were one
-    // longer, its line is parsed rather than recognised.
-    if (bytes > 0xffff) {
+    keys[i * 3] = k0;
+    keys[i * 3 + 1] = k1;
+    keys[i * 3 + 2] = k2;
+    size++;
+    // An id is at most 255 characters (staging cuts it there), and almost always ASCII; one whose escaped
+    // UTF-8 is longer than 255 bytes has its line parsed rather than recognised.
+    if (bytes > 255) {
       vals[i] = -1;
       return;
     }
-    if (used + bytes > pool.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(pool.length * 2, used + bytes));
-      pool.copy(bigger, 0, 0, used);
-      pool = bigger;
+    if (used + 1 + bytes > chunk.length) {
+      chunk = Buffer.allocUnsafe(CHUNK);
+      chunks.push(chunk);
+      used = 0;
     }
-    pool.write(value, used);
-    keys[i * 4] = k0;
-    keys[i * 4 + 1] = k1;
-    keys[i * 4 + 2] = k2;
-    keys[i * 4 + 3] = k3;
-    vals[i] = used + 1;
-    lens[i] = bytes;
-    used += bytes;
-    size++;
+    chunk[used] = bytes;
+    chunk.write(value, used + 1);
+    vals[i] = 1 + (((chunks.length - 1) << 20) | used);
+    used += 1 + bytes;
   };
 
   // Read a range of the table's blocks at a time (a TID range scan), each range's lines as one text: a
@@ -137,25 +131,27 @@ export async function loadKnownLines(sql: Sql, integrationId: string): Promise<K
       start = end + 1;
     }
   }
-  if (size === 0) return EMPTY;
-
-  const mask = cap - 1;
-  const k = { keys, vals, lens, pool };
   return {
     size,
     get(fp: string): string | undefined {
-      const i = slotOf(word(fp, 0), word(fp, 1), word(fp, 2), word(fp, 3), mask, k.keys, k.vals);
-      const v = k.vals[i]!;
+      const i = slotOf(word(fp, 0), word(fp, 1), word(fp, 2));
+      const v = vals[i]!;
       if (v === 0) return undefined;
       if (v === -1) return '';
-      return k.pool.toString('utf8', v - 1, v - 1 + k.lens[i]!);
+      const c = chunks[(v - 1) >>> 20]!;
+      const at = (v - 1) & 0xfffff;
+      return c.toString('utf8', at + 1, at + 1 + c[at]!);
     },
   };
 }
 
-/** Bits of the filter (16 MiB) and hashes per id: at 1,000,000 ids, a false "may repeat" about once in a thousand data sets. */
-const FILTER_BITS = 1 << 27;
-const FILTER_HASHES = 6;
+/**
+ * Bits of the filter (32 MiB) and hashes per id. The chance that some id of a data set is taken for a
+ * repeat: about 1 in 15,000 at 2,000,000 ids (1,000,000 people and their employments), 1 in 100 at
+ * 4,000,000; the staged rows are asked then, which costs about 4 s a million rows.
+ */
+const FILTER_BITS = 1 << 28;
+const FILTER_HASHES = 8;
 
 /**
  * A Bloom filter over ids: `add` returns false once an id may have been added
