@@ -14,7 +14,7 @@ import { entityCodeSql } from '../domain/records.js';
  *   (an index probe and its heap fetch): 1.4 s of a 6-second steady-state sync at
  *   100,000 people, where this costs a hash and a probe in memory.
  * - {@link createIdFilter}: a Bloom filter over the external ids staged, of a
- *   fixed 32 MiB, that says when no id can repeat. When it cannot say so, the
+ *   fixed 16 MiB, that says when no id can repeat. When it cannot say so, the
  *   staged rows are asked (an exact answer either way).
  */
 
@@ -146,11 +146,11 @@ export async function loadKnownLines(sql: Sql, integrationId: string): Promise<K
 }
 
 /**
- * Bits of the filter (32 MiB) and hashes per id. The chance that some id of a data set is taken for a
- * repeat: about 1 in 15,000 at 2,000,000 ids (1,000,000 people and their employments), 1 in 100 at
- * 4,000,000; the staged rows are asked then, which costs about 4 s a million rows.
+ * Bits of the filter (16 MiB) and hashes per id. The chance that some id of a data set is taken for a
+ * repeat: about 1 in 200 at 2,000,000 ids (1,000,000 people and their employments), 1 in 20 at
+ * 3,000,000; the staged rows are asked then (about 4 s a million rows).
  */
-const FILTER_BITS = 1 << 28;
+const FILTER_BITS = 1 << 27;
 const FILTER_HASHES = 8;
 
 /**
