@@ -443,7 +443,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
     UNION ALL SELECT 'employees', seq FROM plan_emp_base WHERE unparsed AND NOT fast
     UNION ALL SELECT 'employments', seq FROM plan_emt_base WHERE unparsed AND NOT fast`;
   if (stale.length > 0) throw new UnparsedRows(stale.map((r) => ({ entity: r.entity, seq: r.seq })));
-  for (const t of ['plan_org_base', 'plan_emp_base', 'plan_emt_base']) await tx.unsafe(`ANALYZE ${t} (external_id, seq, action, removed, dup_rank, target_id)`);
+  for (const t of ['plan_org_base', 'plan_emp_base', 'plan_emt_base']) await tx.unsafe(`ANALYZE ${t} (external_id, seq, action, removed, dup_rank, target_id, fast)`);
 
   // ── a patch for a record not synced here yet is a creation: it needs what a creation needs ──
   if (ctx.patch && ctx.write !== 'update_only') {
