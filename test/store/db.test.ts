@@ -26,3 +26,20 @@ describe('migrations', () => {
     }
   });
 });
+
+describe.skipIf(!!process.env.TEST_DATABASE_URL)('the embedded server', () => {
+  it('sizes shared buffers to the machine (a quarter, 128 MB to 1 GB) and gives sessions 32 MB of temp buffers', async () => {
+    const { totalmem } = await import('node:os');
+    const sql = connect(inject('databaseUrl'), { max: 1 });
+    try {
+      const [row] = await sql<{ shared: string; temp: string }[]>`
+        SELECT (SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers')::text AS shared,
+               current_setting('temp_buffers') AS temp`;
+      const expected = Math.min(1024, Math.max(128, Math.floor(totalmem() / 4 / 1024 / 1024)));
+      expect(Number(row!.shared)).toBe(expected);
+      expect(row!.temp).toBe('32MB');
+    } finally {
+      await sql.end();
+    }
+  });
+});
