@@ -108,7 +108,8 @@ export async function runPush(job: PushJob, log: (line: string) => void): Promis
     const mon = connect(url, { max: 1, applicationName: 'people-sync-bench-monitor' });
     await prewarm(mon);
     const before = await tableWrites(mon, PEOPLE_TABLES);
-    const { child, port } = await startServer(url, 1 << 30);
+    // IMPORT_MAX_BYTES at 2 GiB: a push of a whole export of a million people and more is taken in one request.
+    const { child, port } = await startServer(url, 2 * 1024 ** 3);
     const pid = child.pid!;
     try {
       await new Promise((r) => setTimeout(r, 300));
