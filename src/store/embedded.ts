@@ -411,13 +411,15 @@ async function waitUntilReady(child: ChildProcess, pgDir: string, tail: () => st
 
 /**
  * Memory for the embedded server, sized to the machine: a quarter of it for shared buffers, between
- * PostgreSQL's default 128 MB and 1 GB, so that a store of a million people stays in memory between syncs
+ * PostgreSQL's default 128 MB and 1 GB (of the container's limit, if it has one), so that a store of a million people stays in memory between syncs
  * (at 128 MB, a recent sync's index probes read from disk and cost three times as much as at 100,000
  * people); and 32 MB of temp buffers a session, which hold a run's plan tables of changed rows. Both are
  * taken only as they are used. A server of your own (DATABASE_URL) keeps its own settings.
  */
 function memorySettings(): string[] {
-  const quarterMb = Math.floor(totalmem() / 4 / 1024 / 1024);
+  // A container's memory limit, where one is set, is the machine it has.
+  const limit = process.constrainedMemory?.() || Infinity;
+  const quarterMb = Math.floor(Math.min(totalmem(), limit) / 4 / 1024 / 1024);
   const shared = Math.min(1024, Math.max(128, quarterMb));
   return ['-c', `shared_buffers=${shared}MB`, '-c', 'temp_buffers=32MB'];
 }

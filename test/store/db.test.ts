@@ -35,7 +35,7 @@ describe.skipIf(!!process.env.TEST_DATABASE_URL)('the embedded server', () => {
       const [row] = await sql<{ shared: string; temp: string }[]>`
         SELECT (SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers')::text AS shared,
                current_setting('temp_buffers') AS temp`;
-      const expected = Math.min(1024, Math.max(128, Math.floor(totalmem() / 4 / 1024 / 1024)));
+      const expected = Math.min(1024, Math.max(128, Math.floor(Math.min(totalmem(), process.constrainedMemory?.() || Infinity) / 4 / 1024 / 1024)));
       expect(Number(row!.shared)).toBe(expected);
       expect(row!.temp).toBe('32MB');
     } finally {
