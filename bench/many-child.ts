@@ -1,6 +1,6 @@
 import { assertStatus, openRuntime, syncOnce, type BenchIntegration } from './runtime.js';
 import { summarizeCounts } from './report.js';
-import { procStatus, resetPeak } from './proc.js';
+import { nextLine, procStatus, resetPeak } from './proc.js';
 
 /**
  * One worker of the many-integrations scenario (bench/many.ts): a runtime configured with every
@@ -33,25 +33,13 @@ export interface ManyResult {
   idleBytes: number;
 }
 
-function nextLine(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      if (!chunk.includes(10)) return;
-      process.stdin.off('data', onData).off('end', onEnd).pause();
-      resolve();
-    };
-    const onEnd = () => reject(new Error('the bench went away while this worker waited for it'));
-    process.stdin.on('data', onData).on('end', onEnd).resume();
-  });
-}
-
 async function main(): Promise<void> {
   const job = JSON.parse(process.env.BENCH_JOB ?? '{}') as ManyJob;
   const br = await openRuntime({ databaseUrl: job.url, file: null, integrations: job.integrations });
   // The runtime's pool connects lazily: connect it now, not inside the timed interval.
   await br.rt.sql`SELECT 1`.catch(() => undefined);
   process.stdout.write('BENCH_READY\n');
-  await nextLine();
+  await nextLine('worker');
   const idle = procStatus('self', 'VmRSS');
   const peakOwn = resetPeak('self');
   const cpu0 = process.cpuUsage();
@@ -70,7 +58,7 @@ async function main(): Promise<void> {
   const result: ManyResult = { startedAt, endedAt, runs, nodeCpu: (cpu.user + cpu.system) / 1e6, peakBytes: peak, idleBytes: idle };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
   // Connections stay open until the parent has read the server's CPU: a backend's CPU leaves with it.
-  await nextLine();
+  await nextLine('worker');
   await br.close();
 }
 

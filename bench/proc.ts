@@ -22,3 +22,16 @@ export function procCpuSeconds(pid: number): number {
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 }
+
+/** The next line on stdin: a child's go-ahead from the bench that started it (`who`: what waits, for the error). */
+export function nextLine(who: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      if (!chunk.includes(10)) return;
+      process.stdin.off('data', onData).off('end', onEnd).pause();
+      resolve();
+    };
+    const onEnd = () => reject(new Error(`the bench went away while this ${who} waited for it`));
+    process.stdin.on('data', onData).on('end', onEnd).resume();
+  });
+}

@@ -4,7 +4,7 @@ import type { SyncMode } from '../src/domain/run.js';
 import { PEOPLE_TABLES, diffWrites, prewarm, recreateDatabase, serverCpuSeconds, settle, tableWrites, withDatabase, type Written } from './db.js';
 import { assertStatus, openRuntime, syncOnce } from './runtime.js';
 import { summarizeCounts, type ChildResult } from './report.js';
-import { procStatus, resetPeak } from './proc.js';
+import { nextLine, procStatus, resetPeak } from './proc.js';
 
 /**
  * One sync scenario, in its own process so its peak RSS is its own: for each
@@ -35,19 +35,6 @@ export interface SyncJob {
   pause?: boolean;
 }
 
-/** The next line on stdin (the parent's go-ahead). */
-function nextLine(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      if (!chunk.includes(10)) return;
-      process.stdin.off('data', onData).off('end', onEnd).pause();
-      resolve();
-    };
-    const onEnd = () => reject(new Error('the bench went away while this scenario waited for it'));
-    process.stdin.on('data', onData).on('end', onEnd).resume();
-  });
-}
-
 async function main(): Promise<void> {
   const job = JSON.parse(process.env.BENCH_JOB ?? '{}') as SyncJob;
   const times: number[] = [];
@@ -60,7 +47,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < job.warmup + job.reps; i++) {
     if (job.pause && i >= job.warmup) {
       process.stdout.write('BENCH_PAUSE\n');
-      await nextLine();
+      await nextLine('scenario');
     }
     const fresh = job.reset === 'each' || i === 0;
     const url = fresh ? await recreateDatabase(job.adminUrl, job.db, job.template) : withDatabase(job.adminUrl, job.db);
