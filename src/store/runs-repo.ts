@@ -30,6 +30,11 @@ export interface RunFilter {
   dry_run?: boolean;
   trigger?: Trigger;
   requested_by?: string;
+  /** Created or finished within these whole UTC days (YYYY-MM-DD), both ends included. */
+  created_from?: string;
+  created_to?: string;
+  finished_from?: string;
+  finished_to?: string;
   limit: number;
   /** Runs with an id below this one (the `next_cursor` of the previous page). */
   before?: number;
@@ -177,11 +182,19 @@ export function createRunsRepo(sql: Sql) {
       return row ?? null;
     },
 
+    /** Who asked for runs, most recent first (at most 100): the web window's "created by" filter. */
+    async requesters(): Promise<string[]> {
+      const rows = await sql<{ requested_by: string }[]>`
+        SELECT requested_by FROM sync_runs WHERE requested_by IS NOT NULL GROUP BY requested_by ORDER BY max(id) DESC LIMIT 100`;
+      return rows.map((r) => r.requested_by);
+    },
+
     async children(id: number): Promise<Run[]> {
       return sql.unsafe<Run[]>(`SELECT ${RUN_COLUMNS} FROM sync_runs WHERE parent_id = $1 ORDER BY id`, [id]);
     },
 
     async list(f: RunFilter): Promise<{ items: Run[]; next_cursor: string | null }> {
+      const day = (d: string) => `${d}T00:00:00Z`;
       const where = [
         // Children are listed only under their integration.
         f.integration ? sql`integration_id = ${f.integration}` : sql`parent_id IS NULL`,
@@ -189,6 +202,10 @@ export function createRunsRepo(sql: Sql) {
         f.dry_run !== undefined && sql`dry_run = ${f.dry_run}`,
         f.trigger && sql`trigger = ${f.trigger}`,
         f.requested_by && sql`requested_by = ${f.requested_by}`,
+        f.created_from && sql`created_at >= ${day(f.created_from)}::timestamptz`,
+        f.created_to && sql`created_at < ${day(f.created_to)}::timestamptz + interval '1 day'`,
+        f.finished_from && sql`finished_at >= ${day(f.finished_from)}::timestamptz`,
+        f.finished_to && sql`finished_at < ${day(f.finished_to)}::timestamptz + interval '1 day'`,
         f.before && sql`id < ${f.before}`,
       ].filter((c): c is Fragment => !!c);
       const clause = where.reduce((acc, c) => sql`${acc} AND ${c}`);

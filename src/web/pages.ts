@@ -3,7 +3,7 @@ import { RECORD_STATUSES, RUN_STATUSES, TRIGGERS, totalsByStatus, type Counts, t
 import { toRunView, type RunView } from '../domain/run-view.js';
 import type { IntegrationRow } from '../../commands/types.js';
 import { badge, duration, html, layout, postButton, time, withQuery, type Markup, type Viewer } from './html.js';
-import type { WebRunFilter } from './runs-query.js';
+import type { RunFilter } from '../store/runs-repo.js';
 
 /** The pages of the web window, as functions of what they show. */
 
@@ -56,7 +56,7 @@ ${postButton(v, `/ui/integrations/${encodeURIComponent(r.id)}/${r.active ? 'disa
   return layout({ title: 'Integrations', viewer: v, body, notice });
 }
 
-export interface RunsFilterForm extends Omit<WebRunFilter, 'limit' | 'before' | 'dry_run'> {
+export interface RunsFilterForm extends Omit<RunFilter, 'limit' | 'before' | 'dry_run'> {
   dry_run?: 'true' | 'false';
 }
 

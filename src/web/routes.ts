@@ -15,7 +15,6 @@ import { integrationRows } from '../../commands/status.js';
 import { checkPost, requireViewer, safeNext, SESSION_COOKIE, type AccessRules, type WebEnv } from './access.js';
 import { html, layout, type Markup, type Viewer } from './html.js';
 import { integrationsPage, messagePage, recordsPage, runPage, runsPage, type RunActions } from './pages.js';
-import { listRuns, requesters } from './runs-query.js';
 import { pageOfRecords } from './records-query.js';
 import { peoplePage, personPage } from './person-pages.js';
 import type { WebSessions } from './sessions.js';
@@ -49,7 +48,7 @@ const STATIC: Record<string, { type: string; body: string }> = {
 };
 
 const empty = (v: unknown) => (v === '' ? undefined : v);
-const date = z.preprocess(empty, z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional());
+const date = z.preprocess(empty, z.iso.date({ error: 'must be a date, YYYY-MM-DD' }).optional());
 const RunsQuery = z.object({
   status: z.preprocess(empty, z.enum(RUN_STATUSES).optional()),
   integration: z.preprocess(empty, z.string().max(200).optional()),
@@ -178,6 +177,11 @@ ${d.oidc
     try {
       const who = await d.oidc.finish(callback, parsed.data);
       const team = d.workspace ? await d.workspace() : null;
+      // Letting a workspace read needs to know which one it is: without that, nobody is let in.
+      if (!team && d.rules.readers === 'everyone-in-workspace') {
+        d.log.warn('Sign in with Slack refused: the workspace is not known', { user: who.user_id });
+        return page(c, messagePage(null, 'Sign-in is not possible yet', html`people-sync cannot tell which Slack workspace is its own (the bot token's auth.test named none), so with UI_READERS=everyone-in-workspace it lets nobody in. Check SLACK_BOT_TOKEN.`), 403);
+      }
       if (team && who.team_id !== team) {
         d.log.warn('Sign in with Slack from another workspace refused', { user: who.user_id, team: who.team_id });
         return page(c, messagePage(null, 'This is another Slack workspace', html`You signed in to Slack workspace ${who.team_id ?? '(unknown)'}; this people-sync belongs to workspace ${team}. <a href="/ui/login">Sign in again</a> with that one.`), 403);
@@ -220,12 +224,12 @@ ${d.oidc
     if (!q.success) return page(c, messagePage(c.get('viewer'), 'These filters cannot be read', q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')), 400);
     const { cursor, ...filter } = q.data;
     const [list, who] = await Promise.all([
-      listRuns(d.sql, { ...filter, dry_run: filter.dry_run === undefined ? undefined : filter.dry_run === 'true', before: cursor, limit: PAGE_RUNS }),
-      requesters(d.sql),
+      d.store.runs.list({ ...filter, dry_run: filter.dry_run === undefined ? undefined : filter.dry_run === 'true', before: cursor, limit: PAGE_RUNS }),
+      d.store.runs.requesters(),
     ]);
     return page(
       c,
-      runsPage(c.get('viewer'), { filter, integrations: d.commands.integrations().map((i) => i.id), requesters: who, runs: list.items, next: list.next_cursor, first: !cursor }),
+      runsPage(c.get('viewer'), { filter, integrations: d.commands.integrations().map((i) => i.id), requesters: who, runs: list.items, next: list.next_cursor === null ? null : Number(list.next_cursor), first: !cursor }),
     );
   });
 

@@ -80,6 +80,10 @@ describe('web window: pages and actions', () => {
     const none = await (await admin.get(`/ui/runs?created_from=${tomorrow}`)).text();
     expect(none).toContain('No runs match these filters.');
     expect((await admin.get('/ui/runs?status=bogus')).status).toBe(400);
+    // A day that does not exist is refused with the field named, not taken to the database.
+    const feb30 = await admin.get('/ui/runs?created_from=2026-02-30');
+    expect(feb30.status).toBe(400);
+    expect(await feb30.text()).toContain('created_from: must be a date, YYYY-MM-DD');
 
     const page = await (await admin.get(`/ui/runs/${run.id}`)).text();
     expect(page).toMatch(/Run #\d+ · hr · full/);
