@@ -88,6 +88,15 @@ const EnvSchema = z.object({
       message: `RUN_STALE_AFTER_SECONDS must be at least three times RUN_HEARTBEAT_SECONDS (${3 * e.RUN_HEARTBEAT_SECONDS}; got ${e.RUN_STALE_AFTER_SECONDS} with RUN_HEARTBEAT_SECONDS ${e.RUN_HEARTBEAT_SECONDS})`,
     });
   }
+  // Sign in with Slack proves who someone is in *some* workspace; the bot token is how people-sync knows its own.
+  if (e.UI_READERS === 'everyone-in-workspace' && e.SLACK_CLIENT_ID && !e.SLACK_BOT_TOKEN) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['UI_READERS'],
+      message:
+        "UI_READERS=everyone-in-workspace needs SLACK_BOT_TOKEN: it is how people-sync knows which Slack workspace is its own, and without it anyone signed in to any workspace could read people's records. Set SLACK_BOT_TOKEN, or UI_READERS=admins.",
+    });
+  }
 });
 
 export type Env = Record<string, string | undefined>;

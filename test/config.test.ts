@@ -73,6 +73,13 @@ describe('config', () => {
     expect(loadConfig({ ...env, RUN_HEARTBEAT_SECONDS: '5', RUN_STALE_AFTER_SECONDS: '15' }).runStaleAfterSeconds).toBe(15);
   });
 
+  it('refuses to let "everyone in the workspace" read the web window when no bot token says which workspace that is', () => {
+    const env = { INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token', SLACK_CLIENT_ID: '111.222', SLACK_CLIENT_SECRET: 'secret-0123' };
+    expect(() => loadConfig({ ...env, UI_READERS: 'everyone-in-workspace' })).toThrow(/UI_READERS=everyone-in-workspace needs SLACK_BOT_TOKEN/);
+    expect(loadConfig({ ...env, UI_READERS: 'everyone-in-workspace', SLACK_BOT_TOKEN: 'xoxb-test-token' }).web.readers).toBe('everyone-in-workspace');
+    expect(loadConfig({ ...env, UI_READERS: 'admins' }).web.readers).toBe('admins');
+  });
+
   it.each([
     ['an unknown key', ok.replace('max_terminations: 25', 'max_termination: 25'), /integration "hr" \(#1\): \(integration\): unknown key\(s\) max_termination/],
     ['a bad percentage', ok.replace('max_terminations: 25', 'max_terminations: 10 percent'), /integration "hr" \(#1\): max_terminations: must be a number of people/],
