@@ -1,6 +1,7 @@
 import { ENTITIES, type Entity } from '../domain/records.js';
 import { RECORD_STATUSES, RUN_STATUSES, TRIGGERS, totalsByStatus, type Counts, type RecordStatus, type Run, type RunRecord } from '../domain/run.js';
-import { toRunView, type RunView } from '../domain/run-view.js';
+import { modeWords, toRunView, type RunView } from '../domain/run-view.js';
+import { runTitle } from '../../commands/render-text.js';
 import type { IntegrationRow } from '../../commands/types.js';
 import { badge, duration, html, layout, postButton, time, withQuery, type Markup, type Viewer } from './html.js';
 import type { RunFilter } from '../store/runs-repo.js';
@@ -16,10 +17,6 @@ function countsLine(counts: Partial<Counts>, link?: (s: RecordStatus) => string)
   return html`${parts.map(
     (s, i) => html`${i ? ' · ' : ''}${link ? html`<a href="${link(s)}">${s} ${t[s].toLocaleString('en')}</a>` : html`${s} ${t[s].toLocaleString('en')}`}`,
   )}`;
-}
-
-function runTitle(r: Pick<RunView, 'id' | 'integration' | 'mode' | 'dry_run'>): string {
-  return `Run #${r.id} · ${r.integration ?? 'all integrations'} · ${r.mode}${r.dry_run ? ' · dry run' : ''}`;
 }
 
 export function integrationsPage(v: Viewer, rows: IntegrationRow[], notice: Notice): Markup {
@@ -94,7 +91,7 @@ ${o.runs.length
 <td><a href="/ui/runs/${r.id}">#${r.id}</a></td>
 <td>${r.integration ?? 'all'}</td>
 <td>${badge(r.status)}</td>
-<td>${r.mode}${r.dry_run ? ' · dry run' : ''}</td>
+<td>${modeWords(r)}${r.dry_run ? ' · dry run' : ''}</td>
 <td>${r.trigger}${r.requested_by ? html` · ${r.requested_by}` : ''}</td>
 <td>${time(r.created_at)}</td>
 <td class="num">${duration(r.duration_ms)}</td>
@@ -132,7 +129,7 @@ ${actions.revert ? postButton(v, `/ui/runs/${r.id}/revert`, 'Revert this run (pl
 <dl class="facts">
 <dt>Status</dt><dd>${badge(r.status)}${r.reason ? html` — ${r.reason}` : ''}</dd>
 ${r.error ? html`<dt>Error</dt><dd class="s-failed">${r.error}</dd>` : ''}
-<dt>Mode</dt><dd>${r.mode}${r.dry_run ? ' · dry run (nothing written)' : ''}${r.user ? html` · user ${r.user}` : ''}</dd>
+<dt>Mode</dt><dd>${modeWords(r)}${r.dry_run ? ' · dry run (nothing written)' : ''}</dd>
 <dt>Trigger</dt><dd>${r.trigger}</dd>
 <dt>Requested by</dt><dd>${r.requested_by ?? '—'}</dd>
 ${r.applied_from ? html`<dt>Applies</dt><dd>dry run <a href="/ui/runs/${r.applied_from}">#${r.applied_from}</a></dd>` : ''}
