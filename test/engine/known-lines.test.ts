@@ -35,7 +35,7 @@ describe('known lines', () => {
 });
 
 describe('id filter', () => {
-  it('never misses a repeat, and says "new" for 200,000 distinct ids', () => {
+  it('never misses a repeat, held exactly or in the filter, and says "new" for 200,000 distinct ids', () => {
     const f = createIdFilter();
     let fresh = 0;
     for (let i = 0; i < 200_000; i++) if (f.add(`0E${i}`)) fresh++;
@@ -43,5 +43,10 @@ describe('id filter', () => {
     for (const id of ['0E0', '0E12345', '0E199999']) expect(f.add(id)).toBe(false);
     // The entity is part of the key: the same id in another entity is another id.
     expect(f.add('1E12345')).toBe(true);
+    // A small data set's ids are held exactly, before any filter is made.
+    const small = createIdFilter();
+    expect(small.add('0A')).toBe(true);
+    expect(small.add('0B')).toBe(true);
+    expect(small.add('0A')).toBe(false);
   });
 });
