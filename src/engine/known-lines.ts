@@ -38,6 +38,8 @@ function word(fp: string, i: number): number {
 
 /** Blocks of record_links read at a time: 4 MiB of table, about 2 MB of text. */
 const BLOCKS = 512;
+/** Links read at a time through the primary key. */
+const KEYSET_PAGE = 50_000;
 /** The most a table is filled, and the size of a chunk of ids. */
 const LOAD = 0.7;
 const CHUNK = 1 << 20;
@@ -108,27 +110,52 @@ export async function loadKnownLines(sql: Sql, integrationId: string): Promise<K
     used += 1 + bytes;
   };
 
-  // Read a range of the table's blocks at a time (a TID range scan), each range's lines as one text: a
-  // sequential read in pieces, so neither the rows nor one text of every link is ever held.
-  const [{ blocks }] = (await sql`
-    SELECT (pg_relation_size('record_links') / current_setting('block_size')::int)::int AS blocks`) as unknown as [{ blocks: number }];
-  for (let from = 0; from < Math.max(blocks, 1); from += BLOCKS) {
-    // The last range is open: blocks added since the size was read are read too.
-    const last = from + BLOCKS >= blocks;
-    const [row] = await sql.unsafe<{ lines: string | null }[]>(
-      String.raw`SELECT string_agg(replace(fp::text, '-', '') || (${entityCodeSql('entity')})::text
-                  || replace(replace(replace(replace(external_id, E'\\', E'\\\\'), E'\n', E'\\n'), E'\r', E'\\r'), E'\t', E'\\t'), E'\n') AS lines
-                 FROM record_links
-                 WHERE ctid >= format('(%s,0)', $2::int)::tid ${last ? '' : `AND ctid < format('(%s,0)', $3::int)::tid`}
-                   AND integration_id = $1 AND fp IS NOT NULL`,
-      last ? [integrationId, from] : [integrationId, from, from + BLOCKS],
-    );
-    const text = row?.lines ?? '';
+  const addLines = (text: string | null) => {
+    if (!text) return;
     for (let start = 0; start < text.length; ) {
       let end = text.indexOf('\n', start);
       if (end < 0) end = text.length;
       add(text.slice(start, end));
       start = end + 1;
+    }
+  };
+  const LINE = String.raw`replace(fp::text, '-', '') || (${entityCodeSql('entity')})::text
+    || replace(replace(replace(replace(external_id, E'\\', E'\\\\'), E'\n', E'\\n'), E'\r', E'\\r'), E'\t', E'\\t')`;
+
+  const [{ blocks, rows }] = (await sql`
+    SELECT (pg_relation_size('record_links') / current_setting('block_size')::int)::int AS blocks,
+           reltuples::float8 AS rows FROM pg_class WHERE oid = 'record_links'::regclass`) as unknown as [{ blocks: number; rows: number }];
+  if (rows > 0 && links * 4 >= rows) {
+    // Most of the table is this integration's: read a range of its blocks at a time (a TID range scan),
+    // each range's lines as one text — a sequential read in pieces, so neither the rows nor one text of
+    // every link is ever held.
+    for (let from = 0; from < Math.max(blocks, 1); from += BLOCKS) {
+      // The last range is open: blocks added since the size was read are read too.
+      const last = from + BLOCKS >= blocks;
+      const [row] = await sql.unsafe<{ lines: string | null }[]>(
+        `SELECT string_agg(${LINE}, E'\n') AS lines FROM record_links
+         WHERE ctid >= format('(%s,0)', $2::int)::tid ${last ? '' : `AND ctid < format('(%s,0)', $3::int)::tid`}
+           AND integration_id = $1 AND fp IS NOT NULL`,
+        last ? [integrationId, from] : [integrationId, from, from + BLOCKS],
+      );
+      addLines(row?.lines ?? null);
+    }
+  } else {
+    // A small part of a table shared with other integrations (or one never analyzed): its own links
+    // only, through the primary key, a page at a time.
+    for (let after: [string, string] = ['', '']; ; ) {
+      const [row] = await sql.unsafe<{ lines: string | null; entity: string | null; external_id: string | null; n: number }[]>(
+        `WITH page AS (SELECT entity, external_id, fp FROM record_links
+                       WHERE integration_id = $1 AND (entity, external_id) > ($2, $3)
+                       ORDER BY entity, external_id LIMIT ${KEYSET_PAGE})
+         SELECT (SELECT string_agg(${LINE}, E'\n') FROM page WHERE fp IS NOT NULL) AS lines,
+                l.entity, l.external_id, (SELECT count(*) FROM page)::int AS n
+         FROM (SELECT 1) one LEFT JOIN (SELECT entity, external_id FROM page ORDER BY entity DESC, external_id DESC LIMIT 1) l ON true`,
+        [integrationId, after[0], after[1]],
+      );
+      addLines(row?.lines ?? null);
+      if (!row || row.n < KEYSET_PAGE || row.entity === null || row.external_id === null) break;
+      after = [row.entity, row.external_id];
     }
   }
   return {

@@ -31,6 +31,22 @@ describe('known lines', () => {
     expect(known.get(md5('theirs'))).toBeUndefined();
     expect(known.get(md5('never'))).toBeUndefined();
     expect((await loadKnownLines(t.rt.sql, 'nobody')).size).toBe(0);
+
+    // An integration holding a small share of the table reads its own links through the primary key,
+    // a page at a time (past one page here), and not its neighbours' blocks.
+    await t.rt.sql`
+      INSERT INTO record_links (integration_id, entity, external_id, record_id, fp)
+      SELECT 'big', 'employees', 'B' || g, g, md5('big' || g)::uuid FROM generate_series(1, 240000) g`;
+    await t.rt.sql`ANALYZE record_links`;
+    const small = await loadKnownLines(t.rt.sql, 'hr');
+    expect(small.size).toBe(n + 2);
+    for (let g = 1; g <= n; g += 997) expect(small.get(md5(String(g)))).toBe(`${g % 3 === 0 ? 1 : 0}E${g}`);
+    expect(small.get(md5('odd'))).toBe('2tab\\there\\\\back\\nline é');
+    expect(small.get(md5('twin'))).toBe('');
+    expect(small.get(md5('big7'))).toBeUndefined();
+    const big = await loadKnownLines(t.rt.sql, 'big');
+    expect(big.size).toBe(240000);
+    expect(big.get(md5('big239999'))).toBe('0B239999');
   });
 });
 
