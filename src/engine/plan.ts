@@ -764,12 +764,20 @@ async function markReverts(tx: Tx, snapshotId: number, revertOf: number): Promis
          JOIN snapshot_rows r ON r.snapshot_id = $1::bigint AND r.entity = '${entity}' AND r.seq = p.seq
          LEFT JOIN run_records o ON o.id = (r.payload::jsonb -> 'reverts' ->> 'record')::bigint AND o.run_id = $2::bigint),
        conflicts AS (
-         SELECT DISTINCT ON (x.seq) x.seq, k.field, (e.provenance ->> k.field)::bigint AS by_run
-         FROM rows x JOIN ${table} e ON e.id = x.target_id
-         CROSS JOIN LATERAL jsonb_object_keys(x.changes) AS k(field)
-         WHERE x.action IN ('updated', 'terminated', 'restored') AND x.left_there ? k.field
-           AND (x.changes -> k.field -> 'before') IS DISTINCT FROM (x.left_there -> k.field -> 'after')
-         ORDER BY x.seq, k.field)
+         SELECT DISTINCT ON (seq) * FROM (
+           SELECT x.seq, k.field, (e.provenance ->> k.field)::bigint AS by_run
+           FROM rows x JOIN ${table} e ON e.id = x.target_id
+           CROSS JOIN LATERAL jsonb_object_keys(x.changes) AS k(field)
+           WHERE x.action IN ('updated', 'terminated', 'restored') AND x.left_there ? k.field
+             AND (x.changes -> k.field -> 'before') IS DISTINCT FROM (x.left_there -> k.field -> 'after')
+           -- A creation's result holds no fields to compare: a record a later run wrote since is not the
+           -- reverted run's alone to remove.
+           UNION ALL
+           SELECT x.seq, v.key, v.value::bigint
+           FROM rows x JOIN ${table} e ON e.id = x.target_id
+           CROSS JOIN LATERAL jsonb_each_text(coalesce(e.provenance, '{}'::jsonb)) AS v(key, value)
+           WHERE x.undoes = 'created' AND v.value ~ '^[0-9]+$' AND v.value::bigint > $2::bigint) c
+         ORDER BY seq, field)
        UPDATE ${t} p SET
          action = CASE WHEN c.seq IS NOT NULL OR (p.target_id IS NULL AND p.action <> 'unchanged') THEN 'skipped' ELSE p.action END,
          errors = CASE WHEN p.target_id IS NULL THEN NULL ELSE p.errors END,

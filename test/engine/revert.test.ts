@@ -71,6 +71,21 @@ describe('revert a run', () => {
     expect((await results(t, redo.id)).e1!.changes).toMatchObject({ job_title: { before: 'Engineer', after: 'Lead' } });
   });
 
+  it('leaves a person it created alone when a later run changed them since', async () => {
+    const t = await rt.start({ integrations: fileIntegration(), files: { 'export.json': doc([ana()]) } });
+    await t.sync({ integration: 'hr', mode: 'full' });
+    t.write('export.json', doc([ana(), dee]));
+    const hired = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(hired.counts.employees).toMatchObject({ created: 1 });
+    t.write('export.json', doc([ana(), { ...dee, job_title: 'Senior Analyst' }]));
+    const later = await t.sync({ integration: 'hr', mode: 'full' });
+    expect(later.counts.employees).toMatchObject({ updated: 1 });
+
+    const dry = await t.drain((await t.rt.service.revert(hired.id, 'api', 'ana-admin')).run.id);
+    expect((await results(t, dry.id)).e4).toMatchObject({ status: 'skipped', reason: `job_title changed since by run #${later.id}: not reverted` });
+    expect(dry.counts.employees).toMatchObject({ skipped: 1 });
+  });
+
   it('refuses what it cannot revert, saying why', async () => {
     const t = await rt.start({ integrations: fileIntegration(), files: { 'export.json': doc([ana()]) } });
     const dry = await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
