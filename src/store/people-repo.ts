@@ -172,14 +172,18 @@ export function createPeopleRepo(sql: Sql) {
 
     /** The people a key names exactly: an email (any case), an external id of any integration, an employee number. */
     async find(key: string): Promise<PersonSummary[]> {
-      const k = key.trim();
+      const k = key.trim().replace(/^#/, '');
+      const id = /^\d{1,15}$/.test(k) ? Number(k) : null;
+      // One branch per key, each by its index (emails are stored lower-cased); an OR across them read every employee.
       return sql.unsafe<PersonSummary[]>(
         `SELECT e.id::int AS id, e.email, ${NAME} AS name, e.status, e.job_title, e.department, e.employee_number, ${LINKS} AS links
          FROM employees e
-         WHERE lower(e.email) = lower($1) OR e.employee_number = $1 OR e.id::text = $1
-            OR e.id IN (SELECT record_id FROM record_links WHERE entity = 'employees' AND external_id = $1)
+         WHERE e.id IN (SELECT id FROM employees WHERE email = lower($1)
+                        UNION SELECT id FROM employees WHERE employee_number = $1
+                        UNION SELECT id FROM employees WHERE id = $2::bigint
+                        UNION SELECT record_id FROM record_links WHERE entity = 'employees' AND external_id = $1)
          ORDER BY e.id LIMIT 20`,
-        [k.replace(/^#/, '')],
+        [k, id],
       );
     },
 
