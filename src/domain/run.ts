@@ -87,6 +87,8 @@ export interface FieldChange {
 
 export interface RunRecord {
   id: number;
+  /** The stored person or org unit the result is about, when a page reads it (the runs API does not list it). */
+  record_id?: number | null;
   entity: Entity;
   external_id: string;
   status: RecordStatus;

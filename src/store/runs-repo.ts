@@ -3,7 +3,7 @@ import type { Sql } from './db.js';
 import { isPgError } from './db.js';
 import { enqueue, RUN_FINISHED } from './outbox-repo.js';
 import { ErrorCode, PeopleSyncError } from '../errors.js';
-import { entityCodeSql, type Entity } from '../domain/records.js';
+import { ENTITIES, ENTITY_CODE, type Entity } from '../domain/records.js';
 import { addCounts, emptyCounts, type Counts, type RecordStatus, type Run, type RunRecord, type RunStatus, type Trigger } from '../domain/run.js';
 import { renderDiff } from '../domain/diff.js';
 
@@ -39,6 +39,9 @@ export interface RunFilter {
   /** Runs with an id below this one (the `next_cursor` of the previous page). */
   before?: number;
 }
+
+const UNCHANGED_SPAN = 1_000_000_000;
+const ENTITIES_BY_CODE: readonly Entity[] = [...ENTITIES].sort((a, b) => ENTITY_CODE[a] - ENTITY_CODE[b]);
 
 export interface RecordFilter {
   status?: RecordStatus;
@@ -142,6 +145,25 @@ export function createRunsRepo(sql: Sql) {
     JOIN sync_runs r ON r.id = rr.run_id
     LEFT JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq
     WHERE rr.run_id = ANY(${runIds}::bigint[])`;
+
+  /** Up to `limit` seqs after `afterSeq` of a snapshot's rows of `entity` that are neither failed nor removed and have no result row of `runId`, in order. */
+  async function unchangedSeqs(runId: number, snapshotId: number, entity: Entity, afterSeq: number, limit: number, q: string | null): Promise<number[]> {
+    const [last] = await sql<{ max: number | null }[]>`SELECT max(seq) AS max FROM snapshot_rows WHERE snapshot_id = ${snapshotId} AND entity = ${entity}`;
+    const found: number[] = [];
+    for (let lo = afterSeq, width = 1024; last?.max != null && lo < last.max && found.length < limit; lo += width, width = Math.min(width * 2, 65_536)) {
+      const hi = lo + width;
+      const rows = await sql<{ seq: number }[]>`
+        SELECT seq FROM (
+          SELECT seq FROM snapshot_rows
+          WHERE snapshot_id = ${snapshotId} AND entity = ${entity} AND seq > ${lo} AND seq <= ${hi} AND errors IS NULL AND NOT removed
+            ${q ? sql`AND (external_id ILIKE ${q} OR email ILIKE ${q} OR payload::text ILIKE ${q})` : sql``}
+          EXCEPT
+          SELECT seq FROM run_records WHERE run_id = ${runId} AND entity = ${entity} AND seq > ${lo} AND seq <= ${hi}
+        ) s ORDER BY seq LIMIT ${limit - found.length}`;
+      for (const r of rows) found.push(r.seq);
+    }
+    return found;
+  }
 
   return {
     /**
@@ -444,44 +466,82 @@ export function createRunsRepo(sql: Sql) {
       return sql<FailedResult[]>`${resultsWithPayload(runIds)} AND rr.status = 'failed' ORDER BY rr.id LIMIT ${limit}`;
     },
 
+    /**
+     * Per-record results, a page at a time, costing what the page shows rather than what the run
+     * holds. Phase 0 is the run's result rows by id: their ids are paged alone before anything is
+     * joined, so a 100,000-record run reads 50 payloads for 50 results. Phase 1 is its unchanged
+     * records: the snapshot rows with no result row, walked segment by segment (each run of the
+     * page — a parent run has several — then each entity) along the stored data set's key, in
+     * windows of seq that grow from 1,024 to 65,536, each an `EXCEPT` of two index ranges. No plan
+     * the statistics could pick reads more than a window beyond the page (statistics of a data set
+     * staged a moment ago are stale, and an ordered walk under stale statistics became a sort of the
+     * whole snapshot, or a nested loop over every result). An unchanged record's id is its segment
+     * (run index × 3 + entity code) × 10⁹ + seq: unique within a parent run, stable across pages.
+     */
     async records(run: Run, f: RecordFilter): Promise<{ items: RunRecord[]; next_cursor: string | null }> {
       const runIds = run.integration_id ? [run.id] : (await this.children(run.id)).map((c) => c.id);
       const items: RunRecord[] = [];
       const q = f.q ? `%${f.q.replace(/[\\%_]/g, (c) => '\\' + c)}%` : null;
       let phase = f.after?.phase ?? 0;
-      let afterId = f.after?.id ?? 0;
+      let after = f.after?.id ?? 0;
+
       if (phase === 0 && f.status !== 'unchanged') {
-        const rows = await sql<(RunRecord & { changes: RunRecord['changes']; email?: string | null })[]>`
-          ${resultsWithPayload(runIds)} AND rr.id > ${afterId}
+        const ids = await sql<{ id: number }[]>`
+          SELECT rr.id FROM run_records rr
+          WHERE rr.run_id = ANY(${runIds}::bigint[]) AND rr.id > ${after}
             ${f.status ? sql`AND rr.status = ${f.status}` : sql``}
             ${f.entity ? sql`AND rr.entity = ${f.entity}` : sql``}
-            ${q ? sql`AND (rr.external_id ILIKE ${q} OR sr.email ILIKE ${q} OR sr.payload::text ILIKE ${q})` : sql``}
+            ${q
+              ? sql`AND (rr.external_id ILIKE ${q} OR EXISTS (
+                      SELECT 1 FROM sync_runs r JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq
+                      WHERE r.id = rr.run_id AND (sr.email ILIKE ${q} OR sr.payload::text ILIKE ${q})))`
+              : sql``}
           ORDER BY rr.id LIMIT ${f.limit + 1}`;
-        for (const { email: _email, ...r } of rows.slice(0, f.limit)) items.push({ ...r, diff: renderDiff(r.external_id, r.changes) });
-        if (rows.length > f.limit) return { items, next_cursor: encodeCursor(0, items[items.length - 1]!.id) };
+        const page = ids.slice(0, f.limit).map((r) => r.id);
+        if (page.length) {
+          const rows = await sql<Omit<RunRecord, 'diff'>[]>`
+            SELECT rr.id, rr.record_id::int AS record_id, rr.entity, rr.external_id, rr.status, rr.reason, rr.errors, rr.changes, people_sync_payload(sr.payload) AS payload
+            FROM run_records rr
+            JOIN sync_runs r ON r.id = rr.run_id
+            LEFT JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq
+            WHERE rr.id = ANY(${page}::bigint[]) ORDER BY rr.id`;
+          for (const r of rows) items.push({ ...r, diff: renderDiff(r.external_id, r.changes) });
+        }
+        if (ids.length > f.limit) return { items, next_cursor: encodeCursor(0, items[items.length - 1]!.id) };
         phase = 1;
-        afterId = 0;
+        after = 0;
       }
       if (f.status && f.status !== 'unchanged') return { items, next_cursor: null };
-      const want = f.limit - items.length;
-      if (want <= 0) return { items, next_cursor: encodeCursor(1, 0) };
-      // Unchanged rows carry a synthetic, stable id: the snapshot row's position (its entity's code, then its number).
-      const position = sql.unsafe(`(${entityCodeSql('sr.entity')})::bigint * 1000000000 + sr.seq`);
-      const rows = await sql<{ pos: number; entity: Entity; external_id: string; payload: unknown }[]>`
-        SELECT ${position} AS pos,
-               sr.entity, sr.external_id, people_sync_payload(sr.payload) AS payload
-        FROM sync_runs r JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id
-        WHERE r.id = ANY(${runIds}::bigint[]) AND r.status IN ('completed', 'warning', 'held')
-          AND sr.errors IS NULL AND NOT sr.removed
-          AND NOT EXISTS (SELECT 1 FROM run_records rr WHERE rr.run_id = r.id AND rr.entity = sr.entity AND rr.seq = sr.seq)
-          AND ${position} > ${afterId}
-          ${f.entity ? sql`AND sr.entity = ${f.entity}` : sql``}
-          ${q ? sql`AND (sr.external_id ILIKE ${q} OR sr.email ILIKE ${q} OR sr.payload::text ILIKE ${q})` : sql``}
-        ORDER BY pos LIMIT ${want + 1}`;
-      for (const r of rows.slice(0, want)) {
-        items.push({ id: r.pos, entity: r.entity, external_id: r.external_id, status: 'unchanged', reason: null, errors: null, changes: null, diff: null, payload: r.payload });
+
+      const sorted = [...runIds].sort((a, b) => a - b);
+      const shown = new Map(
+        (await sql<{ id: number; snapshot_id: number }[]>`
+          SELECT id::int, snapshot_id::int FROM sync_runs
+          WHERE id = ANY(${sorted}::bigint[]) AND snapshot_id IS NOT NULL AND status IN ('completed', 'warning', 'held')`).map((r) => [r.id, r.snapshot_id]),
+      );
+      for (const [index, runId] of sorted.entries()) {
+        const snapshotId = shown.get(runId);
+        if (snapshotId === undefined) continue;
+        for (const entity of ENTITIES_BY_CODE) {
+          if (f.entity && f.entity !== entity) continue;
+          const base = (index * ENTITIES_BY_CODE.length + ENTITY_CODE[entity]) * UNCHANGED_SPAN;
+          if (after >= base + UNCHANGED_SPAN) continue;
+          const want = f.limit - items.length;
+          if (want <= 0) return { items, next_cursor: encodeCursor(1, after) };
+          const seqs = await unchangedSeqs(runId, snapshotId, entity, after >= base ? after - base : 0, want + 1, q);
+          if (seqs.length) {
+            const rows = await sql<{ seq: number; external_id: string; payload: unknown }[]>`
+              SELECT seq, external_id, people_sync_payload(payload) AS payload FROM snapshot_rows
+              WHERE snapshot_id = ${snapshotId} AND entity = ${entity} AND seq = ANY(${seqs.slice(0, want)}::int[]) ORDER BY seq`;
+            for (const r of rows) {
+              items.push({ id: base + r.seq, entity, external_id: r.external_id, status: 'unchanged', reason: null, errors: null, changes: null, diff: null, payload: r.payload });
+            }
+          }
+          if (seqs.length > want) return { items, next_cursor: encodeCursor(1, items[items.length - 1]!.id) };
+          after = base + UNCHANGED_SPAN - 1;
+        }
       }
-      return { items, next_cursor: rows.length > want ? encodeCursor(1, rows[want - 1]!.pos) : null };
+      return { items, next_cursor: null };
     },
   };
 }

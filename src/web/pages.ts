@@ -205,7 +205,7 @@ export interface RecordsFilterForm {
 
 export function recordsPage(
   v: Viewer,
-  o: { run: RunView; filter: RecordsFilterForm; items: (RunRecord & { record_id?: number | null })[]; next: string | null; first: boolean; open: string | undefined },
+  o: { run: RunView; filter: RecordsFilterForm; items: RunRecord[]; next: string | null; first: boolean; open: string | undefined },
 ): Markup {
   const f = o.filter;
   const base = `/ui/runs/${o.run.id}/records`;

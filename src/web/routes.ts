@@ -15,7 +15,6 @@ import { integrationRows } from '../../commands/status.js';
 import { checkPost, requireViewer, safeNext, SESSION_COOKIE, type AccessRules, type WebEnv } from './access.js';
 import { html, layout, type Markup, type Viewer } from './html.js';
 import { integrationsPage, messagePage, recordsPage, runPage, runsPage, type RunActions } from './pages.js';
-import { pageOfRecords } from './records-query.js';
 import { peoplePage, personPage } from './person-pages.js';
 import type { WebSessions } from './sessions.js';
 import type { SlackOidc } from './oidc.js';
@@ -262,7 +261,7 @@ ${d.oidc
     const after = q.success && q.data.cursor ? decodeCursor(q.data.cursor) : undefined;
     if (!q.success || after === null) return page(c, messagePage(c.get('viewer'), 'These filters cannot be read', 'Clear them and try again.'), 400);
     const { cursor, open, ...filter } = q.data;
-    const [view, list] = await Promise.all([d.service.view(run), pageOfRecords(d.sql, run, () => d.store.runs.children(run.id), { ...filter, limit: PAGE_RECORDS, after })]);
+    const [view, list] = await Promise.all([d.service.view(run), d.store.runs.records(run, { ...filter, limit: PAGE_RECORDS, after })]);
     return page(c, recordsPage(c.get('viewer'), { run: view, filter, items: list.items, next: list.next_cursor, first: !cursor, open }));
   });
 
