@@ -105,6 +105,19 @@ export interface PersonExplained {
 export const HISTORY_LIMIT = 20;
 
 const likeEscape = (q: string) => q.replace(/[\\%_]/g, (c) => `\\${c}`);
+/**
+ * The people linked under external id `param` by any integration. record_links is keyed by
+ * (integration, entity, external id), so the query walks the distinct integrations along that key (a
+ * loose index scan: one probe each) and probes the key once per integration, instead of reading every
+ * link of every integration for an id that leads no index (a whole scan at a million people).
+ */
+const linkedAs = (param: string): string => `
+  WITH RECURSIVE i(id) AS (
+    (SELECT integration_id FROM record_links ORDER BY integration_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT integration_id FROM record_links WHERE integration_id > i.id ORDER BY integration_id LIMIT 1) FROM i WHERE i.id IS NOT NULL
+  )
+  SELECT l.record_id FROM i JOIN record_links l ON l.integration_id = i.id AND l.entity = 'employees' AND l.external_id = ${param}`;
 const NAME = `coalesce(e.display_name, nullif(concat_ws(' ', e.first_name, e.last_name), ''), e.email)`;
 const LINKS = `coalesce((SELECT json_agg(json_build_object('integration_id', l.integration_id, 'external_id', l.external_id) ORDER BY l.integration_id)
                 FROM record_links l WHERE l.entity = 'employees' AND l.record_id = e.id), '[]'::json)`;
@@ -161,7 +174,7 @@ export function createPeopleRepo(sql: Sql) {
         `SELECT e.id::int AS id, e.email, ${NAME} AS name, e.status, e.job_title, e.department, e.employee_number, ${LINKS} AS links
          FROM employees e
          WHERE (e.email ILIKE $1 OR e.display_name ILIKE $1 OR concat_ws(' ', e.first_name, e.last_name) ILIKE $1 OR e.employee_number = $2
-                OR e.id IN (SELECT record_id FROM record_links WHERE entity = 'employees' AND external_id = $2))
+                OR e.id IN (${linkedAs('$2')}))
            AND e.id > $3
          ORDER BY e.id LIMIT $4`,
         [like, exact, after ?? 0, limit + 1],
@@ -181,7 +194,7 @@ export function createPeopleRepo(sql: Sql) {
          WHERE e.id IN (SELECT id FROM employees WHERE email = lower($1)
                         UNION SELECT id FROM employees WHERE employee_number = $1
                         UNION SELECT id FROM employees WHERE id = $2::bigint
-                        UNION SELECT record_id FROM record_links WHERE entity = 'employees' AND external_id = $1)
+                        UNION (${linkedAs('$1')}))
          ORDER BY e.id LIMIT 20`,
         [k, id],
       );

@@ -92,6 +92,8 @@ describe('explain a person', () => {
     // The same words from the commands (Slack and the CLI); a key that names nobody says so, with near matches.
     const why = await dispatch('why ana@example.com', admin, t.rt.commands);
     expect(why).toMatchObject({ kind: 'why', person: id, lines: body.explanation });
+    // An external id of either integration names her (the second, entra, is reached by walking the links' key).
+    for (const key of ['b-1', 'aad-1']) expect(await dispatch(`why ${key}`, admin, t.rt.commands)).toMatchObject({ kind: 'why', person: id });
     expect(await dispatch('why ANA', admin, t.rt.commands)).toMatchObject({ kind: 'message', tone: 'error', text: 'Nobody is stored as "ANA" (email, external id or employee number). Similar: Ana Silva <ana@example.com>.' });
     expect(await dispatch('why b-1', { ...admin, isAdmin: false }, t.rt.commands)).toMatchObject({ kind: 'message', text: expect.stringMatching(/Only people-sync admins can run "why"/) });
   });
