@@ -150,8 +150,11 @@ async function measure(args: Args, size: number): Promise<SizeResult> {
     const admin = connect(server.adminUrl, { max: 1 });
     const [{ server_version }] = (await admin`SHOW server_version`) as unknown as [{ server_version: string }];
     const settings: Record<string, string> = {};
-    for (const s of ['shared_buffers', 'work_mem', 'maintenance_work_mem', 'synchronous_commit', 'wal_level', 'max_wal_size', 'jit']) {
-      settings[s] = String(Object.values((await admin.unsafe(`SHOW ${s}`))[0] as Record<string, unknown>)[0]);
+    // huge_pages_status (PostgreSQL 17 and newer): whether shared memory is in huge pages, which decides what a
+    // fresh connection's first touch of each cached page costs (see BENCHMARKS.md, recent deltas at a million).
+    for (const s of ['shared_buffers', 'huge_pages_status', 'work_mem', 'maintenance_work_mem', 'synchronous_commit', 'wal_level', 'max_wal_size', 'jit']) {
+      const shown = await admin.unsafe(`SHOW ${s}`).catch(() => null);
+      if (shown) settings[s] = String(Object.values(shown[0] as Record<string, unknown>)[0]);
     }
     pgInfo = { version: server_version, settings };
     await admin.end();
