@@ -83,6 +83,8 @@ export interface GuardInfo {
 export interface FieldChange {
   before: unknown;
   after: unknown;
+  /** A reference whose former target the integration does not link (so `before` is null): that record's id. */
+  before_id?: number;
 }
 
 export interface RunRecord {

@@ -130,15 +130,19 @@ function changesJson(cols: readonly string[], refs: { key: string; value: string
     - ARRAY[${entries.map((x) => `CASE WHEN NOT (${x.changed}) THEN '${x.key}' END`).join(', ')}]::text[], '{}'::jsonb)`;
 }
 
-/** The before/after of a reference, shown as the source's external ids. */
+/**
+ * The before/after of a reference, shown as the source's external ids. A former target this
+ * integration does not link has no such id: `before` is null and `before_id` names the record, so a
+ * revert can tell "there was none" from "there was one it cannot name" (and clear only the first).
+ */
 function refChange(field: string, entity: string, integrationParam: string): { key: string; value: string; changed: string } {
   const changed = `p.${field.replace(/_id$/, '_new')} OR p.${field} IS DISTINCT FROM e.${field}`;
   return {
     key: field,
     changed,
-    value: `CASE WHEN ${changed} THEN jsonb_build_object(
-      'before', (SELECT l.external_id FROM record_links l WHERE l.entity = '${entity}' AND l.record_id = e.${field} AND l.integration_id = ${integrationParam} LIMIT 1),
-      'after', p.${field.replace(/_id$/, '_ref')}) END`,
+    value: `CASE WHEN ${changed} THEN (SELECT jsonb_build_object('before', b.ext, 'after', p.${field.replace(/_id$/, '_ref')})
+        || CASE WHEN b.ext IS NULL AND e.${field} IS NOT NULL THEN jsonb_build_object('before_id', e.${field}) ELSE '{}'::jsonb END
+      FROM (SELECT (SELECT l.external_id FROM record_links l WHERE l.entity = '${entity}' AND l.record_id = e.${field} AND l.integration_id = ${integrationParam} LIMIT 1) AS ext) b) END`,
   };
 }
 
@@ -655,7 +659,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   }
 
   // ── a revert leaves alone what moved since the run it reverts, and says what each row undoes ──
-  if (ctx.revertOf) await markReverts(tx, S, ctx.revertOf);
+  if (ctx.revertOf) await markReverts(tx, S, ctx.revertOf, I);
 
   // ── write mode and confirmation limits ──
   if (ctx.write === 'create_only') {
@@ -755,7 +759,7 @@ const UNDOES = {
  * run left there is a conflict — the record is skipped, naming the field and the run that changed it
  * (provenance), and nothing of it is written. The other rows say what they undo. One statement per entity.
  */
-async function markReverts(tx: Tx, snapshotId: number, revertOf: number): Promise<void> {
+async function markReverts(tx: Tx, snapshotId: number, revertOf: number, integrationId: string): Promise<void> {
   for (const [t, entity, table] of [['plan_org', 'org_units', 'org_units'], ['plan_emp', 'employees', 'employees'], ['plan_emt', 'employments', 'employments']] as const) {
     await tx.unsafe(
       `WITH rows AS (
@@ -765,7 +769,7 @@ async function markReverts(tx: Tx, snapshotId: number, revertOf: number): Promis
          LEFT JOIN run_records o ON o.id = (r.payload::jsonb -> 'reverts' ->> 'record')::bigint AND o.run_id = $2::bigint),
        conflicts AS (
          SELECT DISTINCT ON (seq) * FROM (
-           SELECT x.seq, k.field, (e.provenance ->> k.field)::bigint AS by_run
+           SELECT x.seq, k.field, (e.provenance ->> k.field)::bigint AS by_run, NULL::bigint AS lost
            FROM rows x JOIN ${table} e ON e.id = x.target_id
            CROSS JOIN LATERAL jsonb_object_keys(x.changes) AS k(field)
            WHERE x.action IN ('updated', 'terminated', 'restored') AND x.left_there ? k.field
@@ -773,16 +777,24 @@ async function markReverts(tx: Tx, snapshotId: number, revertOf: number): Promis
            -- A creation's result holds no fields to compare: a record a later run wrote since is not the
            -- reverted run's alone to remove.
            UNION ALL
-           SELECT x.seq, v.key, v.value::bigint
+           SELECT x.seq, v.key, v.value::bigint, NULL::bigint
            FROM rows x JOIN ${table} e ON e.id = x.target_id
            CROSS JOIN LATERAL jsonb_each_text(coalesce(e.provenance, '{}'::jsonb)) AS v(key, value)
-           WHERE x.undoes = 'created' AND v.value ~ '^[0-9]+$' AND v.value::bigint > $2::bigint) c
-         ORDER BY seq, field)
+           WHERE x.undoes = 'created' AND v.value ~ '^[0-9]+$' AND v.value::bigint > $2::bigint
+           -- A reference whose former target this integration does not link cannot be named in a patch:
+           -- putting it back would clear it instead.
+           UNION ALL
+           SELECT x.seq, k.field, NULL::bigint, (x.left_there -> k.field ->> 'before_id')::bigint
+           FROM rows x CROSS JOIN LATERAL jsonb_object_keys(x.left_there) AS k(field)
+           WHERE x.action = 'updated' AND x.left_there -> k.field ? 'before_id') c
+         ORDER BY seq, lost IS NULL, field)
        UPDATE ${t} p SET
          action = CASE WHEN c.seq IS NOT NULL OR (p.target_id IS NULL AND p.action <> 'unchanged') THEN 'skipped' ELSE p.action END,
          errors = CASE WHEN p.target_id IS NULL THEN NULL ELSE p.errors END,
          changes = CASE WHEN c.seq IS NOT NULL OR p.target_id IS NULL THEN NULL ELSE p.changes END,
          reason = CASE
+           WHEN c.lost IS NOT NULL THEN c.field || ' was record #' || c.lost || ' before run #' || $2::bigint || ', which this integration (' || $3::text
+                                        || ') does not link, so it cannot be put back: not reverted'
            WHEN c.seq IS NOT NULL THEN c.field || ' changed since' || coalesce(' by run #' || nullif(c.by_run, $2::bigint), '') || ': not reverted'
            WHEN p.target_id IS NULL THEN 'no longer linked to this integration: nothing to revert'
            ELSE concat_ws('; ', 'reverts run #' || $2::bigint || ': ' || CASE x.undoes ${Object.entries(UNDOES).map(([k, v]) => `WHEN '${k}' THEN '${v}'`).join(' ')} END,
@@ -790,7 +802,7 @@ async function markReverts(tx: Tx, snapshotId: number, revertOf: number): Promis
          END
        FROM rows x LEFT JOIN conflicts c ON c.seq = x.seq
        WHERE p.seq = x.seq AND (p.action <> 'failed' OR p.target_id IS NULL)`,
-      [snapshotId, revertOf],
+      [snapshotId, revertOf, integrationId],
     );
   }
 }

@@ -86,6 +86,37 @@ describe('revert a run', () => {
     expect(dry.counts.employees).toMatchObject({ skipped: 1 });
   });
 
+  it('does not clear a reference whose former target this integration never linked; it says so and keeps the record', async () => {
+    const two = `
+integrations:
+  - { id: a, name: A, kind: pull, provider: file, options: { path: a.json }, max_terminations: 90% }
+  - { id: b, name: B, kind: pull, provider: file, options: { path: b.json }, match_key: email, max_terminations: 90% }
+`;
+    const mo = { external_id: 'a-mo', email: 'mo@example.com', first_name: 'Mo', last_name: 'Ra' };
+    const zed = { external_id: 'b-zed', email: 'zed@example.com', first_name: 'Zed', last_name: 'Uy' };
+    const t = await rt.start({
+      integrations: two,
+      files: { 'a.json': doc([ana({ external_id: 'a-ana', manager_id: 'a-mo' }), mo]), 'b.json': doc([ana({ external_id: 'b-ana', manager_id: 'b-zed' }), zed]) },
+    });
+    await t.sync({ integration: 'a', mode: 'full' });
+    expect(await person(t, 'ana@example.com')).toMatchObject({ manager: 'mo@example.com' });
+    // B matches Ana by email and moves her from Mo (whom only A links) to Zed.
+    const moved = await t.sync({ integration: 'b', mode: 'full' });
+    expect(await person(t, 'ana@example.com')).toMatchObject({ manager: 'zed@example.com' });
+    const [mid] = await t.rt.sql<{ id: number }[]>`SELECT id::int FROM employees WHERE email = 'mo@example.com'`;
+    expect((await results(t, moved.id))['b-ana']!.changes).toMatchObject({ manager_id: { before: null, before_id: mid!.id, after: 'b-zed' } });
+
+    const dry = await t.drain((await t.rt.service.revert(moved.id, 'api', 'ana-admin')).run.id);
+    expect((await results(t, dry.id))['b-ana']).toMatchObject({
+      status: 'skipped',
+      changes: null,
+      reason: `manager_id was record #${mid!.id} before run #${moved.id}, which this integration (b) does not link, so it cannot be put back: not reverted`,
+    });
+    const applied = await t.drain((await t.rt.service.applyDryRun(dry.id, 'api', 'ana-admin')).run.id);
+    expect(applied.counts.employees).toMatchObject({ skipped: 1 });
+    expect(await person(t, 'ana@example.com')).toMatchObject({ manager: 'zed@example.com', job_title: 'Engineer' });
+  });
+
   it('refuses what it cannot revert, saying why', async () => {
     const t = await rt.start({ integrations: fileIntegration(), files: { 'export.json': doc([ana()]) } });
     const dry = await t.sync({ integration: 'hr', mode: 'full', dryRun: true });
