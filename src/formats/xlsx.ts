@@ -7,7 +7,8 @@ import { PeopleSyncError, ErrorCode } from '../errors.js';
 
 /**
  * An XLSX workbook as pages of records, read with exceljs's streaming reader so a
- * large sheet is never held whole: the header row names the fields, every later
+ * large sheet is never held whole (a file is read whole only when a streamed read
+ * failed before its first record; see readXlsx): the header row names the fields, every later
  * row with a value is one record. Cells become what a CSV of the same sheet would
  * hold, typed: text as text, numbers as numbers, dates as `YYYY-MM-DD` (a date
  * with a time of day as an ISO timestamp, the sheet's clock read as UTC), and an
@@ -52,23 +53,80 @@ const setField = (rec: Record<string, Cell>, key: string, value: Cell) => {
   else rec[key] = value;
 };
 
-/** The records of the workbook at `source`: a file's path, or its bytes (a stored push body). */
-export async function* readXlsx(source: string | AsyncIterable<Uint8Array>, options: XlsxOptions): AsyncGenerator<RawPage> {
-  const { entity } = options;
-  const stream = typeof source === 'string' ? createReadStream(source, { signal: options.signal }) : Readable.from(source, { objectMode: false });
-  const workbook = new ExcelJS.stream.xlsx.WorkbookReader(stream, {
+interface SheetRow {
+  number: number;
+  values: unknown;
+}
+interface Sheet extends AsyncIterable<SheetRow> {
+  name: string;
+}
+
+/** The sheets of the workbook at `source` as exceljs's streaming reader gives them, in file order; each read once. */
+function streamedSheets(stream: Readable): AsyncIterable<Sheet> {
+  return new ExcelJS.stream.xlsx.WorkbookReader(stream, {
     sharedStrings: 'cache',
     styles: 'cache',
     hyperlinks: 'ignore',
     worksheets: 'emit',
     entries: 'ignore',
-  });
+  }) as unknown as AsyncIterable<Sheet>;
+}
+
+/** The sheets of the workbook at `path`, read whole (see readXlsx for when). */
+async function* wholeSheets(path: string): AsyncGenerator<Sheet> {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(path);
+  for (const ws of wb.worksheets) {
+    yield Object.assign(
+      (async function* () {
+        for (let n = 1; n <= ws.rowCount; n++) yield { number: n, values: ws.getRow(n).values };
+      })(),
+      { name: ws.name },
+    );
+  }
+}
+
+/**
+ * The streaming reader parses a sheet against the workbook part (xl/workbook.xml), which exceljs
+ * and other writers put last in the zip; it has been seen, rarely and only on a loaded machine, to
+ * reach the sheets without having read that part, and fail on `model.sheets`.
+ */
+const missedWorkbookPart = (err: unknown): boolean =>
+  err instanceof PeopleSyncError && err.cause instanceof TypeError && /reading 'sheets'/.test(err.cause.message);
+
+/**
+ * The records of the workbook at `source`: a file's path, or its bytes (a stored push body). A file
+ * whose streaming read missed the workbook part before yielding anything is read again whole, which
+ * gives the same records (test/formats/xlsx.test.ts); a push body cannot be read twice, and fails.
+ */
+export async function* readXlsx(source: string | AsyncIterable<Uint8Array>, options: XlsxOptions): AsyncGenerator<RawPage> {
+  const stream = typeof source === 'string' ? createReadStream(source, { signal: options.signal }) : Readable.from(source, { objectMode: false });
+  let yielded = false;
+  try {
+    for await (const page of recordsOf(streamedSheets(stream), options)) {
+      yielded = true;
+      yield page;
+    }
+  } catch (err) {
+    if (yielded || typeof source !== 'string' || !missedWorkbookPart(err)) throw err;
+    stream.destroy();
+    yield* recordsOf(wholeSheets(source), options);
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** @internal The records of a workbook read whole, for the test that holds both readers to the same records. */
+export const readXlsxWhole = (path: string, options: XlsxOptions): AsyncGenerator<RawPage> => recordsOf(wholeSheets(path), options);
+
+async function* recordsOf(sheets: AsyncIterable<Sheet>, options: XlsxOptions): AsyncGenerator<RawPage> {
+  const { entity } = options;
   const seen: string[] = [];
   let found = false;
   let page = emptyPage();
   try {
-    for await (const sheet of workbook) {
-      const name = (sheet as unknown as { name: string }).name;
+    for await (const sheet of sheets) {
+      const name = sheet.name;
       seen.push(name);
       // Sheets not read are drained by the reader; the zip is read through once.
       if (found || (options.sheet !== undefined && name !== options.sheet)) continue;
@@ -104,8 +162,6 @@ export async function* readXlsx(source: string | AsyncIterable<Uint8Array>, opti
   } catch (err) {
     if (err instanceof PeopleSyncError || /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code ?? '') || (err as Error).name === 'AbortError') throw err;
     throw new PeopleSyncError(ErrorCode.Invalid, `is not a readable XLSX workbook (${(err as Error).message}); save it from the spreadsheet as Excel Workbook (.xlsx)`, { cause: err });
-  } finally {
-    stream.destroy();
   }
   if (!found) {
     throw new PeopleSyncError(
