@@ -8,6 +8,7 @@ import { fileProvider } from '../../providers/file.js';
 import { ErrorCode } from '../../src/errors.js';
 import { writeImportSheet } from '../../examples/make-import-sheet.js';
 import { fileIntegration, runtimePerTest } from '../helpers/file-integration.js';
+import { addTypedPeople, TYPED_PEOPLE } from '../helpers/xlsx.js';
 import { collect, failureOf, request, testContext } from './contract.js';
 
 /** The files HR really exports: semicolon CSV in windows-1252, spreadsheet headers, XLSX sheets. */
@@ -100,21 +101,11 @@ describe('file provider: XLSX', () => {
 
   it('reads the first sheet: header row, numbers as numbers, dates as ISO, an empty cell as ""', async () => {
     const path = await workbook((wb) => {
-      const ws = wb.addWorksheet('People');
-      ws.addRow(['external_id', 'email', 'start_date', 'Updated At', 'fte', 'job_title']);
-      ws.addRow(['e-1', 'a@example.com', new Date(Date.UTC(2024, 0, 31)), new Date(Date.UTC(2024, 5, 1, 8, 30)), 0.5, null]);
-      ws.addRow([]);
-      ws.addRow(['e-2', { text: 'b@example.com', hyperlink: 'mailto:b@example.com' }, null, null, { formula: '1+1', result: 2 }, { richText: [{ text: 'Le' }, { text: 'ad' }] }]);
-      ws.addRow(['e-3', 'c@example.com', null, null, null, null, 'stray']);
-      ws.getColumn(3).numFmt = 'yyyy-mm-dd';
-      ws.getColumn(4).numFmt = 'yyyy-mm-dd hh:mm';
+      addTypedPeople(wb);
       wb.addWorksheet('Other').addRow(['external_id']);
     });
     const pages = await collect(create(path), request('full'));
-    expect(pages.flatMap((p) => p.employees)).toEqual([
-      { external_id: 'e-1', email: 'a@example.com', start_date: '2024-01-31', 'Updated At': '2024-06-01T08:30:00.000Z', fte: 0.5, job_title: '' },
-      { external_id: 'e-2', email: 'b@example.com', start_date: '', 'Updated At': '', fte: 2, job_title: 'Lead' },
-    ]);
+    expect(pages.flatMap((p) => p.employees)).toEqual(TYPED_PEOPLE);
     expect(pages.flatMap((p) => p.unreadable)).toEqual([{ entity: 'employees', line: 5, error: 'row 5 has a value in column G, which has no header' }]);
   });
 
