@@ -138,13 +138,13 @@ export interface StoredPerson {
 }
 
 export function createRunsRepo(sql: Sql) {
-  /** Results of `runIds` joined to the snapshot row each came from (one query for the records page and alert threads). */
-  const resultsWithPayload = (runIds: number[]) => sql`
-    SELECT rr.id, rr.entity, rr.external_id, rr.status, rr.reason, rr.errors, rr.changes, people_sync_payload(sr.payload) AS payload, sr.email
+  /** The results `where` picks, each joined to the snapshot row it came from (one query for the records page and alert threads). */
+  const resultsWithPayload = (where: ReturnType<typeof sql>) => sql`
+    SELECT rr.id, rr.record_id::int AS record_id, rr.entity, rr.external_id, rr.status, rr.reason, rr.errors, rr.changes, people_sync_payload(sr.payload) AS payload, sr.email
     FROM run_records rr
     JOIN sync_runs r ON r.id = rr.run_id
     LEFT JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq
-    WHERE rr.run_id = ANY(${runIds}::bigint[])`;
+    WHERE ${where}`;
 
   /** Up to `limit` seqs after `afterSeq` of a snapshot's rows of `entity` that are neither failed nor removed and have no result row of `runId`, in order. */
   async function unchangedSeqs(runId: number, snapshotId: number, entity: Entity, afterSeq: number, limit: number, q: string | null): Promise<number[]> {
@@ -457,13 +457,9 @@ export function createRunsRepo(sql: Sql) {
       );
     },
 
-    /**
-     * Per-record results. A run's `unchanged` records are its snapshot rows that
-     * have no result row; they are listed after the others (phase 1).
-     */
     /** The failed results of runs with the payload and email each row was staged with, oldest first (alert threads). */
     async failedResults(runIds: number[], limit: number): Promise<FailedResult[]> {
-      return sql<FailedResult[]>`${resultsWithPayload(runIds)} AND rr.status = 'failed' ORDER BY rr.id LIMIT ${limit}`;
+      return sql<FailedResult[]>`${resultsWithPayload(sql`rr.run_id = ANY(${runIds}::bigint[]) AND rr.status = 'failed'`)} ORDER BY rr.id LIMIT ${limit}`;
     },
 
     /**
@@ -499,13 +495,8 @@ export function createRunsRepo(sql: Sql) {
           ORDER BY rr.id LIMIT ${f.limit + 1}`;
         const page = ids.slice(0, f.limit).map((r) => r.id);
         if (page.length) {
-          const rows = await sql<Omit<RunRecord, 'diff'>[]>`
-            SELECT rr.id, rr.record_id::int AS record_id, rr.entity, rr.external_id, rr.status, rr.reason, rr.errors, rr.changes, people_sync_payload(sr.payload) AS payload
-            FROM run_records rr
-            JOIN sync_runs r ON r.id = rr.run_id
-            LEFT JOIN snapshot_rows sr ON sr.snapshot_id = r.snapshot_id AND sr.entity = rr.entity AND sr.seq = rr.seq
-            WHERE rr.id = ANY(${page}::bigint[]) ORDER BY rr.id`;
-          for (const r of rows) items.push({ ...r, diff: renderDiff(r.external_id, r.changes) });
+          const rows = await sql<(Omit<RunRecord, 'diff'> & { email: string | null })[]>`${resultsWithPayload(sql`rr.id = ANY(${page}::bigint[])`)} ORDER BY rr.id`;
+          for (const { email: _email, ...r } of rows) items.push({ ...r, diff: renderDiff(r.external_id, r.changes) });
         }
         if (ids.length > f.limit) return { items, next_cursor: encodeCursor(0, items[items.length - 1]!.id) };
         phase = 1;
