@@ -105,7 +105,7 @@ async function measure(args: Args, size: number): Promise<SizeResult> {
     recent: fromDataSet(recent),
   };
   // ── our syncs (run below, after the floors and B1) ──
-  const scenarios: { id: string; name: string; set: keyof typeof sets; template: string; mode: 'full' | 'recent'; dryRun: boolean; reset: 'each' | 'once'; expect: RunStatus[]; b1: string; rules?: boolean }[] = [
+  const scenarios: { id: string; name: string; set: keyof typeof sets; template: string; mode: 'full' | 'recent'; dryRun: boolean; reset: 'each' | 'once'; expect: RunStatus[]; b1: string; rules?: boolean; warm?: keyof typeof sets }[] = [
     { id: 'S-initial', name: 'full sync: initial load (all created)', set: 'base', template: 'bench_empty', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-initial' },
     { id: 'S-steady', name: 'full sync: steady state (0% changed)', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'once', expect: ['completed'], b1: 'B1-full' },
     { id: 'S-churn', name: 'full sync: 1% updated, 0.5% new, 0.5% absent', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
@@ -113,6 +113,7 @@ async function measure(args: Args, size: number): Promise<SizeResult> {
     { id: 'S-churn-rules', name: 'full sync: churn, with a scope rule and an expression mapping', set: 'churn', template: 'bench_loaded_rules', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full', rules: true },
     { id: 'S-all', name: 'full sync: 100% updated', set: 'all', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
     { id: 'R-recent', name: `recent sync: ${rowsOf(sets.recent)} changes into ${size.toLocaleString('en-US')}`, set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-recent' },
+    { id: 'R-recent-warm', name: `recent sync: ${rowsOf(sets.recent)} changes, on connections a steady full sync used just before`, set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-recent', warm: 'base' },
     { id: 'D-initial', name: 'dry run: initial load', set: 'base', template: 'bench_empty', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-initial' },
     { id: 'D-steady', name: 'dry run: steady state', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
     { id: 'D-churn', name: 'dry run: 1% / 0.5% / 0.5%', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
@@ -123,7 +124,7 @@ async function measure(args: Args, size: number): Promise<SizeResult> {
   const notSyncs = [...args.pairF1].filter((id) => !scenarios.some((s) => s.id === id));
   if (notSyncs.length) throw new Error(`--pair-f1: ${notSyncs.join(', ')} is not a sync scenario (one of ${scenarios.map((s) => s.id).join(', ')})`);
 
-  const needLoaded = ['S-steady', 'S-churn', 'S-all', 'R-recent', 'D-steady', 'D-churn', 'D-all', 'D-recent', 'P-push', 'B1-full', 'B1-recent'].some(want);
+  const needLoaded = ['S-steady', 'S-churn', 'S-all', 'R-recent', 'R-recent-warm', 'D-steady', 'D-churn', 'D-all', 'D-recent', 'P-push', 'B1-full', 'B1-recent'].some(want);
   const floors = (['F0', 'F1', 'F2', 'F3'] as const).filter(want);
   // Only the files some scenario reads are written (at a million employees each is half a gigabyte).
   const needed = (k: keyof typeof sets) =>
@@ -285,6 +286,7 @@ async function measure(args: Args, size: number): Promise<SizeResult> {
         expect: s.expect,
         profile: args.profile !== null,
         rules: s.rules,
+        warm: s.warm ? files[s.warm] : undefined,
         pause: args.pairF1.has(s.id),
       };
       // F1 beside the scenario: one F1 repetition before each of its own, so that a VM whose speed drifts
