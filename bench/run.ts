@@ -105,7 +105,7 @@ async function measure(args: Args, size: number): Promise<SizeResult> {
     recent: fromDataSet(recent),
   };
   // ── our syncs (run below, after the floors and B1) ──
-  const scenarios: { id: string; name: string; set: keyof typeof sets; template: string; mode: 'full' | 'recent'; dryRun: boolean; reset: 'each' | 'once'; expect: RunStatus[]; b1: string; rules?: boolean; warm?: keyof typeof sets }[] = [
+  const scenarios: { id: string; name: string; set: keyof typeof sets; template: string; mode: 'full' | 'recent'; dryRun: boolean; reset: 'each' | 'once'; expect: RunStatus[]; b1: string; rules?: boolean; warm?: keyof typeof sets; onlyNamed?: boolean }[] = [
     { id: 'S-initial', name: 'full sync: initial load (all created)', set: 'base', template: 'bench_empty', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-initial' },
     { id: 'S-steady', name: 'full sync: steady state (0% changed)', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'once', expect: ['completed'], b1: 'B1-full' },
     { id: 'S-churn', name: 'full sync: 1% updated, 0.5% new, 0.5% absent', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
@@ -113,7 +113,7 @@ async function measure(args: Args, size: number): Promise<SizeResult> {
     { id: 'S-churn-rules', name: 'full sync: churn, with a scope rule and an expression mapping', set: 'churn', template: 'bench_loaded_rules', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full', rules: true },
     { id: 'S-all', name: 'full sync: 100% updated', set: 'all', template: 'bench_loaded', mode: 'full', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-full' },
     { id: 'R-recent', name: `recent sync: ${rowsOf(sets.recent)} changes into ${size.toLocaleString('en-US')}`, set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-recent' },
-    { id: 'R-recent-warm', name: `recent sync: ${rowsOf(sets.recent)} changes, on connections a steady full sync used just before`, set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-recent', warm: 'base' },
+    { id: 'R-recent-warm', name: `recent sync: ${rowsOf(sets.recent)} changes, on connections a steady full sync used just before`, set: 'recent', template: 'bench_loaded', mode: 'recent', dryRun: false, reset: 'each', expect: ['completed'], b1: 'B1-recent', warm: 'base', onlyNamed: true },
     { id: 'D-initial', name: 'dry run: initial load', set: 'base', template: 'bench_empty', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-initial' },
     { id: 'D-steady', name: 'dry run: steady state', set: 'base', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
     { id: 'D-churn', name: 'dry run: 1% / 0.5% / 0.5%', set: 'churn', template: 'bench_loaded', mode: 'full', dryRun: true, reset: 'once', expect: ['completed'], b1: 'B1-full' },
@@ -124,11 +124,13 @@ async function measure(args: Args, size: number): Promise<SizeResult> {
   const notSyncs = [...args.pairF1].filter((id) => !scenarios.some((s) => s.id === id));
   if (notSyncs.length) throw new Error(`--pair-f1: ${notSyncs.join(', ')} is not a sync scenario (one of ${scenarios.map((s) => s.id).join(', ')})`);
 
-  const needLoaded = ['S-steady', 'S-churn', 'S-all', 'R-recent', 'R-recent-warm', 'D-steady', 'D-churn', 'D-all', 'D-recent', 'P-push', 'B1-full', 'B1-recent'].some(want);
+  // R-recent-warm adds a full sync to each repetition: it runs only when --only names it.
+  const runs = (sc: (typeof scenarios)[number]) => (sc.onlyNamed ? named(sc.id) : want(sc.id));
+  const needLoaded = scenarios.some((sc) => sc.template === 'bench_loaded' && runs(sc)) || ['P-push', 'B1-full', 'B1-recent'].some(want);
   const floors = (['F0', 'F1', 'F2', 'F3'] as const).filter(want);
   // Only the files some scenario reads are written (at a million employees each is half a gigabyte).
   const needed = (k: keyof typeof sets) =>
-    scenarios.some((s) => s.set === k && want(s.id)) || (k === 'base' && needLoaded) || (k === 'churn' && want('P-push'));
+    scenarios.some((s) => (s.set === k || s.warm === k) && runs(s)) || (k === 'base' && needLoaded) || (k === 'churn' && want('P-push'));
   const dataDir = mkdtempSync(join(tmpdir(), 'people-sync-bench-data-'));
   const files = {} as Record<keyof typeof sets, string>;
   const sizes = {} as Record<keyof typeof sets, number>;
@@ -270,7 +272,7 @@ async function measure(args: Args, size: number): Promise<SizeResult> {
 
     // ── our syncs ──
     for (const s of scenarios) {
-      if (!want(s.id)) continue;
+      if (!runs(s)) continue;
       log(`${s.id} ${s.name}`);
       const main = ['S-initial', 'S-steady', 'R-recent'].includes(s.id);
       const job: SyncJob = {

@@ -44,9 +44,10 @@ export interface SyncJob {
   warm?: string;
 }
 
+const linkDir = mkdtempSync(join(tmpdir(), 'people-sync-bench-export-'));
+
 async function main(): Promise<void> {
   const job = JSON.parse(process.env.BENCH_JOB ?? '{}') as SyncJob;
-  const linkDir = mkdtempSync(join(tmpdir(), 'people-sync-bench-export-'));
   const times: number[] = [];
   const nodeCpu: number[] = [];
   const pgCpu: number[] = [];
@@ -113,12 +114,11 @@ async function main(): Promise<void> {
     const cpuNote = `cpu node ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s${pg0 !== null && pg1 !== null ? `, server ${(pg1 - pg0).toFixed(2)} s` : ''}`;
     process.stderr.write(`    ${i < job.warmup ? 'warm-up' : `rep ${i - job.warmup + 1}`}: ${seconds.toFixed(3)} s  ${cpuNote}  peak RSS ${Math.round(peak / 1048576)} MB (idle ${Math.round(idle / 1048576)} MB)  ${summarizeCounts(run.counts)}  writes ins=${w.inserted} upd=${w.updated}\n`);
   }
-  rmSync(linkDir, { recursive: true, force: true });
   const result: ChildResult = { times, nodeCpu, pgCpu, written, counts, peaksBytes: peaks, idlesBytes: idles };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
 }
 
-main().then(
+main().finally(() => rmSync(linkDir, { recursive: true, force: true })).then(
   () => process.exit(0),
   (err) => {
     process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
