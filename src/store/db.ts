@@ -18,19 +18,33 @@ const MIGRATION_LOCK = 727_001_337;
  * query of the reconnected connection with it: the next sync after a restart failed with
  * "terminating connection due to administrator command" (porsager/postgres#1208, #1209; no
  * fixed release). A connection can also stay broken for good after a reset. So a close of any
- * connection of the current pool (the server's doing or the idle timeout's) moves new queries
- * to a fresh pool; the old one ends once its queries and transactions are done. Creating a
- * pool opens nothing: connections are made on use.
+ * connection of the current pool moves new queries to a fresh pool; the old one ends once its
+ * queries and transactions are done. Creating a pool opens nothing: connections are made on use.
+ *
+ * The pool's connections close only at the server's doing: postgres.js's own idle timeout and
+ * lifetime are off, because their close cannot be told from the server's and would renew the
+ * pool too, taking every warm backend with it (a scheduled sync then started on fresh backends,
+ * which pay a page fault for each page of shared memory they touch first). Instead the whole
+ * pool is replaced when nothing used it for `idleSeconds`, or at the first quiet second after
+ * `lifetimeSeconds` (at twice that age in any case), so backends are recycled between syncs
+ * rather than during one, and none lives for ever (a backend's caches grow with what it ran).
+ * Replacing is safe at any moment: the old pool finishes its queries and transactions first.
  */
-export function connect(url: string, options: { max?: number; applicationName?: string } = {}): Sql {
+export function connect(
+  url: string,
+  options: { max?: number; applicationName?: string; idleSeconds?: number; lifetimeSeconds?: number } = {},
+): Sql {
+  const idleMs = (options.idleSeconds ?? POOL_IDLE_SECONDS) * 1000;
+  const lifetimeMs = (options.lifetimeSeconds ?? POOL_LIFETIME_SECONDS) * 1000;
   let ended = false;
   const open = (): Sql => {
     const pool = postgres(url, {
       max: options.max ?? 10,
-      idle_timeout: 30,
+      idle_timeout: 0,
+      max_lifetime: 0,
       connect_timeout: 15,
       onnotice: () => undefined,
-      // A connection of the current pool closed: the pool is replaced (see renewingPool).
+      // A connection of the current pool closed: the pool is replaced.
       onclose: () => pool === current && !ended && renew(),
       connection: { application_name: options.applicationName ?? 'people-sync' },
       types: {
@@ -42,10 +56,14 @@ export function connect(url: string, options: { max?: number; applicationName?: 
     return pool;
   };
   let current: Sql = open();
+  let opened = Date.now();
+  let lastUse = 0;
   const retiring = new Set<Promise<void>>();
   const renew = () => {
     const old = current;
     current = open();
+    opened = Date.now();
+    lastUse = 0;
     // The old pool finishes what it has (a run's open transaction included), then closes.
     const done: Promise<void> = old.end().then(
       () => void retiring.delete(done),
@@ -53,19 +71,43 @@ export function connect(url: string, options: { max?: number; applicationName?: 
     );
     retiring.add(done);
   };
+  // A pool nothing used since it was made holds no connection: there is nothing to recycle.
+  const recycle = setInterval(() => {
+    if (ended || lastUse === 0) return;
+    const now = Date.now();
+    const quiet = now - lastUse;
+    const age = now - opened;
+    if (quiet >= idleMs || (age >= lifetimeMs && quiet >= QUIET_MS) || age >= 2 * lifetimeMs) renew();
+  }, Math.max(250, Math.min(60_000, idleMs / 4, lifetimeMs / 4)));
+  recycle.unref();
   // A retiring pool that holds a connection broken for good never finishes ending: ending waits
   // for it at most the caller's timeout.
   const end = async (o?: { timeout?: number }) => {
     ended = true;
+    clearInterval(recycle);
     const old = Promise.all(retiring);
     await current.end(o);
     await Promise.race([old, new Promise((r) => setTimeout(r, (o?.timeout ?? RETIRING_WAIT_SECONDS) * 1000).unref())]);
   };
   return new Proxy(current, {
-    apply: (_t, _self, args) => Reflect.apply(current as unknown as (...a: unknown[]) => unknown, undefined, args),
-    get: (_t, prop) => (prop === 'end' ? end : Reflect.get(current, prop)),
+    apply: (_t, _self, args) => {
+      lastUse = Date.now();
+      return Reflect.apply(current as unknown as (...a: unknown[]) => unknown, undefined, args);
+    },
+    get: (_t, prop) => {
+      if (prop === 'end') return end;
+      lastUse = Date.now();
+      return Reflect.get(current, prop);
+    },
   }) as Sql;
 }
+
+/** A pool nothing used for this long is replaced, its backends closed (HikariCP's idle default). */
+const POOL_IDLE_SECONDS = 600;
+/** A pool older than this is replaced at its next quiet moment (HikariCP's lifetime default). */
+const POOL_LIFETIME_SECONDS = 1800;
+/** How long a pool past its lifetime must be unused before it is replaced (the job poller asks every 5 s). */
+const QUIET_MS = 1000;
 
 /** How long ending waits for a retiring pool when the caller gives no timeout. */
 const RETIRING_WAIT_SECONDS = 30;

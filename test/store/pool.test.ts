@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../src/store/db.js';
+import { createTestDatabase } from '../helpers/db.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The service's pool keeps its backends between syncs (a fresh backend pays a page fault for each
+ * page of shared memory it touches first) and recycles them all once nothing used it for a while.
+ */
+describe('the pool recycles its backends as a whole', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => db?.drop());
+
+  const backends = async (name: string) =>
+    (await db.sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE application_name = ${name} ORDER BY pid`).map((r) => r.pid);
+
+  it('keeps every backend while any use comes within the idle time, and replaces them all after it', async () => {
+    const name = 'people-sync-pool-idle';
+    const sql = connect(db.url, { max: 3, applicationName: name, idleSeconds: 2 });
+    try {
+      await Promise.all([0, 1, 2].map(() => sql`SELECT pg_sleep(0.1)`));
+      const first = await backends(name);
+      expect(first).toHaveLength(3);
+      // One connection serves these; the two others stay unused for longer than the idle time.
+      for (let i = 0; i < 8; i++) {
+        await sql`SELECT 1`;
+        await sleep(500);
+      }
+      expect(await backends(name)).toEqual(first);
+      await sleep(3500);
+      expect(await backends(name)).toEqual([]);
+      const [row] = await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+      expect(first).not.toContain(row!.pid);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }, 30_000);
+
+  it('replaces a pool older than its lifetime at its first quiet moment, not while it is in use', async () => {
+    const name = 'people-sync-pool-lifetime';
+    const sql = connect(db.url, { max: 2, applicationName: name, idleSeconds: 60, lifetimeSeconds: 3 });
+    try {
+      const [before] = await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+      // Past its lifetime after 3 s, but never a quiet second until 3.6 s (twice the lifetime is 6 s).
+      for (let i = 0; i < 12; i++) {
+        await sleep(300);
+        await sql`SELECT 1`;
+      }
+      expect(await backends(name)).toEqual([before!.pid]);
+      await sleep(2000);
+      expect(await backends(name)).toEqual([]);
+      const [after] = await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+      expect(after!.pid).not.toBe(before!.pid);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }, 30_000);
+});
