@@ -128,8 +128,14 @@ async function* recordsOf(sheets: AsyncIterable<Sheet>, options: XlsxOptions): A
     for await (const sheet of sheets) {
       const name = sheet.name;
       seen.push(name);
-      // Sheets not read are drained by the reader; the zip is read through once.
-      if (found || (options.sheet !== undefined && name !== options.sheet)) continue;
+      // A sheet not read is still read through here: exceljs keeps a sheet that comes before the
+      // shared strings (as its own writer puts them) in a temporary file, and deletes that file
+      // as soon as the next sheet is asked for; a stream of it left unread then failed to open,
+      // outside any promise, and ended the process (ENOENT).
+      if (found || (options.sheet !== undefined && name !== options.sheet)) {
+        for await (const row of sheet) void row;
+        continue;
+      }
       found = true;
       let header: string[] | null = null;
       for await (const row of sheet) {
