@@ -93,7 +93,11 @@ async function* readBody(c: Context, limits: ReadLimits): AsyncGenerator<Uint8Ar
   try {
     for (;;) {
       const now = Date.now();
-      const wait = Math.min(limits.idleMs, deadline - now, behindAt() - now);
+      // Which limit a timeout means is decided here, not from the clock when it fires: a timer may
+      // fire a millisecond before Date.now() reaches its mark.
+      const untilDeadline = deadline - now;
+      const untilBehind = behindAt() - now;
+      const wait = Math.min(limits.idleMs, untilDeadline, untilBehind);
       let timer: NodeJS.Timeout | undefined;
       let onAbort: (() => void) | undefined;
       const r = await Promise.race([
@@ -114,8 +118,8 @@ async function* readBody(c: Context, limits: ReadLimits): AsyncGenerator<Uint8Ar
       }
       if (r === TIMED_OUT) {
         const at = Date.now();
-        if (at >= deadline) throw timeout(`The body took longer than ${limits.totalMs / 1000} s to arrive. Nothing was stored; send it again, or split it into a batch.`);
-        if (at >= behindAt()) {
+        if (wait === untilDeadline) throw timeout(`The body took longer than ${limits.totalMs / 1000} s to arrive. Nothing was stored; send it again, or split it into a batch.`);
+        if (wait === untilBehind) {
           throw timeout(
             `The body is arriving too slowly: ${formatBytes(total)} in ${((at - started) / 1000).toFixed(1)} s, below the ${formatBytes(rate)}/s minimum. Nothing was stored; send it again over a faster connection.`,
           );
