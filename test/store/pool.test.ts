@@ -59,4 +59,20 @@ describe('the pool recycles its backends as a whole', () => {
       await sql.end({ timeout: 1 });
     }
   }, 30_000);
+
+  it('replaces a pool at twice its lifetime even when it never had a quiet second', async () => {
+    const name = 'people-sync-pool-cap';
+    const sql = connect(db.url, { max: 1, applicationName: name, idleSeconds: 60, lifetimeSeconds: 1 });
+    try {
+      const pids = new Set<number>();
+      for (let i = 0; i < 12; i++) {
+        const [row] = await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+        pids.add(row!.pid);
+        await sleep(300);
+      }
+      expect(pids.size).toBeGreaterThan(1);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }, 30_000);
 });
