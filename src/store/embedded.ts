@@ -1,7 +1,7 @@
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
-import { chmod, chown, cp, lstat, mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, link, lstat, mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -424,6 +424,27 @@ function memorySettings(): string[] {
   return ['-c', `shared_buffers=${shared}MB`, '-c', 'temp_buffers=32MB'];
 }
 
+/**
+ * The cluster's credentials, made on first start. Written whole to a private file
+ * and linked into place, which fails when the file exists: two processes starting
+ * together on a fresh directory both read the one password, never half a file.
+ */
+export async function credentials(file: string): Promise<Credentials> {
+  if (!existsSync(file)) {
+    const made: Credentials = { user: 'people_sync', password: randomBytes(18).toString('base64url'), database: 'people_sync' };
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    await writeFile(tmp, JSON.stringify(made), { mode: 0o600 });
+    try {
+      await link(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+  return JSON.parse(await readFile(file, 'utf8')) as Credentials;
+}
+
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const { port, log } = options;
   const dataDir = resolve(options.dataDir);
@@ -432,13 +453,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
   const ownerFile = join(dataDir, 'pg-owner');
   await mkdir(dataDir, { recursive: true });
 
-  let creds: Credentials;
-  if (existsSync(credFile)) {
-    creds = JSON.parse(await readFile(credFile, 'utf8')) as Credentials;
-  } else {
-    creds = { user: 'people_sync', password: randomBytes(18).toString('base64url'), database: 'people_sync' };
-    await writeFile(credFile, JSON.stringify(creds), { mode: 0o600 });
-  }
+  const creds = await credentials(credFile);
   registerSecret(creds.password);
   const urlFor = (p: number, db = creds.database) =>
     `postgres://${creds.user}:${encodeURIComponent(creds.password)}@127.0.0.1:${p}/${db}`;

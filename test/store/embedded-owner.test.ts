@@ -1,9 +1,9 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/store/db.js';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/store/embedded.js';
+import { credentials, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/store/embedded.js';
 import { silentLogger } from '../../src/log.js';
 
 describe('embedded PostgreSQL ownership', () => {
@@ -14,6 +14,15 @@ describe('embedded PostgreSQL ownership', () => {
   afterAll(async () => {
     for (const db of started) await db.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts at once on a fresh directory agree on one password, and leave no temporary file', async () => {
+    const credDir = mkdtempSync(join(dir, 'creds-'));
+    const file = join(credDir, 'pg-credentials.json');
+    const all = await Promise.all(Array.from({ length: 8 }, () => credentials(file)));
+    expect(new Set(all.map((c) => c.password)).size).toBe(1);
+    expect(JSON.parse(readFileSync(file, 'utf8')).password).toBe(all[0]!.password);
+    expect(readdirSync(credDir)).toEqual(['pg-credentials.json']);
   });
 
   it('two starts at once: one owns and stops the server, the other connects to it', async () => {
