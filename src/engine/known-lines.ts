@@ -13,18 +13,38 @@ import { entityCodeSql } from '../domain/records.js';
  *   Looking each page's lines up in the database instead cost about 7 µs a line
  *   (an index probe and its heap fetch): 1.4 s of a 6-second steady-state sync at
  *   100,000 people, where this costs a hash and a probe in memory.
- * - {@link createIdFilter}: a Bloom filter over the external ids staged, of a
- *   fixed 16 MiB, that says when no id can repeat. When it cannot say so, the
- *   staged rows are asked (an exact answer either way).
+ * - {@link createIdFilter}: a Bloom filter over the external ids of the lines
+ *   parsed, of a fixed 16 MiB, that says when no id can repeat. When it cannot
+ *   say so, the staged rows are asked (an exact answer either way). A recognised
+ *   line's id does not enter it: the known lines mark the line (a line sent twice
+ *   is marked twice), and once staging ends the marked lines' ids are looked for
+ *   among the parsed ones. So a steady-state sync, all lines recognised and few
+ *   parsed, never makes the filter: its ids stay held exactly.
  */
 
-/** What `get` returns: the link's entity (as its ENTITY_CODE digit) and external id escaped for COPY; '' when two links share the hash. */
+/**
+ * The known lines of an integration. A line's link is its entity (as its ENTITY_CODE digit) and its
+ * external id escaped for COPY, `code + id`.
+ */
 export interface KnownLines {
   readonly size: number;
+  /** The line's link; '' when two links share the hash; undefined when no link knows it. */
   get(fp: string): string | undefined;
+  /** Where the line is: a slot (≥ 0) to read with `idAt`, -1 when no link knows it, -2 when two links share its hash. */
+  find(fp: string): number;
+  /** The link (`code + id`) of a slot `find` returned. */
+  idAt(slot: number): string;
+  /** Marks the slot's line staged; false when it had been already (the data set repeats the line). */
+  mark(slot: number): boolean;
+  /**
+   * Whether some marked line's link may be among `ids` (an exact answer when it is held exactly), so that a line
+   * recognised and another with the same id that was parsed are found to repeat it without the recognised
+   * lines' ids ever entering the filter.
+   */
+  markedMayBeIn(ids: IdFilter): boolean;
 }
 
-const EMPTY: KnownLines = { size: 0, get: () => undefined };
+const EMPTY: KnownLines = { size: 0, get: () => undefined, find: () => -1, idAt: () => '', mark: () => true, markedMayBeIn: () => false };
 
 /** Word `i` of the 128-bit hash `fp` (32 hex digits, lower case) as an unsigned 32-bit number. */
 function word(fp: string, i: number): number {
@@ -158,16 +178,45 @@ export async function loadKnownLines(sql: Sql, integrationId: string): Promise<K
       after = [row.entity, row.external_id];
     }
   }
+  const find = (fp: string): number => {
+    const i = slotOf(word(fp, 0), word(fp, 1), word(fp, 2));
+    const v = vals[i]!;
+    return v === 0 ? -1 : v === -1 ? -2 : i;
+  };
+  const idAt = (slot: number): string => {
+    const v = vals[slot]! - 1;
+    const c = chunks[v >>> 20]!;
+    const at = v & 0xfffff;
+    return c.toString('utf8', at + 1, at + 1 + c[at]!);
+  };
+  /** One bit a slot: the lines staged so far (a repeated line is the same slot again). */
+  const marked = new Uint32Array(Math.ceil(cap / 32));
   return {
     size,
     get(fp: string): string | undefined {
-      const i = slotOf(word(fp, 0), word(fp, 1), word(fp, 2));
-      const v = vals[i]!;
-      if (v === 0) return undefined;
-      if (v === -1) return '';
-      const c = chunks[(v - 1) >>> 20]!;
-      const at = (v - 1) & 0xfffff;
-      return c.toString('utf8', at + 1, at + 1 + c[at]!);
+      const i = find(fp);
+      return i === -1 ? undefined : i === -2 ? '' : idAt(i);
+    },
+    find,
+    idAt,
+    mark(slot: number): boolean {
+      const w = slot >>> 5;
+      const m = 1 << (slot & 31);
+      if ((marked[w]! & m) !== 0) return false;
+      marked[w] = marked[w]! | m;
+      return true;
+    },
+    markedMayBeIn(ids: IdFilter): boolean {
+      if (ids.size === 0) return false;
+      for (let w = 0; w < marked.length; w++) {
+        for (let bitsLeft = marked[w]!; bitsLeft !== 0; bitsLeft &= bitsLeft - 1) {
+          const v = vals[(w << 5) + (31 - Math.clz32(bitsLeft & -bitsLeft))]! - 1;
+          const c = chunks[v >>> 20]!;
+          const at = v & 0xfffff;
+          if (ids.mayHaveBytes(c, at + 1, at + 1 + c[at]!)) return true;
+        }
+      }
+      return false;
     },
   };
 }
@@ -183,24 +232,36 @@ const FILTER_HASHES = 16;
 /** Ids held exactly before the filter is made: a small delta costs neither 16 MiB nor a false alarm. */
 const EXACT_IDS = 65_536;
 
+/** What staging knows of the ids it has counted. */
+export interface IdFilter {
+  /** How many distinct ids were added (ids the filter took for repeats are not counted). */
+  readonly size: number;
+  /** Adds `code + id`; false once it may have been added before (an exact check then answers), true while every id so far is new for certain. */
+  add(id: string): boolean;
+  /** Whether the UTF-8 `code + id` in `bytes[start, end)` may have been added: false for certain, or true (exactly, while the ids are held exactly). */
+  mayHaveBytes(bytes: Buffer, start: number, end: number): boolean;
+}
+
+/** FNV-1a of the UTF-16 code units of `s` (for ASCII, of its bytes). */
+function fnv1(s: string): number {
+  let h = 0x811c9dc5;
+  for (let c = 0; c < s.length; c++) h = Math.imul(h ^ s.charCodeAt(c), 0x01000193);
+  return h >>> 0;
+}
+
 /**
- * Ids seen so far: `add` returns false once an id may have been added before (an exact
- * check then answers), true while every id so far is new for certain. The first
- * {@link EXACT_IDS} are held in a Set; past that they move to a Bloom filter.
+ * Ids seen so far. The first {@link EXACT_IDS} are held in a Set; past that they move to a Bloom filter.
  */
-export function createIdFilter(): { add(id: string): boolean } {
+export function createIdFilter(): IdFilter {
   let exact: Set<string> | null = new Set();
+  /** The FNV-1a hashes of the exact ids (as of `hashedFor` of them), so that bytes are turned into text only on a hash match. */
+  let exactHashes: Set<number> | null = null;
+  let hashedFor = 0;
   let bits: Uint32Array | null = null;
-  const mark = (id: string): boolean => {
+  let size = 0;
+  /** Sets (`set`) or tests the filter's bits for the two hashes of an id; returns whether a bit was clear. */
+  const probe = (h1: number, h2: number, set: boolean): boolean => {
     const b = bits!;
-    // Two FNV-1a hashes of the UTF-16 code units; positions h1 + i·h2 (Kirsch–Mitzenmacher).
-    let h1 = 0x811c9dc5;
-    let h2 = 0x01000193 ^ 0x5bd1e995;
-    for (let c = 0; c < id.length; c++) {
-      const u = id.charCodeAt(c);
-      h1 = Math.imul(h1 ^ u, 0x01000193);
-      h2 = Math.imul(h2 ^ u, 0x5bd1e995) ^ (h2 >>> 15);
-    }
     h2 |= 1;
     let fresh = false;
     for (let i = 0; i < FILTER_HASHES; i++) {
@@ -208,24 +269,71 @@ export function createIdFilter(): { add(id: string): boolean } {
       const w = bit >>> 5;
       const m = 1 << (bit & 31);
       if ((b[w]! & m) === 0) {
+        if (!set) return true;
         fresh = true;
         b[w] = b[w]! | m;
       }
     }
     return fresh;
   };
+  // Two FNV-1a hashes of the UTF-16 code units; positions h1 + i·h2 (Kirsch–Mitzenmacher).
+  const mark = (id: string, set = true): boolean => {
+    let h1 = 0x811c9dc5;
+    let h2 = 0x01000193 ^ 0x5bd1e995;
+    for (let c = 0; c < id.length; c++) {
+      const u = id.charCodeAt(c);
+      h1 = Math.imul(h1 ^ u, 0x01000193);
+      h2 = Math.imul(h2 ^ u, 0x5bd1e995) ^ (h2 >>> 15);
+    }
+    return probe(h1, h2, set);
+  };
+  const asciiOnly = (bytes: Buffer, start: number, end: number): boolean => {
+    for (let c = start; c < end; c++) if (bytes[c]! >= 0x80) return false;
+    return true;
+  };
   return {
+    get size() {
+      return size;
+    },
     add(id: string): boolean {
       if (exact) {
         if (exact.has(id)) return false;
         exact.add(id);
+        size++;
         if (exact.size < EXACT_IDS) return true;
         bits = new Uint32Array(FILTER_BITS / 32);
         for (const seen of exact) mark(seen);
         exact = null;
+        exactHashes = null;
         return true;
       }
-      return mark(id);
+      const fresh = mark(id);
+      if (fresh) size++;
+      return fresh;
+    },
+    mayHaveBytes(bytes: Buffer, start: number, end: number): boolean {
+      // An id with other than ASCII is read as text (its UTF-16 units are not its bytes); those are rare.
+      if (!asciiOnly(bytes, start, end)) {
+        const id = bytes.toString('utf8', start, end);
+        return exact ? exact.has(id) : !mark(id, false);
+      }
+      if (exact) {
+        if (exactHashes === null || hashedFor !== exact.size) {
+          exactHashes = new Set([...exact].map(fnv1));
+          hashedFor = exact.size;
+        }
+        let h = 0x811c9dc5;
+        for (let c = start; c < end; c++) h = Math.imul(h ^ bytes[c]!, 0x01000193);
+        return exactHashes.has(h >>> 0) && exact.has(bytes.toString('latin1', start, end));
+      }
+      let h1 = 0x811c9dc5;
+      let h2 = 0x01000193 ^ 0x5bd1e995;
+      for (let c = start; c < end; c++) {
+        const u = bytes[c]!;
+        h1 = Math.imul(h1 ^ u, 0x01000193);
+        h2 = Math.imul(h2 ^ u, 0x5bd1e995) ^ (h2 >>> 15);
+      }
+      return !probe(h1, h2, false);
     },
   };
 }

@@ -384,13 +384,16 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     known = await loadKnownLines(sql, options.integrationId);
   }
 
-  /** Counts a row of `entity` with the (escaped) external `id`; returns its number within the entity. */
-  const count = (entity: Entity, id: string): number => {
+  /**
+   * Counts a row of `entity` with the (escaped) external `id`; returns its number within the entity. A recognised
+   * line's id stays out of the filter (`recognised`): the known lines mark it, and are asked against the filter at the end.
+   */
+  const count = (entity: Entity, id: string, recognised = false): number => {
     result.rows++;
     result.byEntity[entity]++;
     if (id === '\\N') result.unidentified[entity]++;
     // Counted on the id as the database will store it (escaped, NUL dropped), so both agree on what repeats.
-    else if (!mayRepeat && !ids.add(ENTITY_CODE[entity] + id)) mayRepeat = true;
+    else if (!mayRepeat && !recognised && !ids.add(ENTITY_CODE[entity] + id)) mayRepeat = true;
     return ++seq[entity];
   };
 
@@ -405,7 +408,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   const KNOWN_CANONICAL = '\t\\N'.repeat(CANONICAL_TO - CANONICAL_FROM);
   const knownLine = (entity: Entity, id: string, text: string, fp: string) => {
     result.unparsed++;
-    return `${sid}\t${entity}\t${count(entity, id)}\t${id}\tf\t\\N\t${esc(text)}${KNOWN_CANONICAL}\t${fp}\tt\t\\N\t\\N\n`;
+    return `${sid}\t${entity}\t${count(entity, id, true)}\t${id}\tf\t\\N\t${esc(text)}${KNOWN_CANONICAL}\t${fp}\tt\t\\N\t\\N\n`;
   };
 
   const keep = userKey
@@ -426,9 +429,16 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   function lineFor(text: string, lineNo: number, lines: UnparsedLines, unreadable: NonNullable<ProviderPage['unreadable']>): string | null | Promise<string | null> {
     if (known && !needsJsonFix(text)) {
       const fp = rows.lineFp(text);
-      const hit = known.get(fp);
-      const entity = hit ? entityOfCode(hit.charCodeAt(0) - 48) : undefined;
-      if (entity) return knownLine(entity, hit!.slice(1), text, fp);
+      const slot = known.find(fp);
+      if (slot >= 0) {
+        const hit = known.idAt(slot);
+        const entity = entityOfCode(hit.charCodeAt(0) - 48);
+        if (entity) {
+          // The same line again is the same link again.
+          if (!known.mark(slot)) mayRepeat = true;
+          return knownLine(entity, hit.slice(1), text, fp);
+        }
+      }
     }
     const r = parseNdjsonLine(text, lineNo, lines.defaultEntity);
     if ('unreadable' in r) {
@@ -482,6 +492,8 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   // One chunk in hand at a time: the database sets the pace, and memory stays flat however large the delivery.
   await pipeline(Readable.from(chunks(), { objectMode: true, highWaterMark: 1 }), writable);
   if (result.unparsed > 0) result.mappingKey = mappingKey(options.mapping, options.scope ?? null);
+  // A recognised line's id against the ids parsed: a line that changed and the same person's unchanged line both sent.
+  if (!mayRepeat && known !== null && result.unparsed > 0) mayRepeat = (known as KnownLines).markedMayBeIn(ids);
   result.duplicateIds = mayRepeat && (await hasDuplicateIds(sql, options.snapshotId));
   return result;
 }

@@ -48,6 +48,48 @@ describe('known lines', () => {
     expect(big.size).toBe(240000);
     expect(big.get(md5('big239999'))).toBe('0B239999');
   });
+
+  it('marks the lines staged, says when one comes again, and finds a marked line\'s id among the ids parsed', async () => {
+    const t = await rt.start({ integrations: fileIntegration(), files: { 'export.json': '[]' } });
+    await t.rt.sql`
+      INSERT INTO record_links (integration_id, entity, external_id, record_id, fp)
+      SELECT 'hr', 'employees', 'E' || g, g, md5(g::text)::uuid FROM generate_series(1, 5000) g`;
+    await t.rt.sql`
+      INSERT INTO record_links (integration_id, entity, external_id, record_id, fp) VALUES
+        ('hr', 'org_units', ${'Zürich\tHQ'}, 1, ${md5('zurich')}::uuid), ('hr', 'employees', 'twin', 2, ${md5('twin')}::uuid),
+        ('hr', 'employments', 'twin', 3, ${md5('twin')}::uuid)`;
+    const known = await loadKnownLines(t.rt.sql, 'hr');
+    expect(known.find(md5('never'))).toBe(-1);
+    expect(known.find(md5('twin'))).toBe(-2);
+    const slot = known.find(md5('17'));
+    expect(known.idAt(slot)).toBe('0E17');
+    expect(known.mark(slot)).toBe(true);
+    expect(known.mark(slot)).toBe(false);
+    for (const g of [18, 4999]) known.mark(known.find(md5(String(g))));
+    known.mark(known.find(md5('zurich')));
+
+    // Held exactly: a hash match is checked on the id itself.
+    const ids = createIdFilter();
+    expect(known.markedMayBeIn(ids)).toBe(false); // nothing parsed: nothing asked
+    for (const id of ['0E1', '0E19', '1E17', '0E4998', '2Zürich']) ids.add(id);
+    expect(known.markedMayBeIn(ids)).toBe(false); // E1, E19 and E4998 were not staged as known; E17 is an employment here
+    ids.add('0E4999');
+    expect(known.markedMayBeIn(ids)).toBe(true);
+    const accented = createIdFilter();
+    accented.add('2Zürich\\tHQ');
+    expect(known.markedMayBeIn(accented)).toBe(true);
+
+    // In the filter (past the ids held exactly): the same answers, for ASCII ids read as bytes and others as text.
+    const many = createIdFilter();
+    for (let i = 0; i < 100_000; i++) many.add(`1M${i}`);
+    expect(known.markedMayBeIn(many)).toBe(false);
+    many.add('0E18');
+    expect(known.markedMayBeIn(many)).toBe(true);
+    const manyAccented = createIdFilter();
+    for (let i = 0; i < 100_000; i++) manyAccented.add(`1M${i}`);
+    manyAccented.add('2Zürich\\tHQ');
+    expect(known.markedMayBeIn(manyAccented)).toBe(true);
+  });
 });
 
 describe('id filter', () => {
@@ -64,5 +106,15 @@ describe('id filter', () => {
     expect(small.add('0A')).toBe(true);
     expect(small.add('0B')).toBe(true);
     expect(small.add('0A')).toBe(false);
+    expect(small.size).toBe(2);
+    // Asked without adding, from an id's UTF-8 bytes, held exactly or in the filter.
+    const bytes = (id: string) => [Buffer.from(`xx${id}yy`), 2, 2 + Buffer.byteLength(id)] as const;
+    for (const filter of [small, f]) {
+      expect(filter.mayHaveBytes(...bytes(filter === small ? '0B' : '0E77'))).toBe(true);
+      expect(filter.mayHaveBytes(...bytes('0Unseen'))).toBe(false);
+      expect(filter.mayHaveBytes(...bytes('0Ünseen'))).toBe(false);
+      filter.add('0Ünseen');
+      expect(filter.mayHaveBytes(...bytes('0Ünseen'))).toBe(true);
+    }
   });
 });

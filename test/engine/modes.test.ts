@@ -484,6 +484,24 @@ describe.each(['json', 'ndjson'] as const)('fingerprints (%s): rows applied befo
     const [failed] = (await t.rt.store.runs.records(run, { status: 'failed', limit: 5 })).items;
     expect(failed!.errors![0]!.message).toMatch(/appears more than once in this data set \(first on row 2\)/);
   });
+
+  it('a person sent twice, once as the line applied and once changed, fails the second time in either order', async () => {
+    const t = await setupAs([1, 2, 3].map((i) => person(i)));
+    await t.sync({ integration: 'hr', mode: 'full' });
+    const changed = person(2, { job_title: 'Staff Engineer' });
+    // The first of the two is the one applied.
+    for (const [people, title] of [
+      [[person(1), person(2), person(3), changed], 'Engineer'],
+      [[person(1), changed, person(3), person(2)], 'Staff Engineer'],
+    ] as const) {
+      write(t, [...people]);
+      const run = await t.sync({ integration: 'hr', mode: 'full' });
+      expect(run.counts.employees).toMatchObject({ failed: 1 });
+      const [failed] = (await t.rt.store.runs.records(run, { status: 'failed', limit: 5 })).items;
+      expect(failed!.errors![0]!.message).toMatch(/appears more than once in this data set \(first on row 2\)/);
+      expect((await t.rt.sql`SELECT job_title FROM employees WHERE email = 'p2@example.com'`)[0]!.job_title).toBe(title);
+    }
+  });
 });
 
 describe('NDJSON lines recognised without parsing', () => {
