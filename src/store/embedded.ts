@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import postgres from 'postgres';
+import { z } from 'zod';
 import type { Logger } from '../log.js';
 import { registerSecret, silentLogger } from '../log.js';
 import { PeopleSyncError, ErrorCode } from '../errors.js';
@@ -442,8 +443,24 @@ export async function credentials(file: string): Promise<Credentials> {
       await unlink(tmp).catch(() => undefined);
     }
   }
-  return JSON.parse(await readFile(file, 'utf8')) as Credentials;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+  }
+  const read = CredentialsFile.safeParse(parsed);
+  if (read.success) return read.data;
+  // Names the fields, never their values: the file holds the password.
+  const what = parsed === undefined ? 'it is not JSON' : read.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ');
+  throw new PeopleSyncError(
+    ErrorCode.Unavailable,
+    `The embedded PostgreSQL's credentials in ${file} cannot be read (${what}). The cluster beside it was made with the password that file held: restore the file from a backup; or, if the data directory holds nothing you need, remove the directory to start afresh; or set DATABASE_URL to your own server.`,
+  );
 }
+
+/** What the credentials file holds (written by {@link credentials}). */
+const CredentialsFile = z.object({ user: z.string().min(1), password: z.string().min(1), database: z.string().min(1) });
 
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const { port, log } = options;

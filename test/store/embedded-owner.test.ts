@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,20 @@ describe('embedded PostgreSQL ownership', () => {
     expect(new Set(all.map((c) => c.password)).size).toBe(1);
     expect(JSON.parse(readFileSync(file, 'utf8')).password).toBe(all[0]!.password);
     expect(readdirSync(credDir)).toEqual(['pg-credentials.json']);
+  });
+
+  it('a credentials file that is not whole is named, with what to do, and its password is never shown', async () => {
+    const credDir = mkdtempSync(join(dir, 'bad-creds-'));
+    const file = join(credDir, 'pg-credentials.json');
+    writeFileSync(file, '{"user":"people_sync","password":"s3cr3t-value"');
+    const notJson = await credentials(file).catch((e: Error) => e);
+    expect(notJson).toBeInstanceOf(Error);
+    expect((notJson as Error).message).toContain(`credentials in ${file} cannot be read (it is not JSON)`);
+    expect((notJson as Error).message).toMatch(/restore the file from a backup/);
+    writeFileSync(file, JSON.stringify({ user: 'people_sync', password: 's3cr3t-value', database: 7 }));
+    const message = ((await credentials(file).catch((e: Error) => e)) as Error).message;
+    expect(message).toMatch(/cannot be read \(database: /);
+    expect(message).not.toContain('s3cr3t-value');
   });
 
   it('two starts at once: one owns and stops the server, the other connects to it', async () => {
