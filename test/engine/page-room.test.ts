@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { describe, expect, it } from 'vitest';
+import { fileIntegration, runtimePerTest } from '../helpers/file-integration.js';
 
 /** Migration 020: a changed title or fingerprint is written on the row's own page (a heap-only update). */
 const person = (i: number, title = 'Engineer') => ({
@@ -10,30 +10,16 @@ const person = (i: number, title = 'Engineer') => ({
   job_title: title,
 });
 const doc = (employees: unknown[]) => JSON.stringify({ employees });
-const yaml = `
-integrations:
-  - id: hr
-    name: HR export
-    kind: pull
-    provider: file
-    options: { path: export.json }
-    max_terminations: 100%
-`;
-
-let t: TestRuntime | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
+const rt = runtimePerTest();
 
 describe('room on each page', () => {
   it('keeps a changed person and their link on the page they were written to', async () => {
     // Enough people to fill several pages, so the first page is as full as the load leaves it.
     const people = Array.from({ length: 400 }, (_, i) => person(i));
-    t = await createTestRuntime({ integrations: yaml, files: { 'export.json': doc(people) } });
+    const t = await rt.start({ integrations: fileIntegration('', 'export.json', '100%'), files: { 'export.json': doc(people) } });
     expect((await t.sync({ integration: 'hr', mode: 'full' })).status).toBe('completed');
     const block = async (table: string, where: string) =>
-      (await t!.rt.sql.unsafe<{ id: string; block: string }[]>(`SELECT ${table === 'employees' ? 'id' : 'external_id'}::text AS id, (ctid::text::point)[0]::text AS block FROM ${table} WHERE ${where} ORDER BY 1`));
+      (await t.rt.sql.unsafe<{ id: string; block: string }[]>(`SELECT ${table === 'employees' ? 'id' : 'external_id'}::text AS id, (ctid::text::point)[0]::text AS block FROM ${table} WHERE ${where} ORDER BY 1`));
     const firstPage = await t.rt.sql<{ email: string }[]>`SELECT email FROM employees WHERE (ctid::text::point)[0] = 0 ORDER BY id LIMIT 2`;
     expect(firstPage).toHaveLength(2);
     const changed = new Set(firstPage.map((r) => r.email));
