@@ -28,8 +28,6 @@ import { entityCodeSql } from '../domain/records.js';
  */
 export interface KnownLines {
   readonly size: number;
-  /** The line's link; '' when two links share the hash; undefined when no link knows it. */
-  get(fp: string): string | undefined;
   /** Where the line is: a slot (≥ 0) to read with `idAt`, -1 when no link knows it, -2 when two links share its hash. */
   find(fp: string): number;
   /** The link (`code + id`) of a slot `find` returned. */
@@ -44,7 +42,7 @@ export interface KnownLines {
   markedMayBeIn(ids: IdFilter): boolean;
 }
 
-const EMPTY: KnownLines = { size: 0, get: () => undefined, find: () => -1, idAt: () => '', mark: () => true, markedMayBeIn: () => false };
+const EMPTY: KnownLines = { size: 0, find: () => -1, idAt: () => '', mark: () => true, markedMayBeIn: () => false };
 
 /** Word `i` of the 128-bit hash `fp` (32 hex digits, lower case) as an unsigned 32-bit number. */
 function word(fp: string, i: number): number {
@@ -193,10 +191,6 @@ export async function loadKnownLines(sql: Sql, integrationId: string): Promise<K
   const marked = new Uint32Array(Math.ceil(cap / 32));
   return {
     size,
-    get(fp: string): string | undefined {
-      const i = find(fp);
-      return i === -1 ? undefined : i === -2 ? '' : idAt(i);
-    },
     find,
     idAt,
     mark(slot: number): boolean {
