@@ -44,12 +44,6 @@ export interface EmbeddedDatabaseOptions {
   nativeDir?: string;
 }
 
-interface Credentials {
-  user: string;
-  password: string;
-  database: string;
-}
-
 export interface RunAs {
   uid: number;
   gid: number;
@@ -425,6 +419,10 @@ function memorySettings(): string[] {
   return ['-c', `shared_buffers=${shared}MB`, '-c', 'temp_buffers=32MB'];
 }
 
+/** What the credentials file holds (written by {@link credentials}). */
+const CredentialsFile = z.object({ user: z.string().min(1), password: z.string().min(1), database: z.string().min(1) });
+type Credentials = z.infer<typeof CredentialsFile>;
+
 /**
  * The cluster's credentials, made on first start. Written whole to a private file
  * and linked into place, which fails when the file exists: two processes starting
@@ -458,9 +456,6 @@ export async function credentials(file: string): Promise<Credentials> {
     `The embedded PostgreSQL's credentials in ${file} cannot be read (${what}). The cluster beside it was made with the password that file held: restore the file from a backup; or, if the data directory holds nothing you need, remove the directory to start afresh; or set DATABASE_URL to your own server.`,
   );
 }
-
-/** What the credentials file holds (written by {@link credentials}). */
-const CredentialsFile = z.object({ user: z.string().min(1), password: z.string().min(1), database: z.string().min(1) });
 
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const { port, log } = options;
