@@ -1088,13 +1088,20 @@ async function dropCycles(
   const [{ n }] = (await tx.unsafe(`SELECT count(*)::int AS n FROM ${plan}_edges WHERE moved AND up IS NOT NULL`)) as unknown as [{ n: number }];
   if (n === 0) return 0;
   await tx.unsafe(`ANALYZE ${plan}_edges`);
-  // Walk up from every row whose reference moves; a walk that comes back to where it started found a cycle.
+  // Where a walk starts: a row whose reference moves, and that something points to — a record no one reports
+  // to (most people) cannot be on a cycle, since each member of one is the next member's reference. A stored
+  // record that points to it counts even if this plan moves it elsewhere: the set only has to hold every member.
+  const starts = `SELECT e.node, e.up FROM ${plan}_edges e
+     WHERE e.moved AND e.up IS NOT NULL
+       AND (EXISTS (SELECT 1 FROM ${plan}_edges i WHERE i.up = e.node)
+            OR (e.node > 0 AND EXISTS (SELECT 1 FROM ${table} r WHERE r.${field}_id = e.node)))`;
+  // Walk up from each of them; a walk that comes back to where it started found a cycle.
   const step = `CASE WHEN pe.node IS NOT NULL THEN pe.up ELSE s.${field}_id END`;
   const stored = `LEFT JOIN ${table} s ON pe.node IS NULL AND w.cur > 0 AND s.id = w.cur`;
   await tx.unsafe(
     `CREATE TEMP TABLE ${plan}_cycles ON COMMIT DROP AS
      WITH RECURSIVE walk(start, cur, depth) AS (
-       SELECT node, up, 1 FROM ${plan}_edges WHERE moved AND up IS NOT NULL
+       SELECT node, up, 1 FROM (${starts}) s
        UNION ALL
        SELECT w.start, ${step}, w.depth + 1
        FROM walk w LEFT JOIN ${plan}_edges pe ON pe.node = w.cur ${stored}
