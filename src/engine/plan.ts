@@ -1068,17 +1068,6 @@ export async function previewDifferences(tx: Tx, runId: number, previewRunId: nu
 const CYCLE_DEPTH = 64;
 
 /**
- * Finds, set-based, the references this plan would store that close a cycle —
- * a person who is their own manager, managers A → B → A, an org unit that is
- * its own ancestor — over the store as it will be after the plan (the plan's
- * references where it sets them, the stored ones elsewhere). Per cycle, the
- * reference of the row that comes last in the data set among those this plan
- * sets is not stored: the record keeps its stored reference (none, when it is
- * created), and its result names the cycle. Only rows whose reference this
- * plan sets are walked, so a sync that moves no reference costs nothing here.
- * Returns how many records had a reference held back.
- */
-/**
  * Sets planner settings for the rest of the transaction and returns what puts them back. (Not put back when a
  * statement fails: the transaction is then over, and so are its settings.)
  */
@@ -1101,6 +1090,18 @@ async function withSettings<T>(tx: Tx, settings: Record<string, string>, fn: () 
   return result;
 }
 
+/**
+ * Finds, set-based, the references this plan would store that close a cycle —
+ * a person who is their own manager, managers A → B → A, an org unit that is
+ * its own ancestor — over the store as it will be after the plan (the plan's
+ * references where it sets them, the stored ones elsewhere). Per cycle, the
+ * reference of the row that comes last in the data set among those this plan
+ * sets is not stored: the record keeps its stored reference (none, when it is
+ * created), and its result names the cycle. Only rows whose reference this
+ * plan sets, and that some record points to, are walked, so a sync that moves
+ * no reference costs nothing here.
+ * Returns how many records had a reference held back.
+ */
 async function dropCycles(
   tx: Tx,
   o: { plan: 'plan_emp' | 'plan_org'; table: 'employees' | 'org_units'; field: 'manager' | 'parent'; integrationId: string },
