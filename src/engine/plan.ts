@@ -829,7 +829,11 @@ const SHAPE_FIELDS: [string, string][] = [
 
 const NEW_IDS = { plan_org: 'plan_org_new', plan_emp: 'plan_emp_new', plan_emt: 'plan_emt_new' } as const;
 
-/** Writes the plan's per-record results (everything except `unchanged`). */
+/**
+ * Writes the plan's per-record results (everything except `unchanged`), in the data set's order; the records
+ * absent from it (no row, so no seq) follow by external id, whatever order planning found them in — a held
+ * run names its first few leavers in this order.
+ */
 export async function recordPlan(tx: Tx, runId: number): Promise<void> {
   for (const [t, entity] of [['plan_org', 'org_units'], ['plan_emp', 'employees'], ['plan_emt', 'employments']] as const) {
     await exec(tx, 
@@ -837,7 +841,7 @@ export async function recordPlan(tx: Tx, runId: number): Promise<void> {
        SELECT :run, '${entity}', coalesce(p.external_id, '(row ' || p.seq || ')'), p.seq, coalesce(p.target_id, n.new_id), p.action, nullif(p.reason, ''), p.errors, p.changes
        FROM ${t} p LEFT JOIN ${NEW_IDS[t]} n ON n.seq = p.seq
        WHERE p.action <> 'unchanged'
-       ORDER BY p.seq`,
+       ORDER BY p.seq, p.external_id`,
       { run: runId },
     );
   }

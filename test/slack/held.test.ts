@@ -41,8 +41,9 @@ describe('held runs: Confirm / Discard from Slack', () => {
 
     const held = fake.of('chat.update').at(-1)!.body;
     expect(held.ts).toBe(staged.result.ts);
-    // The people are named from the store: the source no longer sends them.
-    const names = 'First5 Last5, First4 Last4, First3 Last3 and First2 Last2';
+    // The people are named from the store: the source no longer sends them. Absent from the data set, they
+    // come in the order of their external ids.
+    const names = 'First2 Last2, First3 Last3, First4 Last4 and First5 Last5';
     expect(held.text).toBe(`HR export sync held: ${names} would be terminated — a decision is needed (run #${runId}).`);
     expect(held.blocks[0].text.text).toBe(':raised_hand: HR export: 4 people would be terminated — needs a decision');
     expect(allText(held.blocks)).toContain(`*${names}* would be terminated: 4 of 5 active people; the limit is 2 people. Nothing has been written yet.`);
