@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Socket, createServer, type AddressInfo } from 'node:net';
 import { connect } from '../../src/store/db.js';
 import { createTestDatabase } from '../helpers/db.js';
 
@@ -75,4 +76,48 @@ describe('the pool recycles its backends as a whole', () => {
       await sql.end({ timeout: 1 });
     }
   }, 30_000);
+});
+
+/**
+ * The pool's sockets send each statement at once: with Nagle's algorithm on, a statement written
+ * before the server acknowledged the previous one waited up to 40 ms for that acknowledgement.
+ */
+describe('the pool connects with Nagle off', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => db?.drop());
+
+  it('turns Nagle off on every socket it opens', async () => {
+    const noDelay = vi.spyOn(Socket.prototype, 'setNoDelay');
+    const sql = connect(db.url, { max: 2 });
+    try {
+      await Promise.all([sql`SELECT pg_sleep(0.05)`, sql`SELECT pg_sleep(0.05)`]);
+      const sockets = new Set(noDelay.mock.contexts.filter((_, i) => noDelay.mock.calls[i]![0] === true));
+      expect(sockets.size).toBe(2);
+    } finally {
+      noDelay.mockRestore();
+      await sql.end({ timeout: 1 });
+    }
+  });
+
+  it('still tries the hosts of a URL in turn: one that refuses is passed over', async () => {
+    const url = new URL(db.url);
+    // A port nothing listens on (taken and released at once), then the real server.
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    const twoHosts = `postgres://${url.username}:${url.password}@127.0.0.1:${closed},${url.hostname}:${url.port}${url.pathname}`;
+    const sql = connect(twoHosts, { max: 1 });
+    try {
+      const [row] = await sql<{ one: number }[]>`SELECT 1 AS one`;
+      expect(row!.one).toBe(1);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
 });
