@@ -146,16 +146,26 @@ export async function loadKnownLines(sql: Sql, integrationId: string): Promise<K
   if (rows > 0 && links * 4 >= rows) {
     // Most of the table is this integration's: read a range of its blocks at a time (a TID range scan),
     // each range's lines as one text — a sequential read in pieces, so neither the rows nor one text of
-    // every link is ever held.
-    for (let from = 0; from < Math.max(blocks, 1); from += BLOCKS) {
+    // every link is ever held. The next range is asked for before this one is taken in, so the server
+    // reads it meanwhile (two texts in hand at most).
+    const range = (from: number) => {
       // The last range is open: blocks added since the size was read are read too.
       const last = from + BLOCKS >= blocks;
-      const [row] = await sql.unsafe<{ lines: string | null }[]>(
+      return sql.unsafe<{ lines: string | null }[]>(
         `SELECT string_agg(${LINE}, E'\n') AS lines FROM record_links
          WHERE ctid >= format('(%s,0)', $2::int)::tid ${last ? '' : `AND ctid < format('(%s,0)', $3::int)::tid`}
            AND integration_id = $1 AND fp IS NOT NULL`,
         last ? [integrationId, from] : [integrationId, from, from + BLOCKS],
       );
+    };
+    const end = Math.max(blocks, 1);
+    let next: Promise<{ lines: string | null }[]> | null = range(0);
+    for (let from = 0; next !== null; from += BLOCKS) {
+      const [row] = await next;
+      next = from + BLOCKS < end ? range(from + BLOCKS) : null;
+      // postgres.js sends a query once something waits on it: this sends it now, and keeps a range left
+      // unread (when taking this one in fails) from rejecting unheard. Its error still reaches the await.
+      next?.catch(() => undefined);
       addLines(row?.lines ?? null);
     }
   } else {
