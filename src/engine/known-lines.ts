@@ -163,9 +163,13 @@ export async function loadKnownLines(sql: Sql, integrationId: string): Promise<K
     for (let from = 0; next !== null; from += BLOCKS) {
       const [row] = await next;
       next = from + BLOCKS < end ? range(from + BLOCKS) : null;
-      // postgres.js sends a query once something waits on it: this sends it now, and keeps a range left
-      // unread (when taking this one in fails) from rejecting unheard. Its error still reaches the await.
-      next?.catch(() => undefined);
+      if (next) {
+        // postgres.js sends a query once something waits on it, and writes it on a later turn of the event
+        // loop: this asks for it now (and keeps a range left unread, when taking this one in fails, from
+        // rejecting unheard; its error still reaches the await), and the timer lets the write go out.
+        next.catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
       addLines(row?.lines ?? null);
     }
   } else {
