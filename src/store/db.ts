@@ -108,8 +108,8 @@ export function connect(
 /**
  * The pool's sockets, with Nagle's algorithm off. postgres.js leaves it on, and a statement written
  * while the server had not yet acknowledged the previous one waited for that acknowledgement, which
- * the server delays by up to 40 ms: a recent sync of 1,000 changes lost 40–80 ms so, between the
- * COPY of its rows and the next statement (measured in the server log's gaps). Connects as postgres.js
+ * the server delays by up to 40 ms: a recent sync of 1,000 changes lost 40 ms so between the COPY of
+ * its rows and the next statement, in every repetition (the server log's gaps). Connects as postgres.js
  * would — the unix socket when there is a path, else the URL's hosts in turn — and postgres.js
  * still does the rest (TLS, start-up, errors, reconnecting).
  */

@@ -102,6 +102,25 @@ describe('the pool connects with Nagle off', () => {
     }
   });
 
+  it('connects through the unix socket when the host is a directory', async () => {
+    const url = new URL(db.url);
+    const [{ dir }] = (await db.sql`SELECT current_setting('unix_socket_directories') AS dir`) as unknown as [{ dir: string }];
+    // A URL without a host takes libpq's variables, as postgres.js reads them; a directory for PGHOST is a socket.
+    vi.stubEnv('PGHOST', dir.split(',')[0]!.trim());
+    vi.stubEnv('PGPORT', url.port);
+    vi.stubEnv('PGUSER', decodeURIComponent(url.username));
+    vi.stubEnv('PGPASSWORD', decodeURIComponent(url.password));
+    const sql = connect(`postgres://${url.pathname}`, { max: 1 });
+    try {
+      // A backend reached through the socket has no client address.
+      const [row] = await sql<{ addr: string | null }[]>`SELECT inet_client_addr()::text AS addr`;
+      expect(row!.addr).toBeNull();
+    } finally {
+      vi.unstubAllEnvs();
+      await sql.end({ timeout: 1 });
+    }
+  });
+
   it('still tries the hosts of a URL in turn: one that refuses is passed over', async () => {
     const url = new URL(db.url);
     // A port nothing listens on (taken and released at once), then the real server.
