@@ -127,9 +127,9 @@ function noDelaySocket(): (o: { host: string[]; port: number[]; path?: string | 
 }
 
 /** A pool nothing used for this long is replaced, its backends closed (HikariCP's idle default). */
-const POOL_IDLE_SECONDS = 600;
+export const POOL_IDLE_SECONDS = 600;
 /** A pool older than this is replaced at its next quiet moment (HikariCP's lifetime default). */
-const POOL_LIFETIME_SECONDS = 1800;
+export const POOL_LIFETIME_SECONDS = 1800;
 /** How long a pool past its lifetime must be unused before it is replaced (the job poller asks every 5 s). */
 const QUIET_MS = 1000;
 

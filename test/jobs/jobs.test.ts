@@ -67,6 +67,24 @@ describe('jobs on Agenda', () => {
     expect(done.worker).toBe(rt.jobs.worker);
   });
 
+  it('a process that does not poll keeps its queue connection through a quiet spell: a sync asked for later does not connect first', async () => {
+    const { dir, db } = await fixture();
+    const config = loadConfig({ INTEGRATIONS_FILE: join(dir, 'integrations.yml'), ADMIN_API_TOKEN: 'x'.repeat(20), DATABASE_URL: db.url });
+    const rt = await createRuntime({ config, databaseUrl: db.url, log: silentLogger, work: false, surfaces: [] });
+    await rt.start();
+    open.push(rt);
+    const backends = async () =>
+      (await db.sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE application_name = 'people-sync-jobs' AND datname = current_database()`).map((r) => r.pid);
+    await rt.service.requestSync({ integration: 'hr', mode: 'full', dryRun: false, trigger: 'api' });
+    const before = await backends();
+    expect(before.length).toBeGreaterThan(0);
+    // Longer than node-postgres's default idle timeout (10 s), after which the connection used to close.
+    await new Promise((r) => setTimeout(r, 11_000));
+    expect(await backends()).toEqual(expect.arrayContaining(before));
+    await rt.service.requestSync({ integration: 'hr', mode: 'recent', dryRun: false, trigger: 'api' });
+    expect(await backends()).toEqual(expect.arrayContaining(before));
+  }, 30_000);
+
   it('schedules are registered with Agenda, queryable, and survive a restart', async () => {
     const { dir, db } = await fixture();
     let rt = await boot(db.url, dir);
