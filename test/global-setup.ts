@@ -12,6 +12,7 @@ import { silentLogger } from '../src/log.js';
  */
 let embedded: EmbeddedDatabase | undefined;
 let dir: string | undefined;
+let scratch: string | undefined;
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,6 +21,10 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  // The files tests make (fixtures, exports, data directories) go in one directory of this run,
+  // removed at its end: the test files start after this and inherit TMPDIR, which os.tmpdir() reads.
+  scratch = mkdtempSync(join(tmpdir(), 'people-sync-tests-'));
+  chmodSync(scratch, 0o755);
   let url = process.env.TEST_DATABASE_URL;
   if (!url) {
     dir = mkdtempSync(join(tmpdir(), 'people-sync-test-'));
@@ -37,9 +42,11 @@ export default async function setup(project: TestProject) {
   await migrate(sql, silentLogger);
   await sql.end();
   project.provide('databaseUrl', url);
+  process.env.TMPDIR = scratch;
   return async () => {
     await embedded?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   };
 }
 
