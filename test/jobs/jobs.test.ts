@@ -75,13 +75,19 @@ describe('jobs on Agenda', () => {
     open.push(rt);
     const backends = async () =>
       (await db.sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE application_name = 'people-sync-jobs' AND datname = current_database()`).map((r) => r.pid);
-    await rt.service.requestSync({ integration: 'hr', mode: 'full', dryRun: false, trigger: 'api' });
+    const { run: first } = await rt.service.requestSync({ integration: 'hr', mode: 'full', dryRun: false, trigger: 'api' });
     const before = await backends();
     expect(before.length).toBeGreaterThan(0);
+    // Run here, so that the next request is a new run with a job of its own.
+    expect((await rt.engine.execute(first.id, 'test'))?.status).toBe('completed');
     // Longer than node-postgres's default idle timeout (10 s), after which the connection used to close.
     await new Promise((r) => setTimeout(r, 11_000));
     expect(await backends()).toEqual(expect.arrayContaining(before));
-    await rt.service.requestSync({ integration: 'hr', mode: 'recent', dryRun: false, trigger: 'api' });
+    const { run: second, existing } = await rt.service.requestSync({ integration: 'hr', mode: 'full', dryRun: false, trigger: 'api' });
+    expect(existing).toBe(false);
+    expect(second.id).not.toBe(first.id);
+    const jobs = await db.sql<{ run_id: number }[]>`SELECT (data->>'runId')::int AS run_id FROM agenda_jobs WHERE name = 'sync-run' ORDER BY 1`;
+    expect(jobs.map((j) => j.run_id)).toEqual([first.id, second.id]);
     expect(await backends()).toEqual(expect.arrayContaining(before));
   }, 30_000);
 
