@@ -74,6 +74,41 @@ class ListenChannel extends PostgresNotificationChannel {
   }
 }
 
+/** Arbitrary, fixed: serialises the queue's schema statements across processes starting together. */
+const QUEUE_SCHEMA_LOCK = 727_001_338;
+
+/**
+ * The queue's backend, connecting one process at a time. Its connect() re-runs the queue's
+ * schema statements (CREATE OR REPLACE FUNCTION among them), and two processes running them
+ * at once fail one with "tuple concurrently updated". Agenda also calls connect() from its
+ * constructor without a catch, so a failure here would be an unhandled rejection and
+ * `agenda.ready` would never settle: connect() resolves either way, keeping the error for
+ * start() to report.
+ */
+class SerialBackend extends PostgresBackend {
+  connectError: Error | undefined;
+  constructor(private readonly pool: pg.Pool, config: ConstructorParameters<typeof PostgresBackend>[0]) {
+    super({ ...config, pool });
+  }
+  override async connect(): Promise<void> {
+    this.connectError = undefined;
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.pool.connect();
+      await client.query('SELECT pg_advisory_lock($1)', [QUEUE_SCHEMA_LOCK]);
+      try {
+        await super.connect();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [QUEUE_SCHEMA_LOCK]);
+      }
+    } catch (err) {
+      this.connectError = err instanceof Error ? err : new Error(String(err));
+    } finally {
+      client?.release();
+    }
+  }
+}
+
 export interface ScheduleTiming {
   next_run_at: Date | null;
   last_run_at: Date | null;
@@ -94,9 +129,10 @@ export function createJobs(deps: JobsDeps) {
     maxLifetimeSeconds: POOL_LIFETIME_SECONDS,
   });
   pool.on('error', (err) => log.warn('job queue connection lost', { error: err.message }));
+  const backend = new SerialBackend(pool, { tableName: 'agenda_jobs', logTableName: 'agenda_logs', disableNotifications: true });
   const agenda = new Agenda({
     // Our own LISTEN channel (the backend's would crash the process on an unhandled 'error').
-    backend: new PostgresBackend({ pool, tableName: 'agenda_jobs', logTableName: 'agenda_logs', disableNotifications: true }),
+    backend,
     notificationChannel: new ListenChannel({ pool, channelName: 'agenda:jobs' }, log),
     name: worker,
     processEvery: deps.processEvery ?? '5 seconds',
@@ -242,6 +278,7 @@ export function createJobs(deps: JobsDeps) {
 
     async start(): Promise<void> {
       await agenda.ready;
+      if (backend.connectError) throw new Error(`The job queue could not be set up in the database: ${describeError(backend.connectError)}`);
       if (!deps.work) return;
       await agenda.start();
       await agenda.create(JOB_MAINTENANCE, {}).repeatEvery('1 minute', { skipImmediate: false }).unique({ name: JOB_MAINTENANCE }).save();

@@ -91,6 +91,29 @@ describe('jobs on Agenda', () => {
     expect(await backends()).toEqual(expect.arrayContaining(before));
   }, 30_000);
 
+  it('workers starting together set up the queue one at a time: all start, none fails on the schema', async () => {
+    const { dir, db } = await fixture();
+    // Each start re-runs the queue's schema statements; at once they collided ("tuple concurrently updated").
+    for (let round = 0; round < 3; round++) {
+      const started = await Promise.allSettled(Array.from({ length: 4 }, () => boot(db.url, dir)));
+      expect(started.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason))).toEqual([]);
+      for (const rt of open.splice(0)) await rt.stop();
+    }
+    const [fn] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'update_agenda_jobs_updated_at'`;
+    expect(fn?.n).toBe(1);
+  });
+
+  it('a queue that cannot be set up fails start with the database error, instead of waiting for ever', async () => {
+    const { dir, db } = await fixture();
+    // Another table already holds the queue's trigger function name with a different return type.
+    await db.sql`DROP FUNCTION IF EXISTS update_agenda_jobs_updated_at() CASCADE`;
+    await db.sql`CREATE FUNCTION update_agenda_jobs_updated_at() RETURNS integer LANGUAGE sql AS 'SELECT 1'`;
+    const config = loadConfig({ INTEGRATIONS_FILE: join(dir, 'integrations.yml'), ADMIN_API_TOKEN: 'x'.repeat(20), DATABASE_URL: db.url });
+    const rt = await createRuntime({ config, databaseUrl: db.url, log: silentLogger, work: true, surfaces: [], processEvery: 200 });
+    open.push(rt);
+    await expect(rt.start()).rejects.toThrow(/job queue could not be set up.*return type/i);
+  });
+
   it('schedules are registered with Agenda, queryable, and survive a restart', async () => {
     const { dir, db } = await fixture();
     let rt = await boot(db.url, dir);
