@@ -16,14 +16,30 @@ export interface FreezeWatch {
 
 const WATCHER = `
 const { workerData, parentPort } = require('node:worker_threads');
-const { writeSync } = require('node:fs');
+const { readFileSync, readlinkSync, writeSync } = require('node:fs');
 const { beat, file, limit } = workerData;
 let where = 'loading the file';
 parentPort.on('message', (m) => { where = m; });
+// Where the thread waits, as Linux tells it: the kernel function, the system call and, when its
+// first argument is a descriptor, what that is (a pipe's path, say).
+function waiting() {
+  try {
+    const wchan = readFileSync('/proc/self/task/' + process.pid + '/wchan', 'utf8').trim();
+    const call = readFileSync('/proc/self/task/' + process.pid + '/syscall', 'utf8').trim().split(' ');
+    let on = '';
+    const fd = Number(call[1]);
+    if (Number.isInteger(fd) && fd >= 0 && fd < 65536) {
+      try { on = ', descriptor ' + fd + ' = ' + readlinkSync('/proc/self/fd/' + fd); } catch {}
+    }
+    return ' (waiting in ' + (wchan || '?') + ', system call ' + call[0] + on + ')';
+  } catch {
+    return '';
+  }
+}
 setInterval(() => {
   const silent = Math.floor(Date.now() / 1000) - Atomics.load(beat, 0);
   if (silent < limit) return;
-  writeSync(2, '\\n[freeze-watch] ' + file + ': its thread has been blocked for ' + silent + ' s, ' + where +
+  writeSync(2, '\\n[freeze-watch] ' + file + ': its thread has been blocked for ' + silent + ' s, ' + where + waiting() +
     '. A synchronous call never returned; the test process is killed so that the run can end.\\n');
   process.kill(process.pid, 'SIGKILL');
 }, 1000);
