@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { loadConfig, type Config, type Env } from './config.js';
@@ -7,7 +8,7 @@ import { createLogger, registerSecret, type Logger } from './log.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './store/embedded.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { planFor } from './roles.js';
-import { describeError } from './errors.js';
+import { describeError, ErrorCode, PeopleSyncError } from './errors.js';
 import { SERVER_OPTIONS } from './http/app.js';
 import { createMetricsApp } from './http/metrics.js';
 
@@ -45,6 +46,36 @@ export function loadServiceConfig(env: Env, role: Config['role'] | undefined, lo
   // loadConfig only reports its secrets: from here on no log line shows them.
   for (const secret of config.secrets) registerSecret(secret);
   return config;
+}
+
+/**
+ * The port `server` listens on once it does. A port it cannot have (another process holds it, or it
+ * needs privileges) is an error naming the setting to change: the HTTP server emits it as an event
+ * after `serve` returns, and unheard it crashed the process just after it was logged as listening.
+ */
+function listening(server: ServerType, host: string, port: number, setting: 'PORT' | 'METRICS_PORT', log: Logger): Promise<number> {
+  const s = server as unknown as Server;
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      s.off('listening', onListening);
+      const where = `${host}:${port}`;
+      const message =
+        err.code === 'EADDRINUSE'
+          ? `Cannot listen on ${where}: another process is using it. Stop that process, or set ${setting} to a free port.`
+          : err.code === 'EACCES'
+            ? `Cannot listen on ${where}: this process may not use that port. Set ${setting} to a port above 1023.`
+            : `Cannot listen on ${where} (${setting}): ${err.message}`;
+      reject(new PeopleSyncError(ErrorCode.Unavailable, message, { cause: err }));
+    };
+    const onListening = () => {
+      s.off('error', onError);
+      // Later errors of a listening server are logged, never thrown at the process.
+      s.on('error', (err) => log.error('HTTP server error', { setting, error: describeError(err) }));
+      resolve((s.address() as AddressInfo).port);
+    };
+    s.once('error', onError);
+    s.once('listening', onListening);
+  });
 }
 
 export async function serveService(options: { env?: Env; role?: Config['role'] } = {}): Promise<{ stop: () => Promise<void> }> {
@@ -85,12 +116,15 @@ export async function serveService(options: { env?: Env; role?: Config['role'] }
       // A worker's only listener; beside the API, a port that can stay inside the cluster.
       const app = createMetricsApp({ metrics: runtime.metrics, token: config.metrics.token, log });
       metricsServer = serve({ fetch: app.fetch, port: config.metrics.port, hostname: config.host, serverOptions: SERVER_OPTIONS });
-      log.info('metrics listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.metrics.port}/metrics` });
+      const port = await listening(metricsServer, config.host, config.metrics.port, 'METRICS_PORT', log);
+      log.info('metrics listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/metrics` });
     }
     if (plan.serveHttp) {
       server = serve({ fetch: runtime.http.fetch, port: config.port, hostname: config.host, serverOptions: SERVER_OPTIONS });
+      // PORT=0 takes a free port: the line says which.
+      const port = await listening(server, config.host, config.port, 'PORT', log);
       log.info('people-sync listening', {
-        url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`,
+        url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`,
         integrations: config.integrations.map((i) => i.id),
         database: db.embedded ? `embedded (${config.dataDir})` : 'DATABASE_URL',
       });

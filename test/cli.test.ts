@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli.js';
 import { serveService } from '../src/main.js';
 import { createTestDatabase } from './helpers/db.js';
+import { freePort, holdPort } from './helpers/ports.js';
 
 /** The command-line twin and the service entry point, end to end on a real database. */
 describe('CLI and service', () => {
@@ -99,7 +101,7 @@ describe('CLI and service', () => {
   });
 
   it('serves HTTP with the API and health on the configured port, and stops cleanly', async () => {
-    const port = 30000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const service = await serveService({ env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ADMIN_API_TOKEN: 'a-token-for-this-test-0001' } });
     try {
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
@@ -112,4 +114,48 @@ describe('CLI and service', () => {
     }
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   });
+
+  it('a port another process holds stops the start, naming the setting to change; PORT=0 takes a free one and says which', async () => {
+    const held = await holdPort();
+    const env = { ...process.env, HOST: '127.0.0.1', ADMIN_API_TOKEN: 'a-token-for-this-test-0001' };
+    try {
+      await expect(serveService({ env: { ...env, PORT: String(held.port) } })).rejects.toThrow(
+        `Cannot listen on 127.0.0.1:${held.port}: another process is using it. Stop that process, or set PORT to a free port.`,
+      );
+      await expect(
+        serveService({ env: { ...env, METRICS_PORT: String(held.port), METRICS_TOKEN: 'a-metrics-token-000001' }, role: 'worker' }),
+      ).rejects.toThrow(/another process is using it\. Stop that process, or set METRICS_PORT to a free port\./);
+
+      // The service process says so and exits 1; it used to log that it was listening, then crash on the event.
+      const serve = (port: number) => {
+        const child = spawn(process.execPath, ['bin/people-sync.js', 'serve'], { env: { ...env, PORT: String(port), LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+        child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+        return { child, out: () => out, exit: new Promise<number | null>((r) => child.once('exit', (code) => r(code))) };
+      };
+      const refused = serve(held.port);
+      expect(await refused.exit).toBe(1);
+      const lines = refused.out().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; error?: string });
+      expect(lines.at(-1)).toMatchObject({ msg: 'people-sync could not start', error: expect.stringContaining(`127.0.0.1:${held.port}: another process is using it`) });
+      expect(lines.map((l) => l.msg)).not.toContain('people-sync listening');
+
+      const chosen = serve(0);
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`not listening: ${chosen.out()}`)), 20_000);
+          chosen.child.stdout!.on('data', () => {
+            const m = /"url":"(http:\/\/127\.0\.0\.1:(\d+))"[^\n]*"msg":"people-sync listening"/.exec(chosen.out());
+            if (m && m[2] !== '0') resolve((clearTimeout(timer), m[1]!));
+          });
+        });
+        expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      } finally {
+        chosen.child.kill('SIGTERM');
+        await chosen.exit;
+      }
+    } finally {
+      await held.close();
+    }
+  }, 30_000);
 });
