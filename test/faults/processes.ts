@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { randomInt } from 'node:crypto';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * Real service processes for fault tests: `node bin/people-sync.js serve`, its JSON log
@@ -24,8 +24,18 @@ export interface ServiceProcess {
 const started: ServiceProcess[] = [];
 
 export async function startService(env: Record<string, string>, options: { role?: 'all' | 'worker' } = {}): Promise<ServiceProcess> {
-  const role = options.role ?? 'all';
-  const port = role === 'worker' ? null : randomInt(30000, 50000);
+  // A free port can be taken by another process before this one listens on it: then another is tried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(env, options.role ?? 'all');
+    } catch (err) {
+      if (attempt === 3 || !/another process is using it/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startOnce(env: Record<string, string>, role: 'all' | 'worker'): Promise<ServiceProcess> {
+  const port = role === 'worker' ? null : await freePort();
   const child = spawn(process.execPath, ['bin/people-sync.js', 'serve', '--role', role], {
     cwd: ROOT,
     env: {

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { serveService } from '../../src/main.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { freePort } from '../helpers/ports.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { fileIntegration } from '../helpers/file-integration.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
@@ -36,7 +37,7 @@ describe('a worker serves its metrics on METRICS_PORT', () => {
   });
 
   it('counts the runs that worker executed, behind the token, and stops listening on stop', async () => {
-    const port = 30000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const worker = await serveService({ env: { ...env, METRICS_PORT: String(port) }, role: 'worker' });
     // A web-side runtime only enqueues; the worker takes the job.
     let web: Runtime | undefined;
