@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { connect, migrate } from '../src/store/db.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../src/store/embedded.js';
 import { silentLogger } from '../src/log.js';
+import { freePort } from './helpers/ports.js';
 
 /**
  * One real PostgreSQL per test run: embedded (or TEST_DATABASE_URL). The schema
@@ -29,7 +30,7 @@ export default async function setup(project: TestProject) {
   if (!url) {
     dir = mkdtempSync(join(tmpdir(), 'people-sync-test-'));
     chmodSync(dir, 0o755);
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     embedded = await startEmbeddedDatabase({ dataDir: dir, port, log: silentLogger });
     url = embedded.url;
   }

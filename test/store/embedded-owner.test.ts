@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/store/db.js';
 import { credentials, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/store/embedded.js';
 import { silentLogger } from '../../src/log.js';
+import { freePort } from '../helpers/ports.js';
 
 describe('embedded PostgreSQL ownership', () => {
   const dir = mkdtempSync(join(tmpdir(), 'people-sync-owner-'));
@@ -41,7 +42,7 @@ describe('embedded PostgreSQL ownership', () => {
 
   it('two starts at once: one owns and stops the server, the other connects to it', async () => {
     const dataDir = join(dir, 'data');
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const both = await Promise.all([0, 1].map(() => startEmbeddedDatabase({ dataDir, port, log: silentLogger })));
     started.push(...both);
     expect(both.map((d) => d.owned).sort()).toEqual([false, true]);

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/store/db.js';
 import { runnablePostgresBinaries, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/store/embedded.js';
 import { silentLogger } from '../../src/log.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * As root, PostgreSQL runs as the `postgres` user, which cannot enter a 0700
@@ -29,7 +30,6 @@ function modes(paths: string[]): Record<string, string> {
   return Object.fromEntries(paths.filter((p) => existsSync(p)).map((p) => [p, (statSync(p).mode & 0o7777).toString(8)]));
 }
 
-const freePort = () => 20000 + Math.floor(Math.random() * 20000);
 
 describe.skipIf(!isRoot)('embedded PostgreSQL as root in a directory the postgres user cannot enter', () => {
   const cleanup: string[] = [];
@@ -62,7 +62,7 @@ describe.skipIf(!isRoot)('embedded PostgreSQL as root in a directory the postgre
     const before = modes(watched);
     expect(before[home]).toBe('700');
 
-    const port = freePort();
+    const port = await freePort();
     const first = await startEmbeddedDatabase({ dataDir, port, log: silentLogger, runtimeDir, nativeDir });
     started.push(first);
     expect(first.owned).toBe(true);
@@ -101,7 +101,7 @@ describe.skipIf(!isRoot)('embedded PostgreSQL as root in a directory the postgre
     const watched = ancestors(dataDir);
     const before = modes(watched);
 
-    const err = await startEmbeddedDatabase({ dataDir, port: freePort(), log: silentLogger, runtimeDir, nativeDir }).then(
+    const err = await startEmbeddedDatabase({ dataDir, port: await freePort(), log: silentLogger, runtimeDir, nativeDir }).then(
       () => null,
       (e: Error) => e,
     );
