@@ -30,8 +30,9 @@ class Server {
   init(): void {
     mkdirSync(this.dir, { recursive: true });
     if ('uid' in runAs) chownSync(this.dir, runAs.uid!, runAs.gid!);
-    const r = spawnSync(join(bin, 'initdb'), ['-D', this.dir, '-U', 'people_sync', '--auth=trust', '--encoding=UTF8', '--locale=C', '--lc-messages=C'], { ...runAs, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`initdb failed: ${r.stderr}`);
+    const r = spawnSync(join(bin, 'initdb'), ['-D', this.dir, '-U', 'people_sync', '--auth=trust', '--encoding=UTF8', '--locale=C', '--lc-messages=C'], { ...runAs, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    // Synchronous: without a timeout a stuck initdb would hold this file's thread, out of any hook's reach.
+    if (r.status !== 0) throw new Error(`initdb failed: ${r.error?.message ?? r.signal ?? ''} ${r.stderr}`);
   }
   async start(): Promise<void> {
     const child = spawn(join(bin, 'postgres'), ['-D', this.dir, '-p', String(this.port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${this.dir}`], {

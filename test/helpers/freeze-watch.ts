@@ -37,7 +37,7 @@ function waiting() {
   }
 }
 setInterval(() => {
-  const silent = Math.floor(Date.now() / 1000) - Atomics.load(beat, 0);
+  const silent = Number(process.hrtime.bigint() / 1000000000n) - Atomics.load(beat, 0);
   if (silent < limit) return;
   writeSync(2, '\\n[freeze-watch] ' + file + ': its thread has been blocked for ' + silent + ' s, ' + where + waiting() +
     '. A synchronous call never returned; the test process is killed so that the run can end.\\n');
@@ -47,7 +47,8 @@ setInterval(() => {
 
 export function watchForFreeze(file: string, limitSeconds = Number(process.env.TEST_FREEZE_SECONDS ?? 180)): FreezeWatch {
   const beat = new Int32Array(new SharedArrayBuffer(4));
-  const mark = () => Atomics.store(beat, 0, Math.floor(Date.now() / 1000));
+  // The monotonic clock, which both threads read alike and fake timers do not touch.
+  const mark = () => Atomics.store(beat, 0, Number(process.hrtime.bigint() / 1_000_000_000n));
   mark();
   setInterval(mark, 1000).unref();
   const watcher = new Worker(WATCHER, { eval: true, workerData: { beat, file, limit: limitSeconds } });
