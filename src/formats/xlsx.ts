@@ -95,24 +95,37 @@ const missedWorkbookPart = (err: unknown): boolean =>
   err instanceof PeopleSyncError && err.cause instanceof TypeError && /reading 'sheets'/.test(err.cause.message);
 
 /**
- * The records of the workbook at `source`: a file's path, or its bytes (a stored push body). A file
- * whose streaming read missed the workbook part before yielding anything is read again whole, which
- * gives the same records (test/formats/xlsx.test.ts); a push body cannot be read twice, and fails.
+ * The records of the workbook at `source`: a file's path, its bytes (a stored push body), or a way to
+ * read its bytes again (a received body in its spool). A read that missed the workbook part before
+ * yielding anything is done again: a file read whole, which gives the same records
+ * (test/formats/xlsx.test.ts); bytes that can be read again streamed again, up to twice more. Bytes
+ * that can be read only once fail.
  */
-export async function* readXlsx(source: string | AsyncIterable<Uint8Array>, options: XlsxOptions): AsyncGenerator<RawPage> {
-  const stream = typeof source === 'string' ? createReadStream(source, { signal: options.signal }) : Readable.from(source, { objectMode: false });
-  let yielded = false;
-  try {
-    for await (const page of recordsOf(streamedSheets(stream), options)) {
-      yielded = true;
-      yield page;
+export async function* readXlsx(
+  source: string | AsyncIterable<Uint8Array> | (() => AsyncIterable<Uint8Array>),
+  options: XlsxOptions,
+): AsyncGenerator<RawPage> {
+  for (let attempt = 1; ; attempt++) {
+    const bytes = typeof source === 'function' ? source() : source;
+    const stream = typeof bytes === 'string' ? createReadStream(bytes, { signal: options.signal }) : Readable.from(bytes, { objectMode: false });
+    let yielded = false;
+    try {
+      for await (const page of recordsOf(streamedSheets(stream), options)) {
+        yielded = true;
+        yield page;
+      }
+      return;
+    } catch (err) {
+      if (yielded || !missedWorkbookPart(err) || typeof source === 'object') throw err;
+      stream.destroy();
+      if (typeof source === 'string') {
+        yield* recordsOf(wholeSheets(source), options);
+        return;
+      }
+      if (attempt === 3) throw err;
+    } finally {
+      stream.destroy();
     }
-  } catch (err) {
-    if (yielded || typeof source !== 'string' || !missedWorkbookPart(err)) throw err;
-    stream.destroy();
-    yield* recordsOf(wholeSheets(source), options);
-  } finally {
-    stream.destroy();
   }
 }
 

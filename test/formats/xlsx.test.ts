@@ -60,3 +60,33 @@ describe('XLSX, a sheet not read', () => {
     expect(uncaught).toEqual([]);
   }, 60_000);
 });
+
+describe('XLSX streamed again', () => {
+  /** `book` without its workbook part: what the streaming reader sees when it reaches the sheets before that part. */
+  const withoutWorkbookPart = async (book: Buffer) => {
+    const JSZip = (await import('jszip')).default;
+    const zip = await JSZip.loadAsync(book);
+    zip.remove('xl/workbook.xml');
+    return Buffer.from(await zip.generateAsync({ type: 'nodebuffer' }));
+  };
+  const once = (b: Buffer) => (async function* () { yield b; })();
+
+  it('a read that missed the workbook part is streamed again from bytes that can be read again, and gives the same records', async () => {
+    const wb = new ExcelJS.Workbook();
+    addTypedPeople(wb);
+    const book = Buffer.from(await wb.xlsx.writeBuffer());
+    const missed = await withoutWorkbookPart(book);
+    const expected = await pagesOf(readXlsx(once(book), { entity: 'employees' }));
+
+    let reads = 0;
+    const again = () => once(++reads === 1 ? missed : book);
+    expect(await pagesOf(readXlsx(again, { entity: 'employees' }))).toEqual(expected);
+    expect(reads).toBe(2);
+
+    // Bytes that miss it every time fail after three reads, as bytes read only once fail at once.
+    reads = 0;
+    await expect(pagesOf(readXlsx(() => (reads++, once(missed)), { entity: 'employees' }))).rejects.toThrow(/reading 'sheets'/);
+    expect(reads).toBe(3);
+    await expect(pagesOf(readXlsx(once(missed), { entity: 'employees' }))).rejects.toThrow(/reading 'sheets'/);
+  });
+});

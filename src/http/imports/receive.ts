@@ -282,7 +282,7 @@ function xlsxCheck(): BodyCheck {
 async function countXlsx(spool: Spool): Promise<number> {
   let records = 0;
   try {
-    for await (const page of readXlsx(spool.chunks(), { entity: 'employees' })) records += page.employees.length + page.unreadable.length;
+    for await (const page of readXlsx(() => spool.chunks(), { entity: 'employees' })) records += page.employees.length + page.unreadable.length;
   } catch (err) {
     if (isCoded(err, ErrorCode.Invalid)) throw new PeopleSyncError(ErrorCode.Invalid, `The body ${err.message}.`);
     throw err;
