@@ -110,6 +110,7 @@ export async function serveService(options: { env?: Env; role?: Config['role'] }
   };
   try {
     const plan = planFor(config.role);
+    const shownHost = config.host === '0.0.0.0' ? 'localhost' : config.host;
     runtime = await createRuntime({ config, databaseUrl: db.url, log, work: plan.work, surfaces: plan.surfaces });
     await runtime.start();
     if (config.metrics.port !== undefined) {
@@ -117,14 +118,14 @@ export async function serveService(options: { env?: Env; role?: Config['role'] }
       const app = createMetricsApp({ metrics: runtime.metrics, token: config.metrics.token, log });
       metricsServer = serve({ fetch: app.fetch, port: config.metrics.port, hostname: config.host, serverOptions: SERVER_OPTIONS });
       const port = await listening(metricsServer, config.host, config.metrics.port, 'METRICS_PORT', log);
-      log.info('metrics listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/metrics` });
+      log.info('metrics listening', { url: `http://${shownHost}:${port}/metrics` });
     }
     if (plan.serveHttp) {
       server = serve({ fetch: runtime.http.fetch, port: config.port, hostname: config.host, serverOptions: SERVER_OPTIONS });
       // PORT=0 takes a free port: the line says which.
       const port = await listening(server, config.host, config.port, 'PORT', log);
       log.info('people-sync listening', {
-        url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`,
+        url: `http://${shownHost}:${port}`,
         integrations: config.integrations.map((i) => i.id),
         database: db.embedded ? `embedded (${config.dataDir})` : 'DATABASE_URL',
       });

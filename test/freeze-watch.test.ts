@@ -34,7 +34,7 @@ describe('a test file that freezes its thread', () => {
       const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
       expect(code, out).toBe(1);
       expect(out).toMatch(
-        /\[freeze-watch\] test\/fixtures\/freeze\/blocks\.fixture\.ts: its thread has been blocked for [2-9] s, in the test "writes to a named pipe nobody reads" \(waiting in \w+, system call \d+\)/,
+        /\[freeze-watch\] test\/fixtures\/freeze\/blocks\.fixture\.ts: its thread has been blocked for [2-9] s, in the test "writes to a named pipe nobody reads" or its hooks \(waiting in \w+, system call \d+\)/,
       );
       expect(out).toMatch(/Worker exited unexpectedly/);
       expect(out).toMatch(/Test Files\s+1 passed \(2\)/);
