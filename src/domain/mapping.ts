@@ -15,6 +15,11 @@ export type Mapping = Record<string, string>;
  * source record (`"=$lowercase($trim(workEmail))"`): for what templates cannot do. Each is
  * compiled once (config validation compiles it first, so a bad one stops start-up) and evaluated
  * per record; an error fails that record, naming the field and the expression.
+ *
+ * An evaluation has limits ({@link EXPRESSION_LIMITS}, JSONata's own guardrails): JSONata evaluates
+ * asynchronously, so a function that calls itself for ever never overflows the stack; it would hold
+ * the event loop, and with it the worker's heartbeat and every other run, until the process is killed.
+ * Past a limit the record fails alone, like any other failed expression.
  */
 export interface CompiledExpression {
   /** The text after `=`. */
@@ -26,6 +31,13 @@ export interface CompiledExpression {
 
 export const isExpression = (value: string): boolean => value.startsWith('=');
 
+/**
+ * Per evaluation of one expression for one record: a second of wall time (a mapping takes microseconds),
+ * 2,000 nested evaluations (a deep legitimate expression nests a few dozen) and sequences of 1,000,000
+ * items (JSONata's own range limit is 10,000,000).
+ */
+export const EXPRESSION_LIMITS = { timeout: 1000, stack: 2000, sequence: 1_000_000 } as const;
+
 const compiled = new Map<string, CompiledExpression>();
 
 /** Compiles `=…` once per process; throws jsonata's error (with `position`) for a bad one. */
@@ -33,7 +45,7 @@ export function compileExpression(value: string): CompiledExpression {
   const hit = compiled.get(value);
   if (hit) return hit;
   const source = value.slice(1);
-  const expr = jsonata(source);
+  const expr = jsonata(source, { ...EXPRESSION_LIMITS });
   const roots = new Set<string>();
   const walk = (node: unknown): void => {
     if (Array.isArray(node)) return node.forEach(walk);

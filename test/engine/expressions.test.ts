@@ -58,6 +58,34 @@ describe('expression mappings', () => {
     expect(bo!.location).toBe('Amsterdam');
   });
 
+  it('an expression that never ends fails its record alone, and the worker goes on meanwhile', async () => {
+    // JSONata evaluates asynchronously: without limits, either of these holds the event loop for ever.
+    const endless = `      external_id: "{{id}}"
+      email: "{{workEmail}}"
+      display_name: "=($f := function($n) { $n + $f($n + 1) }; loop ? $f(0) : firstName)"
+      job_title: "=spin ? $string($reduce([1..999999], function($a, $b) { $a + $b })) : 'Engineer'"`;
+    const rows = [
+      { id: 'L1', workEmail: 'ana@example.com', firstName: 'Ana' },
+      { id: 'L2', workEmail: 'bo@example.com', firstName: 'Bo', loop: true },
+      { id: 'L3', workEmail: 'cy@example.com', firstName: 'Cy', spin: true },
+    ];
+    const t = await rt.start({ integrations: yaml(endless), files: { 'export.json': JSON.stringify({ employees: rows }) } });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 50);
+    const started = Date.now();
+    const run = await t.sync({ integration: 'hr', mode: 'full' }).finally(() => clearInterval(timer));
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // The spinning record's second passed with timers still firing around it.
+    expect(ticks).toBeGreaterThan(0);
+    expect(run.counts.employees).toMatchObject({ created: 1, failed: 2 });
+    const failed = (await t.rt.store.runs.records(run, { status: 'failed', limit: 5 })).items;
+    const byId = Object.fromEntries(failed.map((r) => [r.external_id, r.errors]));
+    expect(byId.L2).toEqual([{ field: 'display_name', message: expect.stringMatching(/^expression =\(\$f := .* failed: Stack overflow\. Check for non-terminating recursive function/) }]);
+    expect(byId.L3).toEqual([{ field: 'job_title', message: expect.stringMatching(/^expression =spin \? .* failed: Evaluation timeout after 1000 milliseconds\. Check for infinite loop$/) }]);
+    const [ana] = await t.rt.sql`SELECT display_name, job_title FROM employees`;
+    expect(ana).toEqual({ display_name: 'Ana', job_title: 'Engineer' });
+  });
+
   it('a bad expression stops start-up naming the integration and the field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'people-sync-expr-'));
     writeFileSync(join(dir, 'export.json'), '[]');
