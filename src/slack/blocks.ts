@@ -80,7 +80,29 @@ export function escEntities(text: string | number | null | undefined): string {
 
 const ZWJ = '\u200d';
 const WORD_CHAR = /[\p{L}\p{N}]/u;
-const LINE_BREAKS = /[ \t]*(?:\r\n|[\r\n\u2028\u2029\u0085\v\f])+[ \t]*/g;
+const LINE_BREAK = /[\r\n\u2028\u2029\u0085\v\f]/;
+const BREAK_RUN = /(?:\r\n|[\r\n\u2028\u2029\u0085\v\f])+/;
+const isBlank = (c: number) => c === 32 || c === 9;
+
+/**
+ * Each run of line breaks, with the spaces and tabs around it, becomes one space. In time linear in the
+ * text: a pattern such as `[ \t]*\n+[ \t]*` backtracks over every long run of spaces, and an HR system's
+ * field of 100,000 spaces held the event loop for five seconds on each message that showed it.
+ */
+export function oneLine(text: string): string {
+  if (!LINE_BREAK.test(text)) return text;
+  const parts = text.split(BREAK_RUN);
+  let out = '';
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    let a = 0;
+    let b = p.length;
+    if (i > 0) while (a < b && isBlank(p.charCodeAt(a))) a++;
+    if (i < parts.length - 1) while (b > a && isBlank(p.charCodeAt(b - 1))) b--;
+    out += (i > 0 ? ' ' : '') + p.slice(a, b);
+  }
+  return out;
+}
 const EMOJI = /:([a-z0-9_+'-]+):/gi;
 /** Anything escaping may change: most data has none of it and is returned as is. */
 const SPECIAL = /[&<>`*_~:\r\n\u2028\u2029\u0085\v\f]/;
@@ -120,8 +142,7 @@ export function escLines(text: string | number | null | undefined): string {
 export function esc(text: string | number | null | undefined): string {
   const s = String(text ?? '');
   if (!SPECIAL.test(s)) return s;
-  const oneLine = /[\r\n\u2028\u2029\u0085\v\f]/.test(s) ? s.replace(LINE_BREAKS, ' ') : s;
-  const out = escLines(oneLine);
+  const out = escLines(oneLine(s));
   return out.includes(':') ? out.replace(EMOJI, `:${ZWJ}$1${ZWJ}:`) : out;
 }
 
@@ -132,7 +153,7 @@ export function escKeepMentions(text: string | null | undefined): string {
 
 /** Inline code with backticks removed from the value. */
 export function code(text: string | number | null | undefined): string {
-  const v = escEntities(text).replace(/`/g, "'").replace(LINE_BREAKS, ' ');
+  const v = oneLine(escEntities(text).replace(/`/g, "'"));
   return v ? '`' + v + '`' : '`—`';
 }
 
@@ -163,7 +184,7 @@ export function md(text: string | null | undefined, max: number = LIMITS.section
 }
 
 export function header(text: string): Block {
-  return { type: 'header', text: plain(text.replace(LINE_BREAKS, ' '), LIMITS.headerText) };
+  return { type: 'header', text: plain(oneLine(text), LIMITS.headerText) };
 }
 
 export function divider(): Block {

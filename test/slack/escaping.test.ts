@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { code, codeBlock, esc, escKeepMentions, header } from '../../src/slack/blocks.js';
+import { code, codeBlock, esc, escKeepMentions, header, oneLine } from '../../src/slack/blocks.js';
 import { runMessage } from '../../src/slack/render.js';
 import { toRunView } from '../../src/domain/run-view.js';
 import { allText, createSlackTest, csv, fakeSlack, integrationsYml, person, type FakeSlack, type SlackTest } from './helpers.js';
@@ -58,6 +58,25 @@ describe('mrkdwn escaping of HR text', () => {
     expect(header('Ana\nBold')).toMatchObject({ text: { text: 'Ana Bold' } });
   });
 
+  it('a run of line breaks and the spaces around it become one space, in time linear in the text', () => {
+    // What the rule was written as; it backtracks over long runs of spaces.
+    const rule = (s: string) => s.replace(/[ \t]*(?:\r\n|[\r\n\u2028\u2029\u0085\v\f])+[ \t]*/g, ' ');
+    const alphabet = [' ', '\t', '\n', '\r', '\r\n', '\u2028', '\v', 'a', 'b', '*'];
+    let seed = 7;
+    const next = () => (seed = (seed * 48271) % 2147483647);
+    for (let n = 0; n < 5000; n++) {
+      const s = Array.from({ length: next() % 12 }, () => alphabet[next() % alphabet.length]).join('');
+      expect(oneLine(s), JSON.stringify(s)).toBe(rule(s));
+    }
+    // 200,000 spaces before a line break: the pattern took 20 s here; each of these takes milliseconds.
+    const hostile = `Cy${' '.repeat(200_000)}x\n`;
+    const started = performance.now();
+    expect(oneLine(hostile)).toBe(`Cy${' '.repeat(200_000)}x `);
+    expect(esc(hostile)).toHaveLength(hostile.length);
+    expect((header(hostile) as { text: { text: string } }).text.text).toMatch(/^Cy {140}/);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it('a run message shows a forged error and notes literally', () => {
     const at = new Date('2026-01-01T00:00:00Z');
     const view = toRunView({
@@ -114,6 +133,27 @@ describe('mrkdwn escaping of HR text', () => {
       const record = fake.of('views.push')[0]!.body.view;
       expect(record.blocks[0]).toMatchObject({ type: 'header', text: { type: 'plain_text' } });
       expect(record.blocks[0].text.text).not.toContain('\n');
+    });
+
+    it('a name of 100,000 spaces and a line break shows on one line without holding the service', async () => {
+      s.t.write('people.csv', csv([person(1), person(2), person(3, { first_name: `Cy${' '.repeat(100_000)}.\nDee`, email: 'not-an-email' })]));
+      const started = Date.now();
+      const run = await s.t.sync({ integration: 'hr', mode: 'full' });
+      await s.idle();
+      const [summary, reply] = fake.of('chat.postMessage');
+      expect(reply!.body.text).toContain('Cy ');
+      await s.action({ actionId: 'run_records', value: String(run.id), where: { kind: 'message', channel: 'C0ALERTS', ts: summary!.result.ts } });
+      await s.idle();
+      const modal = fake.of('views.open')[0]!.body.view;
+      const row = modal.blocks.find((b: any) => b.accessory?.action_id === 'records_open' && b.text.text.includes('`E3`'));
+      expect(row.accessory.accessibility_label).toMatch(/^Open Cy {60,}…$/);
+      expect(row.text.text.split('\n')[0]).toMatch(/^\S+ \*Cy {10,}/);
+      await s.action({ actionId: 'records_open', value: row.accessory.value, where: { kind: 'modal', view: { ...modal, id: 'V1', hash: 'h', state: { values: {} } } } });
+      await s.idle();
+      const record = fake.of('views.push')[0]!.body.view;
+      expect(record.blocks[0].text.text).toMatch(/^Cy {140,}…$/);
+      // Each of the alert's and the modal's renderings took five seconds with a backtracking pattern.
+      expect(Date.now() - started).toBeLessThan(10_000);
     });
   });
 });

@@ -27,6 +27,7 @@ import {
   LIMITS,
   metadata,
   modal,
+  oneLine,
   option,
   section,
   slackLink,
@@ -168,7 +169,7 @@ export async function recordsModal(deps: SlackDeps, state: RecordsState): Promis
   );
   const rows = page.items.map((r) =>
     section(recordLine(run, r, stored.get(r.id)), {
-      accessory: button('Open', 'records_open', JSON.stringify({ r: run.id, i: r.id, s: r.status }), { label: clip(`Open ${recordName(r, stored.get(r.id))}`.replace(/\s*[\r\n\u2028\u2029]+\s*/g, ' '), 75) }),
+      accessory: button('Open', 'records_open', JSON.stringify({ r: run.id, i: r.id, s: r.status }), { label: clip(oneLine(`Open ${recordName(r, stored.get(r.id))}`), 75) }),
     }),
   );
   const what = [state.status ? word(state.status) : 'all records', state.q ? `matching “${esc(state.q)}”` : null].filter(Boolean).join(' ');
