@@ -21,6 +21,8 @@ export interface Args {
   json: string | null;
   /** Server log file: with it, every statement of the sync scenarios is logged with its duration. */
   profile: string | null;
+  /** With `profile`: the plan (with timing and buffers) of every statement that took at least this many ms. */
+  profilePlansMs: number;
   /** M-many: how many integrations, of how many employees each (default: `size`), and how many workers at once. */
   many: number;
   manySize: number | null;
@@ -31,7 +33,7 @@ export interface Args {
 export const SCALE_SCENARIOS = ['F1', 'F3', 'S-initial', 'S-steady', 'S-churn', 'R-recent'] as const;
 
 export const USAGE =
-  'npm run bench -- [--size N | --scale N,N,…] [--reps N] [--reps-other N] [--quick] [--warmup N] [--warmup-other N] [--b1-reps N] [--b1-sample N] [--pair-f1 ID,ID|none] [--only ID,ID] [--json FILE] [--profile SERVER_LOG_FILE] [--many N] [--many-size N] [--many-workers N]\n' +
+  'npm run bench -- [--size N | --scale N,N,…] [--reps N] [--reps-other N] [--quick] [--warmup N] [--warmup-other N] [--b1-reps N] [--b1-sample N] [--pair-f1 ID,ID|none] [--only ID,ID] [--json FILE] [--profile SERVER_LOG_FILE [--profile-plans-ms MS]] [--many N] [--many-size N] [--many-workers N]\n' +
   '  --scale 10000,100000,1000000  the same scenarios at each size, one table (default --only ' +
   SCALE_SCENARIOS.join(',') +
   ', --reps 1, --warmup 0, --pair-f1 none unless given)\n' +
@@ -53,6 +55,7 @@ export function parseArgs(argv: string[]): Args | 'help' {
     only: null,
     json: null,
     profile: null,
+    profilePlansMs: 50,
     many: 10,
     manySize: null,
     manyWorkers: 2,
@@ -89,12 +92,14 @@ export function parseArgs(argv: string[]): Args | 'help' {
     else if (k === '--only') a.only = new Set(v().split(',').map((s) => s.trim()));
     else if (k === '--json') a.json = v();
     else if (k === '--profile') a.profile = resolve(v());
+    else if (k === '--profile-plans-ms') a.profilePlansMs = int(0);
     else if (k === '--many') a.many = int(1);
     else if (k === '--many-size') a.manySize = int(10);
     else if (k === '--many-workers') a.manyWorkers = int(2);
     else if (k === '--help' || k === '-h') return 'help';
     else throw new Error(`unknown argument ${k} (try --help)`);
   }
+  if (given.has('--profile-plans-ms') && !a.profile) throw new Error('--profile-plans-ms needs --profile (the server log the plans go to)');
   if (a.scale) {
     if (given.has('--size')) throw new Error('--scale and --size: give one (--scale lists the sizes)');
     if (!given.has('--only')) a.only = new Set(SCALE_SCENARIOS);

@@ -287,6 +287,7 @@ async function measure(args: Args, size: number): Promise<SizeResult> {
         reps: main ? args.reps : args.repsOther,
         expect: s.expect,
         profile: args.profile !== null,
+        profilePlansMs: args.profilePlansMs,
         rules: s.rules,
         warm: s.warm ? files[s.warm] : undefined,
         pause: args.pairF1.has(s.id),

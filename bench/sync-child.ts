@@ -29,6 +29,8 @@ export interface SyncJob {
   expect: RunStatus[];
   /** Log every statement's duration (server log on stderr of the parent). */
   profile?: boolean;
+  /** With `profile`: plans of statements of at least this many ms. */
+  profilePlansMs?: number;
   /** The integration has a scope rule and an expression mapping (bench/runtime.ts RULES_YAML). */
   rules?: boolean;
   /**
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
         // Every statement's duration, and the plan of every slow one, in the server log.
         await mon.unsafe(`ALTER DATABASE ${job.db} SET log_min_duration_statement = 0`);
         await mon.unsafe(`ALTER DATABASE ${job.db} SET session_preload_libraries = 'auto_explain'`);
-        await mon.unsafe(`ALTER DATABASE ${job.db} SET auto_explain.log_min_duration = '50ms'`);
+        await mon.unsafe(`ALTER DATABASE ${job.db} SET auto_explain.log_min_duration = '${job.profilePlansMs ?? 50}ms'`);
         await mon.unsafe(`ALTER DATABASE ${job.db} SET auto_explain.log_analyze = on`);
         await mon.unsafe(`ALTER DATABASE ${job.db} SET auto_explain.log_buffers = on`);
       }

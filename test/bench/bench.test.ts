@@ -178,6 +178,14 @@ describe('bench arguments', () => {
     expect(parseArgs(['--help'])).toBe('help');
   });
 
+  it('--profile-plans-ms sets how slow a statement is before its plan is logged, and only with --profile', () => {
+    expect(parsed(['--profile', '/tmp/pg.log'])).toMatchObject({ profile: '/tmp/pg.log', profilePlansMs: 50 });
+    expect(parsed(['--profile', '/tmp/pg.log', '--profile-plans-ms', '5'])).toMatchObject({ profilePlansMs: 5 });
+    expect(parsed(['--profile-plans-ms', '0', '--profile', '/tmp/pg.log'])).toMatchObject({ profilePlansMs: 0 });
+    expect(() => parseArgs(['--profile-plans-ms', '5'])).toThrow('--profile-plans-ms needs --profile');
+    expect(() => parseArgs(['--profile', '/tmp/pg.log', '--profile-plans-ms', '-1'])).toThrow('--profile-plans-ms must be a whole number ≥ 0');
+  });
+
   it('--scale lists sizes and by default runs the scale scenarios once each, without warm-up or F1 beside', () => {
     const a = parsed(['--scale', '10000,100000,1000000']);
     expect(a.scale).toEqual([10_000, 100_000, 1_000_000]);
