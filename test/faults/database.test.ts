@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, constants, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, write } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -137,7 +138,8 @@ describe('faults: PostgreSQL restarted under a running service', () => {
     try {
       const id = await syncs('slow');
       await until('the run to start', async () => (await getRun(id)).status === 'running', 15_000, 100);
-      writeSync(fd, people(50, 'Slow'));
+      // Off the main thread: a full pipe would block the writer, and with it the test's timers.
+      await promisify(write)(fd, people(50, 'Slow'));
       await new Promise((r) => setTimeout(r, 500));
       await pg.stop();
       // The rest of its data set arrives while the database is away: staging it fails.

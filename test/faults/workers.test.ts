@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { constants, mkdtempSync, openSync, closeSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { constants, mkdtempSync, openSync, closeSync, rmSync, unlinkSync, writeFileSync, write } from 'node:fs';
+import { promisify } from 'node:util';
 import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,7 +124,8 @@ describe('faults: workers killed or paused mid-run', () => {
     const first = await requestSync(procs[0]!);
     const { owner: paused, other } = await ownerOf(first.run_id, procs);
     // The old run has started reading its data set; it is paused there, before anything is applied.
-    writeSync(fd, people(100, 'Old'));
+    // Off the main thread: a full pipe would block the writer, and with it the test's timers.
+    await promisify(write)(fd, people(100, 'Old'));
     await new Promise((r) => setTimeout(r, 300));
     paused.child.kill('SIGSTOP');
     const pausedAt = Date.now();

@@ -273,10 +273,13 @@ describe('/sync', () => {
 
   it('when the work after the ack fails, the person is told and it is logged', async () => {
     const spy = vi.spyOn(s.t.rt.store.runs, 'get').mockRejectedValueOnce(new Error('database went away'));
-    const res = await s.command('run 1');
-    expect(res.status).toBe(200);
-    await s.idle();
-    spy.mockRestore();
+    try {
+      const res = await s.command('run 1');
+      expect(res.status).toBe(200);
+      await s.idle();
+    } finally {
+      spy.mockRestore();
+    }
     expect(fake.responses.at(-1)!.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('Something went wrong on our side') });
     expect(s.logs.errors().some((l) => l.msg === '/sync failed' && l.error === 'database went away')).toBe(true);
   });

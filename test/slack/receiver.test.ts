@@ -164,14 +164,18 @@ describe('Slack receiver (POST /slack/events)', () => {
       await new Promise((r) => setTimeout(r, 1500));
       return { ok: true, message: 'slow but fine' };
     });
-    const started = performance.now();
-    const res = await s.command('status');
-    const ackMs = performance.now() - started;
-    expect(res.status).toBe(200);
-    expect(ackMs).toBeLessThan(500);
-    expect(fake.responses).toHaveLength(0);
-    await s.idle();
-    spy.mockRestore();
+    try {
+      const started = performance.now();
+      const res = await s.command('status');
+      const ackMs = performance.now() - started;
+      expect(res.status).toBe(200);
+      expect(ackMs).toBeLessThan(500);
+      expect(fake.responses).toHaveLength(0);
+      await s.idle();
+    } finally {
+      // Restored whether or not the checks above held, so a failure here does not leak into the next test.
+      spy.mockRestore();
+    }
     expect(allText(fake.responses.at(-1)!.body.blocks)).toContain('slow but fine');
   });
 });
