@@ -42,6 +42,34 @@ export interface EmbeddedDatabaseOptions {
   runtimeDir?: string;
   /** The PostgreSQL distribution (bin/, lib/, share/); by default the platform package's `native` folder. */
   nativeDir?: string;
+  /** How long initdb may take on a fresh data directory before it is stopped (default {@link INITDB_MS}). */
+  initdbTimeoutMs?: number;
+}
+
+/** How long a start-up helper may take: `id`, `useradd`, a probe of what the postgres user can reach. */
+const HELPER_MS = 30_000;
+/** How long initdb may take (a few seconds on a healthy machine). */
+export const INITDB_MS = 300_000;
+
+/** A start-up step that did not finish in time, named, with what to look at. */
+function timedOut(what: string, ms: number, output = ''): PeopleSyncError {
+  return new PeopleSyncError(
+    ErrorCode.Unavailable,
+    `Starting the embedded PostgreSQL: \`${what}\` did not finish within ${ms / 1000} s and was stopped${output ? ` (its output: ${output})` : ''}. ` +
+      'Check what it waits on (a user database that does not answer, a disk that does not write), or set DATABASE_URL to your own server.',
+  );
+}
+
+const isTimeout = (err: unknown): boolean => (err as NodeJS.ErrnoException | null | undefined)?.code === 'ETIMEDOUT';
+
+/** A start-up helper's output; one that hangs is killed after `timeoutMs` and named in the error. */
+export function runHelper(cmd: string, args: string[], timeoutMs = HELPER_MS): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: timeoutMs, killSignal: 'SIGKILL' });
+  } catch (err) {
+    if (isTimeout(err)) throw timedOut([cmd, ...args].join(' '), timeoutMs);
+    throw err;
+  }
 }
 
 export interface RunAs {
@@ -195,22 +223,29 @@ function forgetOwner(file: string): void {
 
 function postgresUser(log: Logger): RunAs {
   const ids = () => ({
-    uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()),
-    gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()),
+    uid: Number(runHelper('id', ['-u', 'postgres']).trim()),
+    gid: Number(runHelper('id', ['-g', 'postgres']).trim()),
   });
+  // A helper that hung is said as such, not taken for a missing user.
+  const unlessHung = (err: unknown) => {
+    if (err instanceof PeopleSyncError) throw err;
+  };
   try {
     return ids();
-  } catch {
+  } catch (err) {
+    unlessHung(err);
     log.info('PostgreSQL does not run as root: creating the postgres user to run it');
     try {
-      execFileSync('groupadd', ['-r', 'postgres'], { stdio: 'ignore' });
-    } catch {
+      runHelper('groupadd', ['-r', 'postgres']);
+    } catch (e) {
+      unlessHung(e);
       // the group may exist without the user
     }
     try {
-      execFileSync('useradd', ['-r', '-g', 'postgres', 'postgres'], { stdio: 'ignore' });
+      runHelper('useradd', ['-r', '-g', 'postgres', 'postgres']);
       return ids();
     } catch (err) {
+      unlessHung(err);
       throw new PeopleSyncError(
         ErrorCode.Unavailable,
         'PostgreSQL does not run as root and no postgres user could be created: create one (useradd -r postgres), run people-sync as another user, or set DATABASE_URL to your own server.',
@@ -222,13 +257,16 @@ function postgresUser(log: Logger): RunAs {
 
 /** Whether the postgres user can enter `dir` (every directory on the way included). */
 function canEnter(dir: string, runAs: RunAs): boolean {
-  const r = spawnSync('/bin/sh', ['-c', 'cd -- "$1"', 'sh', dir], { ...runAs, cwd: '/', stdio: 'ignore' });
+  const r = spawnSync('/bin/sh', ['-c', 'cd -- "$1"', 'sh', dir], { ...runAs, cwd: '/', stdio: 'ignore', timeout: HELPER_MS, killSignal: 'SIGKILL' });
+  if (isTimeout(r.error)) throw timedOut(`cd ${dir}, as the postgres user`, HELPER_MS);
   return r.status === 0;
 }
 
 /** Whether the postgres user can run the server binary (and load its libraries). */
 function canRun(nativeDir: string, runAs: RunAs): boolean {
-  const r = spawnSync(join(nativeDir, 'bin', 'postgres'), ['--version'], { ...runAs, cwd: '/', stdio: 'ignore' });
+  const bin = join(nativeDir, 'bin', 'postgres');
+  const r = spawnSync(bin, ['--version'], { ...runAs, cwd: '/', stdio: 'ignore', timeout: HELPER_MS, killSignal: 'SIGKILL' });
+  if (isTimeout(r.error)) throw timedOut(`${bin} --version, as the postgres user`, HELPER_MS);
   return !r.error && r.status === 0;
 }
 
@@ -376,16 +414,27 @@ function ownedDatabase(url: string, pid: number, ownerFile: string, log: Logger)
   };
 }
 
-async function spawnChecked(cmd: string, args: string[], options: { runAs: RunAs | null; cwd: string }): Promise<void> {
+/** Runs `cmd` to its end; one that runs longer than `timeoutMs` is killed and named in the error. */
+export async function spawnChecked(cmd: string, args: string[], options: { runAs: RunAs | null; cwd: string; timeoutMs: number }): Promise<void> {
   const child = spawn(cmd, args, { ...options.runAs, cwd: options.cwd, env: { LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (output += b.toString()));
-  const code = await new Promise<number | null>((res, rej) => {
-    child.once('error', rej);
-    child.once('close', res);
-  });
-  if (code !== 0) throw new Error(`${basename(cmd)} exited with ${code}: ${output.trim().slice(-2000)}`);
+  child.stdout!.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-4000)));
+  child.stderr!.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-4000)));
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    child.kill('SIGKILL');
+  }, options.timeoutMs);
+  try {
+    const code = await new Promise<number | null>((res, rej) => {
+      child.once('error', rej);
+      child.once('close', res);
+    });
+    if (late) throw timedOut(basename(cmd), options.timeoutMs, output.trim().slice(-500));
+    if (code !== 0) throw new Error(`${basename(cmd)} exited with ${code}: ${output.trim().slice(-2000)}`);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function waitUntilReady(child: ChildProcess, pgDir: string, tail: () => string): Promise<number> {
@@ -491,10 +540,52 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
       });
       return ownedDatabase(urlFor(running.port), running.pid, ownerFile, log);
     }
-    return await startServer({ pgDir, port, creds, runAs, runtimeDir, ownerFile, nativeDir: options.nativeDir, urlFor, log });
+    return await startServer({ pgDir, port, creds, runAs, runtimeDir, ownerFile, nativeDir: options.nativeDir, urlFor, initdbTimeoutMs: options.initdbTimeoutMs, log });
   } catch (err) {
     forgetOwner(ownerFile);
     throw err;
+  }
+}
+
+/**
+ * A new cluster at `pgDir`, made whole or not at all: initdb writes it beside `pgDir` and it is renamed into
+ * place once initdb has finished, so an initdb that is stopped (its time limit, a crash, a power cut) never
+ * leaves a directory that a later start would take for a cluster.
+ */
+async function initCluster(o: { pgDir: string; cwd: string; nativeDir: string; creds: Credentials; runAs: RunAs | null; timeoutMs: number; log: Logger }): Promise<void> {
+  const { pgDir, cwd, creds, runAs, log } = o;
+  const left = await readdir(pgDir).catch(() => null);
+  if (left && left.length > 0) {
+    throw new PeopleSyncError(
+      ErrorCode.Unavailable,
+      `${pgDir} holds files but no PostgreSQL cluster (it has no PG_VERSION): an earlier start was stopped while making it. If it holds nothing you need, remove it to start afresh; or set DATABASE_URL to your own server.`,
+    );
+  }
+  log.info('initialising embedded PostgreSQL', { dir: pgDir });
+  const building = `${pgDir}.init`;
+  // What a start stopped midway left.
+  await rm(building, { recursive: true, force: true });
+  await mkdir(dirname(pgDir), { recursive: true });
+  await mkdir(building, { mode: 0o700 });
+  const pwFile = join(cwd, `.pg-password-${randomBytes(6).toString('hex')}`);
+  await writeFile(pwFile, creds.password + '\n', { mode: 0o600 });
+  try {
+    if (runAs) {
+      await chown(building, runAs.uid, runAs.gid);
+      await chown(pwFile, runAs.uid, runAs.gid);
+    }
+    await spawnChecked(
+      join(o.nativeDir, 'bin', 'initdb'),
+      [`--pgdata=${building}`, '--auth=scram-sha-256', `--username=${creds.user}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C', '--lc-messages=C'],
+      { runAs, cwd, timeoutMs: o.timeoutMs },
+    );
+    // An empty directory at pgDir (made by hand, or by an older version) is replaced.
+    await rename(building, pgDir);
+  } catch (err) {
+    await rm(building, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  } finally {
+    await unlink(pwFile).catch(() => undefined);
   }
 }
 
@@ -507,6 +598,7 @@ async function startServer(o: {
   ownerFile: string;
   nativeDir: string | undefined;
   urlFor: (port: number, db?: string) => string;
+  initdbTimeoutMs: number | undefined;
   log: Logger;
 }): Promise<EmbeddedDatabase> {
   const { pgDir, port, creds, runAs, runtimeDir, ownerFile, urlFor, log } = o;
@@ -518,25 +610,7 @@ async function startServer(o: {
   const cwd = dirname(pgDir);
 
   const fresh = !existsSync(join(pgDir, 'PG_VERSION'));
-  if (fresh) {
-    log.info('initialising embedded PostgreSQL', { dir: pgDir });
-    await mkdir(pgDir, { recursive: true, mode: 0o700 });
-    const pwFile = join(cwd, `.pg-password-${randomBytes(6).toString('hex')}`);
-    await writeFile(pwFile, creds.password + '\n', { mode: 0o600 });
-    try {
-      if (runAs) {
-        await chown(pgDir, runAs.uid, runAs.gid);
-        await chown(pwFile, runAs.uid, runAs.gid);
-      }
-      await spawnChecked(
-        join(nativeDir, 'bin', 'initdb'),
-        [`--pgdata=${pgDir}`, '--auth=scram-sha-256', `--username=${creds.user}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C', '--lc-messages=C'],
-        { runAs, cwd },
-      );
-    } finally {
-      await unlink(pwFile).catch(() => undefined);
-    }
-  }
+  if (fresh) await initCluster({ pgDir, cwd, nativeDir, creds, runAs, timeoutMs: o.initdbTimeoutMs ?? INITDB_MS, log });
 
   // Its own process group: a Ctrl-C in the terminal reaches the service, whose ordered
   // shutdown (HTTP, running syncs, the pools) stops PostgreSQL last.
