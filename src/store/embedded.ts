@@ -642,12 +642,17 @@ async function startServer(o: {
   (child.stderr as unknown as { unref?: () => void }).unref?.();
   const db = ownedDatabase(urlFor(port), pid, ownerFile, log);
 
-  if (fresh) {
+  // Every start, not only the first: a first start stopped between initdb and here left a cluster without it.
+  {
     const admin = postgres(urlFor(port, 'postgres'), { max: 1, onnotice: () => undefined });
     try {
-      await admin.unsafe(`CREATE DATABASE ${creds.database}`).catch((e: { code?: string }) => {
-        if (e.code !== '42P04') throw e;
-      });
+      const [there] = await admin`SELECT 1 FROM pg_database WHERE datname = ${creds.database}`;
+      if (!there) {
+        if (!fresh) log.warn('the embedded cluster has no people-sync database (its first start was stopped midway): creating it', { database: creds.database });
+        await admin.unsafe(`CREATE DATABASE ${creds.database}`).catch((e: { code?: string }) => {
+          if (e.code !== '42P04') throw e;
+        });
+      }
     } catch (err) {
       await db.stop();
       throw err;

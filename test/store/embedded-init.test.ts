@@ -70,7 +70,25 @@ describe('a new embedded cluster is made whole or not at all', () => {
     }
     expect(existsSync(join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
     expect(readdirSync(dataDir)).not.toContain('pg.init');
+
+    // A first start stopped after initdb but before its database was made: the next start makes it.
+    const admin = connect(db.url.replace(/\/[^/]+$/, '/postgres'), { max: 1 });
+    const database = new URL(db.url).pathname.slice(1);
+    try {
+      await admin.unsafe(`DROP DATABASE ${database}`);
+    } finally {
+      await admin.end();
+    }
     await db.stop();
+    const again = await startEmbeddedDatabase({ dataDir, port, log: silentLogger });
+    started.push(again);
+    const back = connect(again.url, { max: 1 });
+    try {
+      expect((await back`SELECT current_database() AS d`)[0]!.d).toBe(database);
+    } finally {
+      await back.end();
+    }
+    await again.stop();
   }, 120_000);
 
   it('a data directory holding files but no cluster is named with what to do and left as it is; an empty one is used', async () => {
