@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -157,5 +157,27 @@ describe('CLI and service', () => {
     } finally {
       await held.close();
     }
+  }, 30_000);
+
+  // Port 1 needs a privilege: root holds it, so as root the service is started without it (setpriv drops it).
+  const root = process.getuid?.() === 0;
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+  const anyPortAllowed = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')) <= 1;
+  it.skipIf(anyPortAllowed || (root && !setpriv))('a port this process may not use stops the start, saying to set PORT above 1023', async () => {
+    const env = { ...process.env, HOST: '127.0.0.1', PORT: '1', ADMIN_API_TOKEN: 'a-token-for-this-test-0001', LOG_LEVEL: 'info' };
+    const argv = [process.execPath, 'bin/people-sync.js', 'serve'];
+    const [cmd, ...args] = root ? [setpriv!, '--bounding-set', '-net_bind_service', '--inh-caps', '-net_bind_service', ...argv] : argv;
+    const child = spawn(cmd!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code, out).toBe(1);
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; error?: string });
+    expect(lines.at(-1)).toMatchObject({
+      msg: 'people-sync could not start',
+      error: expect.stringContaining('Cannot listen on 127.0.0.1:1: this process may not use that port. Set PORT to a port above 1023.'),
+    });
+    expect(lines.map((l) => l.msg)).not.toContain('people-sync listening');
   }, 30_000);
 });
