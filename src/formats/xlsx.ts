@@ -1,4 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createReadStream } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import { emptyPage, PAGE_SIZE, type RawPage } from './records-stream.js';
@@ -61,6 +63,57 @@ interface Sheet extends AsyncIterable<SheetRow> {
   name: string;
 }
 
+/** Removes a temporary file and closes its descriptor (tmp's cleanup callback; a second call does nothing). */
+type Cleanup = () => void;
+/** The temporary files a read's steps made and have not removed, while those steps run. */
+const spools = new AsyncLocalStorage<Set<Cleanup>>();
+/** The tmp module exceljs's streaming reader makes its files with (its own copy, wherever npm put it). */
+const exceljsTmp = createRequire(createRequire(import.meta.url).resolve('exceljs'))('tmp') as { file: (...args: unknown[]) => unknown };
+{
+  /**
+   * The streaming reader keeps each sheet that comes before the shared strings in a temporary file, open,
+   * and removes it only once it has read that sheet to its end: a read that failed, stopped early or whose
+   * bytes ended short kept its files and descriptors until the process ended. Files made within a read
+   * (see {@link releasingSpools}) are noted, so that the read removes what is left when it ends; files
+   * made elsewhere are made as before.
+   */
+  const file = exceljsTmp.file;
+  exceljsTmp.file = function (this: unknown, ...args: unknown[]) {
+    const held = spools.getStore();
+    const done = args.at(-1);
+    if (!held || typeof done !== 'function') return file.apply(this, args);
+    return file.apply(this, [
+      ...args.slice(0, -1),
+      (err: unknown, path: string, fd: number, cleanup: Cleanup) => {
+        if (!err) held.add(cleanup);
+        done(err, path, fd, () => {
+          held.delete(cleanup);
+          cleanup();
+        });
+      },
+    ]);
+  };
+}
+
+/** `pages`, each step run where the temporary files it makes are noted; those left when it ends are removed. */
+async function* releasingSpools<T>(pages: AsyncGenerator<T>): AsyncGenerator<T> {
+  const held = new Set<Cleanup>();
+  try {
+    for (;;) {
+      const step = await spools.run(held, () => pages.next());
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    try {
+      await spools.run(held, () => pages.return(undefined));
+    } finally {
+      for (const cleanup of held) cleanup();
+      held.clear();
+    }
+  }
+}
+
 /** The sheets of the workbook at `source` as exceljs's streaming reader gives them, in file order; each read once. */
 function streamedSheets(stream: Readable): AsyncIterable<Sheet> {
   return new ExcelJS.stream.xlsx.WorkbookReader(stream, {
@@ -110,7 +163,7 @@ export async function* readXlsx(
     const stream = typeof bytes === 'string' ? createReadStream(bytes, { signal: options.signal }) : Readable.from(bytes, { objectMode: false });
     let yielded = false;
     try {
-      for await (const page of recordsOf(streamedSheets(stream), options)) {
+      for await (const page of releasingSpools(recordsOf(streamedSheets(stream), options))) {
         yielded = true;
         yield page;
       }

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
@@ -88,5 +88,57 @@ describe('XLSX streamed again', () => {
     await expect(pagesOf(readXlsx(() => (reads++, once(missed)), { entity: 'employees' }))).rejects.toThrow(/reading 'sheets'/);
     expect(reads).toBe(3);
     await expect(pagesOf(readXlsx(once(missed), { entity: 'employees' }))).rejects.toThrow(/reading 'sheets'/);
+  });
+});
+
+describe('XLSX, a read that stops before the end', () => {
+  // exceljs keeps every sheet that comes before the shared strings in a temporary file (an open one),
+  // and removed them only as each sheet was read to its end: a read that failed or was left part way
+  // kept its files, and their descriptors, until the process ended.
+  const book = async (dir: string) => {
+    const wb = new ExcelJS.Workbook();
+    const people = wb.addWorksheet('People');
+    people.addRow(['external_id', 'email', 'external_id']); // a header naming a column twice: the read fails on sheet 1
+    for (let i = 0; i < 2_000; i++) people.addRow([`e-${i}`, `p${i}@example.com`, 'x']);
+    wb.addWorksheet('Notes').addRow(['Fill in one employee per row.']);
+    const path = join(dir, 'book.xlsx');
+    await wb.xlsx.writeFile(path);
+    return path;
+  };
+  /** Runs `read` with the temporary directory at `dir`; the files left there after it. */
+  const leftIn = async (dir: string, read: () => Promise<unknown>) => {
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = dir;
+    try {
+      await read().catch((err: unknown) => err);
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    return readdirSync(dir);
+  };
+
+  it('removes the temporary files it made, when it fails, when its reader stops early, and when its bytes end short', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'people-sync-xlsx-'));
+    const path = await book(dir);
+    const spool = mkdtempSync(join(tmpdir(), 'people-sync-xlsx-spool-'));
+
+    await expect(pagesOf(readXlsx(path, { entity: 'employees' }))).rejects.toThrow('names the column "external_id" twice');
+    expect(await leftIn(spool, () => pagesOf(readXlsx(path, { entity: 'employees' })))).toEqual([]);
+
+    // A reader that takes the first page and stops (the sheet is read whole: every later page is never asked for).
+    const first = async () => {
+      for await (const page of readXlsx(path, { entity: 'employees', renameHeader: (names) => names.map((n, i) => `${n}${i}`) })) return page;
+    };
+    expect(await first()).toBeTruthy();
+    expect(await leftIn(spool, first)).toEqual([]);
+
+    // The bytes end in the shared strings, after both sheets were kept.
+    const bytes = readFileSync(path);
+    const cut = bytes.indexOf('xl/sharedStrings.xml') + 200;
+    const short = () => pagesOf(readXlsx(() => (async function* () { yield bytes.subarray(0, cut); })(), { entity: 'employees' }));
+    await expect(short()).rejects.toThrow();
+    expect(await leftIn(spool, short)).toEqual([]);
   });
 });
