@@ -63,10 +63,11 @@ interface Sheet extends AsyncIterable<SheetRow> {
   name: string;
 }
 
-/** Removes a temporary file and closes its descriptor (tmp's cleanup callback; a second call does nothing). */
-type Cleanup = () => void;
-/** The temporary files a read's steps made and have not removed, while those steps run. */
-const spools = new AsyncLocalStorage<Set<Cleanup>>();
+/** Closes a temporary file's descriptor and removes it, then calls `next` (tmp's cleanup callback; a second call does nothing). */
+type Cleanup = (next?: (err?: unknown) => void) => void;
+/** The temporary files a read's steps made and have not removed, while those steps run; `closed` once the read has ended. */
+type Spools = { files: Set<Cleanup>; closed: boolean };
+const spools = new AsyncLocalStorage<Spools>();
 /** The tmp module exceljs's streaming reader makes its files with (its own copy, wherever npm put it). */
 const exceljsTmp = createRequire(createRequire(import.meta.url).resolve('exceljs'))('tmp') as { file: (...args: unknown[]) => unknown };
 {
@@ -74,7 +75,7 @@ const exceljsTmp = createRequire(createRequire(import.meta.url).resolve('exceljs
    * The streaming reader keeps each sheet that comes before the shared strings in a temporary file, open,
    * and removes it only once it has read that sheet to its end: a read that failed, stopped early or whose
    * bytes ended short kept its files and descriptors until the process ended. Files made within a read
-   * (see {@link releasingSpools}) are noted, so that the read removes what is left when it ends; files
+   * (see {@link releasingSpools}) are noted, so that the read removes what is left before it ends; files
    * made elsewhere are made as before.
    */
   const file = exceljsTmp.file;
@@ -85,38 +86,104 @@ const exceljsTmp = createRequire(createRequire(import.meta.url).resolve('exceljs
     return file.apply(this, [
       ...args.slice(0, -1),
       (err: unknown, path: string, fd: number, cleanup: Cleanup) => {
-        if (!err) held.add(cleanup);
-        done(err, path, fd, () => {
-          held.delete(cleanup);
-          cleanup();
+        // A file made after its read ended (not seen: the reader waits for each file it asks for) goes at once.
+        if (!err && held.closed) cleanup();
+        else if (!err) held.files.add(cleanup);
+        done(err, path, fd, (next?: (err?: unknown) => void) => {
+          held.files.delete(cleanup);
+          cleanup(next);
         });
       },
     ]);
   };
 }
 
-/** `pages`, each step run where the temporary files it makes are noted; those left when it ends are removed. */
-async function* releasingSpools<T>(pages: AsyncGenerator<T>): AsyncGenerator<T> {
-  const held = new Set<Cleanup>();
+/**
+ * `pages`, each step run where the temporary files it makes are noted; those left when it ends are removed
+ * before it does. A step is given up when `failed` rejects first (the bytes failed under the reader, which
+ * would wait for them for ever): the read fails with that error.
+ */
+async function* releasingSpools<T>(pages: AsyncGenerator<T>, failed: Promise<never>): AsyncGenerator<T> {
+  const held: Spools = { files: new Set(), closed: false };
+  let givenUp = false;
   try {
     for (;;) {
-      const step = await spools.run(held, () => pages.next());
+      const next = spools.run(held, () => pages.next());
+      next.catch(() => undefined); // a step given up may still fail later, unheard
+      givenUp = true;
+      const step = await Promise.race([next, failed]);
+      givenUp = false;
       if (step.done) return;
       yield step.value;
     }
+  } catch (err) {
+    throw givenUp ? unreadable(err) : err;
   } finally {
     try {
-      await spools.run(held, () => pages.return(undefined));
+      // A generator given up mid-step would take `return` only after that step, which never ends.
+      if (!givenUp) await spools.run(held, () => pages.return(undefined));
     } finally {
-      for (const cleanup of held) cleanup();
-      held.clear();
+      held.closed = true;
+      // Removed before the read settles, so that a caller that looks finds them gone (a file that could not be removed does not fail the read).
+      await Promise.all([...held.files].map((cleanup) => new Promise<void>((resolve) => cleanup(() => resolve()))));
+      held.files.clear();
+    }
+  }
+}
+
+/**
+ * Rejects when the bytes fail under the reader: the source fails (a file that cannot be opened, an aborted
+ * read), or the zip reader finds them ending inside a part. exceljs hears neither: the source's error is
+ * not piped on (and, unheard, ended the process), and the zip reader's is heard only between parts, so
+ * bytes cut short inside one, or a read aborted, waited for ever.
+ */
+function failureOf(stream: Readable): Promise<never> {
+  const failed = new Promise<never>((_, reject) => {
+    stream.once('error', reject);
+    const pipe = stream.pipe.bind(stream);
+    stream.pipe = <D extends NodeJS.WritableStream>(dest: D, options?: { end?: boolean }): D => {
+      dest.once('error', reject);
+      return pipe(dest, options);
+    };
+  });
+  failed.catch(() => undefined);
+  return failed;
+}
+
+/** A reading error as the read reports it: the file's own, an abort, or what is wrong with the workbook. */
+function unreadable(err: unknown): unknown {
+  if (err instanceof PeopleSyncError || /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code ?? '') || (err as Error).name === 'AbortError') return err;
+  if ((err as Error).message === 'FILE_ENDED') {
+    return new PeopleSyncError(ErrorCode.Invalid, 'is not a readable XLSX workbook: it ends part way through (cut short in sending or saving); send the whole file again', { cause: err });
+  }
+  return new PeopleSyncError(ErrorCode.Invalid, `is not a readable XLSX workbook (${(err as Error).message}); save it from the spreadsheet as Excel Workbook (.xlsx)`, { cause: err });
+}
+
+/**
+ * exceljs's streaming reader, with one difference: a sheet it kept in a temporary file is read
+ * through a stream that is made before the sheet is parsed, and when the parse fails at once (the
+ * missed workbook part below) that stream is left unread: it holds its file open for ever, and once
+ * the file is removed with the read's other temporary files, its late ENOENT is an unhandled 'error'
+ * that ends the process. Here such a stream is closed when the reader is done with its sheet, and
+ * its errors are handled: a sheet that is read gets them through its iterator as before.
+ */
+class SheetReader extends (ExcelJS.stream.xlsx.WorkbookReader as unknown as new (input: Readable, options: object) => object) {
+  *_parseWorksheet(iterator: unknown, sheetNo: unknown): Generator<unknown> {
+    const file = iterator instanceof Readable ? iterator : undefined;
+    file?.on('error', () => {});
+    const parent = Object.getPrototypeOf(SheetReader.prototype) as { _parseWorksheet: (this: unknown, i: unknown, n: unknown) => Generator<unknown> };
+    try {
+      yield* parent._parseWorksheet.call(this, iterator, sheetNo);
+    } finally {
+      // Reached when the reader moves past this sheet, read or skipped, or fails: its file is closed.
+      file?.destroy();
     }
   }
 }
 
 /** The sheets of the workbook at `source` as exceljs's streaming reader gives them, in file order; each read once. */
 function streamedSheets(stream: Readable): AsyncIterable<Sheet> {
-  return new ExcelJS.stream.xlsx.WorkbookReader(stream, {
+  return new SheetReader(stream, {
     sharedStrings: 'cache',
     styles: 'cache',
     hyperlinks: 'ignore',
@@ -163,7 +230,7 @@ export async function* readXlsx(
     const stream = typeof bytes === 'string' ? createReadStream(bytes, { signal: options.signal }) : Readable.from(bytes, { objectMode: false });
     let yielded = false;
     try {
-      for await (const page of releasingSpools(recordsOf(streamedSheets(stream), options))) {
+      for await (const page of releasingSpools(recordsOf(streamedSheets(stream), options), failureOf(stream))) {
         yielded = true;
         yield page;
       }
@@ -232,8 +299,7 @@ async function* recordsOf(sheets: AsyncIterable<Sheet>, options: XlsxOptions): A
       }
     }
   } catch (err) {
-    if (err instanceof PeopleSyncError || /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code ?? '') || (err as Error).name === 'AbortError') throw err;
-    throw new PeopleSyncError(ErrorCode.Invalid, `is not a readable XLSX workbook (${(err as Error).message}); save it from the spreadsheet as Excel Workbook (.xlsx)`, { cause: err });
+    throw unreadable(err);
   }
   if (!found) {
     throw new PeopleSyncError(
