@@ -1,6 +1,6 @@
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { chmod, chown, cp, link, lstat, mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
@@ -414,7 +414,38 @@ function ownedDatabase(url: string, pid: number, ownerFile: string, log: Logger)
   };
 }
 
-/** Runs `cmd` to its end; one that runs longer than `timeoutMs` is killed and named in the error. */
+/** The pids of the processes below `pid`, read from /proc; none where there is no /proc. */
+export function descendants(pid: number): number[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return [];
+  }
+  const children = new Map<number, number[]>();
+  for (const name of names) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // "pid (command) state ppid …": the command may hold spaces and parentheses, so read after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  const found: number[] = [];
+  for (let next = children.get(pid) ?? []; next.length; next = next.flatMap((p) => children.get(p) ?? [])) found.push(...next);
+  return found;
+}
+
+/** How long a step's output may stay open after the step exited (a child of it that holds it). */
+const OUTPUT_CLOSE_MS = 2_000;
+
+/**
+ * Runs `cmd` to its end; one that runs longer than `timeoutMs` is killed with the processes it
+ * started (initdb runs postgres in single-user mode, which would otherwise run on and keep the
+ * output open), and named in the error.
+ */
 export async function spawnChecked(cmd: string, args: string[], options: { runAs: RunAs | null; cwd: string; timeoutMs: number }): Promise<void> {
   const child = spawn(cmd, args, { ...options.runAs, cwd: options.cwd, env: { LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -423,13 +454,29 @@ export async function spawnChecked(cmd: string, args: string[], options: { runAs
   let late = false;
   const timer = setTimeout(() => {
     late = true;
-    child.kill('SIGKILL');
+    // Found before any is killed: once the step is gone its children are no longer below it.
+    for (const pid of [...descendants(child.pid!), child.pid!]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already ended.
+      }
+    }
   }, options.timeoutMs);
   try {
     const code = await new Promise<number | null>((res, rej) => {
       child.once('error', rej);
-      child.once('close', res);
+      child.once('exit', res);
     });
+    // The output is complete once its pipes close; a process left holding them is not waited for.
+    if (child.stdout!.readable || child.stderr!.readable) {
+      await new Promise<void>((res) => {
+        const enough = setTimeout(res, OUTPUT_CLOSE_MS);
+        child.once('close', () => (clearTimeout(enough), res()));
+      });
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+    }
     if (late) throw timedOut(basename(cmd), options.timeoutMs, output.trim().slice(-500));
     if (code !== 0) throw new Error(`${basename(cmd)} exited with ${code}: ${output.trim().slice(-2000)}`);
   } finally {

@@ -37,6 +37,20 @@ describe('embedded PostgreSQL start-up steps have time limits', () => {
     expect(running('sleep 30.1702')).toBe(false);
     await expect(spawnChecked('/bin/sh', ['-c', 'echo bad >&2; exit 3'], { runAs: null, cwd: '/', timeoutMs: 5_000 })).rejects.toThrow('sh exited with 3: bad');
   });
+
+  it('a step that hangs in a process it started (initdb in postgres --single) is killed with it, and is not waited for', async () => {
+    // Killing only the step left its children running and holding its output open, so the step was waited for still.
+    const started = performance.now();
+    const err = await spawnChecked('/bin/sh', ['-c', 'echo booting; sleep 30.1703 & sh -c "sleep 30.1704; true"; wait'], { runAs: null, cwd: '/', timeoutMs: 500 }).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/`sh` did not finish within 0\.5 s and was stopped \(its output: booting\)/);
+    expect(performance.now() - started).toBeLessThan(4_000);
+    expect([running('sleep 30.1703'), running('sleep 30.1704')]).toEqual([false, false]);
+    // A step that ends while a process it started holds its output is not waited for either, and its output so far is kept.
+    const lingering = performance.now();
+    await expect(spawnChecked('/bin/sh', ['-c', 'echo partial >&2; sleep 30.1705 & exit 4'], { runAs: null, cwd: '/', timeoutMs: 20_000 })).rejects.toThrow('sh exited with 4: partial');
+    expect(performance.now() - lingering).toBeLessThan(4_000);
+    execFileSync('pkill', ['-fx', 'sleep 30.1705']);
+  });
 });
 
 describe('a new embedded cluster is made whole or not at all', () => {
