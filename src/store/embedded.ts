@@ -1,6 +1,6 @@
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { chmod, chown, cp, link, lstat, mkdir, readFile, readdir, readlink, rename, rm, rmdir, symlink, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
@@ -414,54 +414,43 @@ function ownedDatabase(url: string, pid: number, ownerFile: string, log: Logger)
   };
 }
 
-/** The pids of the processes below `pid`, read from /proc; none where there is no /proc. */
-export function descendants(pid: number): number[] {
-  let names: string[];
-  try {
-    names = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
-  } catch {
-    return [];
-  }
-  const children = new Map<number, number[]>();
-  for (const name of names) {
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // "pid (command) state ppid …": the command may hold spaces and parentheses, so read after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {
-      // The process ended while the list was read.
-    }
-  }
-  const found: number[] = [];
-  for (let next = children.get(pid) ?? []; next.length; next = next.flatMap((p) => children.get(p) ?? [])) found.push(...next);
-  return found;
-}
-
 /** How long a step's output may stay open after the step exited (a child of it that holds it). */
 const OUTPUT_CLOSE_MS = 2_000;
 
+/** Whether any process is left in process group `pgid`. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Runs `cmd` to its end; one that runs longer than `timeoutMs` is killed with the processes it
- * started (initdb runs postgres in single-user mode, which would otherwise run on and keep the
- * output open), and named in the error.
+ * started (initdb runs postgres in single-user mode, which would otherwise run on, keep the output
+ * open and write into the directory being removed), and named in the error. The step runs in its own
+ * process group, so that a kill reaches every process in it, even one forked that instant; for the
+ * same reason it is killed if this process exits first.
  */
 export async function spawnChecked(cmd: string, args: string[], options: { runAs: RunAs | null; cwd: string; timeoutMs: number }): Promise<void> {
-  const child = spawn(cmd, args, { ...options.runAs, cwd: options.cwd, env: { LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { ...options.runAs, cwd: options.cwd, env: { LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout!.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-4000)));
   child.stderr!.on('data', (b: Buffer) => (output = (output + b.toString()).slice(-4000)));
+  const killGroup = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already ended.
+    }
+  };
+  process.once('exit', killGroup);
   let late = false;
   const timer = setTimeout(() => {
     late = true;
-    // Found before any is killed: once the step is gone its children are no longer below it.
-    for (const pid of [...descendants(child.pid!), child.pid!]) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already ended.
-      }
-    }
+    killGroup();
   }, options.timeoutMs);
   try {
     const code = await new Promise<number | null>((res, rej) => {
@@ -477,10 +466,15 @@ export async function spawnChecked(cmd: string, args: string[], options: { runAs
       child.stdout!.destroy();
       child.stderr!.destroy();
     }
-    if (late) throw timedOut(basename(cmd), options.timeoutMs, output.trim().slice(-500));
+    if (late) {
+      // What was killed has ended before the caller removes what it wrote.
+      for (const until = Date.now() + OUTPUT_CLOSE_MS; child.pid && groupAlive(child.pid) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+      throw timedOut(basename(cmd), options.timeoutMs, output.trim().slice(-500));
+    }
     if (code !== 0) throw new Error(`${basename(cmd)} exited with ${code}: ${output.trim().slice(-2000)}`);
   } finally {
     clearTimeout(timer);
+    process.removeListener('exit', killGroup);
   }
 }
 
