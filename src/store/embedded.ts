@@ -579,7 +579,9 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
         pid: running.pid,
         previousOwner: previousOwner?.pid ?? null,
       });
-      return ownedDatabase(urlFor(running.port), running.pid, ownerFile, log);
+      const db = ownedDatabase(urlFor(running.port), running.pid, ownerFile, log);
+      await withDatabase(db, urlFor(running.port, 'postgres'), creds.database, false, log);
+      return db;
     }
     return await startServer({ pgDir, port, creds, runAs, runtimeDir, ownerFile, nativeDir: options.nativeDir, urlFor, initdbTimeoutMs: options.initdbTimeoutMs, log });
   } catch (err) {
@@ -627,6 +629,29 @@ async function initCluster(o: { pgDir: string; cwd: string; nativeDir: string; c
     throw err;
   } finally {
     await unlink(pwFile).catch(() => undefined);
+  }
+}
+
+/**
+ * Makes the people-sync database in the cluster `db` serves when it has none: a first start stopped
+ * between the server's start and the CREATE DATABASE (a crash, a kill) left a cluster without it,
+ * whether the next process starts the server or takes over the one left running. A failure stops `db`.
+ */
+async function withDatabase(db: EmbeddedDatabase, adminUrl: string, database: string, fresh: boolean, log: Logger): Promise<void> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+  try {
+    const [there] = await admin`SELECT 1 FROM pg_database WHERE datname = ${database}`;
+    if (!there) {
+      if (!fresh) log.warn('the embedded cluster has no people-sync database (its first start was stopped midway): creating it', { database });
+      await admin.unsafe(`CREATE DATABASE ${database}`).catch((e: { code?: string }) => {
+        if (e.code !== '42P04') throw e;
+      });
+    }
+  } catch (err) {
+    await db.stop();
+    throw err;
+  } finally {
+    await admin.end();
   }
 }
 
@@ -684,23 +709,7 @@ async function startServer(o: {
   const db = ownedDatabase(urlFor(port), pid, ownerFile, log);
 
   // Every start, not only the first: a first start stopped between initdb and here left a cluster without it.
-  {
-    const admin = postgres(urlFor(port, 'postgres'), { max: 1, onnotice: () => undefined });
-    try {
-      const [there] = await admin`SELECT 1 FROM pg_database WHERE datname = ${creds.database}`;
-      if (!there) {
-        if (!fresh) log.warn('the embedded cluster has no people-sync database (its first start was stopped midway): creating it', { database: creds.database });
-        await admin.unsafe(`CREATE DATABASE ${creds.database}`).catch((e: { code?: string }) => {
-          if (e.code !== '42P04') throw e;
-        });
-      }
-    } catch (err) {
-      await db.stop();
-      throw err;
-    } finally {
-      await admin.end();
-    }
-  }
+  await withDatabase(db, urlFor(port, 'postgres'), creds.database, fresh, log);
   log.info('embedded PostgreSQL started', { port, dir: pgDir });
   return db;
 }

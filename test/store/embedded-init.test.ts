@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,7 +102,25 @@ describe('a new embedded cluster is made whole or not at all', () => {
     } finally {
       await back.end();
     }
-    await again.stop();
+    const admin2 = connect(again.url.replace(/\/[^/]+$/, '/postgres'), { max: 1 });
+    try {
+      await admin2.unsafe(`DROP DATABASE ${database}`);
+    } finally {
+      await admin2.end();
+    }
+    // The same, when the start that was stopped left its server running: its owner is gone (a pid
+    // that has exited), and the process that takes the server over makes the database.
+    writeFileSync(join(dataDir, 'pg-owner'), JSON.stringify({ pid: spawnSync('true').pid, start: null }) + '\n');
+    const taken = await startEmbeddedDatabase({ dataDir, port, log: silentLogger });
+    started.push(taken);
+    expect(taken.owned).toBe(true);
+    const there = connect(taken.url, { max: 1 });
+    try {
+      expect((await there`SELECT current_database() AS d`)[0]!.d).toBe(database);
+    } finally {
+      await there.end();
+    }
+    await taken.stop();
   }, 120_000);
 
   it('a data directory holding files but no cluster is named with what to do and left as it is; an empty one is used', async () => {
