@@ -73,6 +73,14 @@ function plain(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value)) as unknown;
 }
 
+/**
+ * How long evaluations may run before they let the event loop turn. JSONata's steps are promises,
+ * which run before any timer or I/O: without a turn, a page of records whose expressions each run to
+ * the time limit held the loop for a second per record, and the worker's heartbeat with it.
+ */
+const TURN_MS = 50;
+let turnedAt = performance.now();
+
 /** Evaluates a record's expressions: their values by target, and an error per expression that failed. */
 export async function evaluateExpressions(
   expressions: [string, CompiledExpression][],
@@ -87,6 +95,11 @@ export async function evaluateExpressions(
       // JSONata throws plain objects carrying `message` (and `code`, `position`).
       const message = err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string' ? (err as { message: string }).message : String(err);
       errors.push({ field: target, message: `expression =${e.source.length > 120 ? `${e.source.slice(0, 117)}…` : e.source} failed: ${message}` });
+    }
+    if (performance.now() - turnedAt > TURN_MS) {
+      // A timer, not setImmediate: an immediate runs before the loop comes back to its timers.
+      await new Promise((r) => setTimeout(r, 0));
+      turnedAt = performance.now();
     }
   }
   return { values, errors };
