@@ -623,7 +623,15 @@ async function initCluster(o: { pgDir: string; cwd: string; nativeDir: string; c
       { runAs, cwd, timeoutMs: o.timeoutMs },
     );
     // An empty directory at pgDir (made by hand, or by an older version) is replaced.
-    await rename(building, pgDir);
+    await rename(building, pgDir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EBUSY' && err.code !== 'EXDEV') throw err;
+      throw new PeopleSyncError(
+        ErrorCode.Unavailable,
+        `${pgDir} is a mount point (or on another file system than ${dirname(pgDir)}): a new cluster is made beside it and moved into place, which cannot cross file systems. ` +
+          `Mount the volume at ${dirname(pgDir)} instead (the cluster goes in its pg folder), or set DATABASE_URL to your own server.`,
+        { cause: err },
+      );
+    });
   } catch (err) {
     await rm(building, { recursive: true, force: true }).catch(() => undefined);
     throw err;

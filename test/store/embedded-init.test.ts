@@ -140,4 +140,25 @@ describe('a new embedded cluster is made whole or not at all', () => {
     expect(existsSync(join(emptyDir, 'pg', 'PG_VERSION'))).toBe(true);
     await db.stop();
   }, 120_000);
+
+  it('a data directory whose pg folder is a mount point is named with what to do, and nothing is left beside it', async ({ skip }) => {
+    // The new cluster is made beside pg and moved in, which cannot cross into another file system.
+    const dataDir = join(dir, 'mounted');
+    const pg = join(dataDir, 'pg');
+    mkdirSync(pg, { recursive: true });
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', pg], { stdio: 'ignore' });
+    } catch {
+      skip('mounting a file system needs root');
+    }
+    try {
+      const err = await startEmbeddedDatabase({ dataDir, port: await freePort(), log: silentLogger }).catch((e: Error) => e);
+      expect((err as Error).message).toContain(`${pg} is a mount point (or on another file system than ${dataDir})`);
+      expect((err as Error).message).toContain(`Mount the volume at ${dataDir} instead`);
+      expect(readdirSync(dataDir).filter((n) => n.startsWith('pg')).sort()).toEqual(['pg', 'pg-credentials.json']);
+      expect(readdirSync(pg)).toEqual([]);
+    } finally {
+      execFileSync('umount', [pg]);
+    }
+  }, 120_000);
 });
