@@ -104,6 +104,7 @@ async function ensureNativeSymlinks(nativeDir: string): Promise<void> {
   }
 }
 
+/** Whether process `pid` is running; a negative `pid` asks whether any process is left in that process group. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -417,16 +418,6 @@ function ownedDatabase(url: string, pid: number, ownerFile: string, log: Logger)
 /** How long a step's output may stay open after the step exited (a child of it that holds it). */
 const OUTPUT_CLOSE_MS = 2_000;
 
-/** Whether any process is left in process group `pgid`. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Runs `cmd` to its end; one that runs longer than `timeoutMs` is killed with the processes it
  * started (initdb runs postgres in single-user mode, which would otherwise run on, keep the output
@@ -468,7 +459,7 @@ export async function spawnChecked(cmd: string, args: string[], options: { runAs
     }
     if (late) {
       // What was killed has ended before the caller removes what it wrote.
-      for (const until = Date.now() + OUTPUT_CLOSE_MS; child.pid && groupAlive(child.pid) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+      for (const until = Date.now() + OUTPUT_CLOSE_MS; child.pid && isAlive(-child.pid) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
       throw timedOut(basename(cmd), options.timeoutMs, output.trim().slice(-500));
     }
     if (code !== 0) throw new Error(`${basename(cmd)} exited with ${code}: ${output.trim().slice(-2000)}`);
