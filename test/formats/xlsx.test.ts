@@ -15,6 +15,18 @@ const pagesOf = async (pages: AsyncIterable<unknown>) => {
   return out;
 };
 
+/** Runs `fn` with the temporary directory (where exceljs keeps sheets it has not read yet) at `dir`. */
+const inTmpdir = async <T>(dir: string, fn: () => Promise<T>): Promise<T> => {
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+  }
+};
+
 describe('XLSX read whole', () => {
   it('gives what the streaming reader gives: types, blank rows, stray cells, a sheet by name, paging', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'people-sync-xlsx-'));
@@ -108,17 +120,15 @@ describe('XLSX streamed again', () => {
     const uncaught: unknown[] = [];
     const onUncaught = (err: unknown) => void uncaught.push(err);
     process.prependListener('uncaughtException', onUncaught);
-    const before = process.env.TMPDIR;
-    process.env.TMPDIR = spool;
     try {
-      for (let i = 0; i < 60; i++) {
-        // Streamed, it misses the part; read whole, the file has no sheet it can name.
-        await expect(pagesOf(readXlsx(path, { entity: 'employees' }))).rejects.toThrow('is not a readable XLSX workbook');
-      }
+      await inTmpdir(spool, async () => {
+        for (let i = 0; i < 60; i++) {
+          // Streamed, it misses the part; read whole, the file has no sheet it can name.
+          await expect(pagesOf(readXlsx(path, { entity: 'employees' }))).rejects.toThrow('is not a readable XLSX workbook');
+        }
+      });
       await new Promise((r) => setTimeout(r, 200));
     } finally {
-      if (before === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = before;
       process.removeListener('uncaughtException', onUncaught);
     }
     expect({ uncaught, open: openInSpool(), left: readdirSync(spool) }).toEqual({ uncaught: [], open: 0, left: [] });
@@ -146,15 +156,8 @@ describe('XLSX, a read that stops before the end', () => {
     const spool = mkdtempSync(join(tmpdir(), 'people-sync-xlsx-spool-'));
     /** The files in the temporary directory while the read ran (looked at by `during`), and once it settled. */
     const spooled = async (read: (during: () => void) => Promise<unknown>) => {
-      const before = process.env.TMPDIR;
-      process.env.TMPDIR = spool;
       let seen: string[] = [];
-      try {
-        await read(() => void (seen = readdirSync(spool))).catch((err: unknown) => err);
-      } finally {
-        if (before === undefined) delete process.env.TMPDIR;
-        else process.env.TMPDIR = before;
-      }
+      await inTmpdir(spool, () => read(() => void (seen = readdirSync(spool))).catch((err: unknown) => err));
       return { during: seen.length, after: readdirSync(spool) };
     };
     /** Looks while the sheets are held: the header is renamed once both were kept. */
