@@ -259,6 +259,22 @@ function duplicatesJoin(entity: Entity): string {
                      WINDOW w AS (PARTITION BY external_id ORDER BY seq)) dd ON dd.seq = r.seq`;
 }
 
+/**
+ * Whether a data set of `rows` rows is large next to the links it is matched against. A snapshot staged a
+ * moment ago has no statistics yet, so the planner takes it for a handful of rows and probes record_links
+ * once per row; for a snapshot that is large next to the links, one hash join is several times faster (the
+ * plan tables are analyzed once built, so only the base tables need telling). The links are this
+ * integration's, as the planner estimates them from the table's statistics (planning a query, not running
+ * one): the whole table's count took one integration's full data set among ten of its size for a small one.
+ */
+export async function isLargeDataSet(sql: Tx | postgres.Sql<Record<string, never>>, integrationId: string, rows: number): Promise<boolean> {
+  if (rows < 10_000) return false;
+  const [explained] = (await sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM record_links WHERE integration_id = ${integrationId}`) as unknown as [Record<string, unknown>];
+  const plan = Object.values(explained)[0];
+  const links = Number((typeof plan === 'string' ? JSON.parse(plan) : plan)[0].Plan['Plan Rows']);
+  return rows * 8 >= links;
+}
+
 export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   const I = ctx.integrationId;
   const S = ctx.snapshotId;
@@ -271,13 +287,9 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
   // next to a sequential read (at the default 4, a delta of a thousand rows hashes every link instead).
   await tx`SELECT set_config('work_mem', '64MB', true), set_config('random_page_cost', '1.1', true)`;
 
-  // A snapshot staged a moment ago has no statistics yet, so the planner takes it for a handful of rows and
-  // probes record_links once per row. For a snapshot that is large next to the links, one hash join is several
-  // times faster; the plan tables are analyzed once built, so only the base tables need telling.
   const [size] = (await tx`
     SELECT (SELECT row_count FROM snapshots WHERE id = ${S})::float8 AS rows,
-           (SELECT duplicate_ids FROM snapshots WHERE id = ${S}) AS duplicates,
-           greatest((SELECT reltuples FROM pg_class WHERE oid = 'record_links'::regclass), 0)::float8 AS links`) as unknown as [{ rows: number; duplicates: boolean | null; links: number }];
+           (SELECT duplicate_ids FROM snapshots WHERE id = ${S}) AS duplicates`) as unknown as [{ rows: number; duplicates: boolean | null }];
   // Staging counts repeated external ids; an older snapshot (null) is searched for them.
   const dupJoin = (entity: Entity) => (size.duplicates === false ? '' : duplicatesJoin(entity));
   const dupCols = size.duplicates === false ? '1 AS dup_rank, r.seq AS first_seq' : 'coalesce(dd.dup_rank, 1) AS dup_rank, coalesce(dd.first_seq, r.seq) AS first_seq';
@@ -288,7 +300,7 @@ export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
            ${matchJoin}
            ${dupJoin(entity)}
            WHERE r.snapshot_id = :snapshot AND r.entity = '${entity}'`;
-  const large = size.rows >= 10_000 && size.rows * 8 >= size.links;
+  const large = await isLargeDataSet(tx, I, size.rows);
   // And the links of a large data set are read whole: in the table's order, as for absence below.
   const restore = large ? await changeSettings(tx, { enable_nestloop: 'off', enable_indexscan: 'off' }) : null;
 
