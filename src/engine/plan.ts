@@ -1,4 +1,5 @@
 import type postgres from 'postgres';
+import type { Sql } from '../store/db.js';
 import { REQUIRED_ON_CREATE, type Entity, type MatchKey, type WriteMode } from '../domain/records.js';
 import type { FieldRule, FieldRules } from '../domain/field-rules.js';
 import { emptyCounts, type Counts, type RecordStatus } from '../domain/run.js';
@@ -267,12 +268,12 @@ function duplicatesJoin(entity: Entity): string {
  * integration's, as the planner estimates them from the table's statistics (planning a query, not running
  * one): the whole table's count took one integration's full data set among ten of its size for a small one.
  */
-export async function isLargeDataSet(sql: Tx | postgres.Sql<Record<string, never>>, integrationId: string, rows: number): Promise<boolean> {
+export async function isLargeDataSet(sql: Tx | Sql, integrationId: string, rows: number): Promise<boolean> {
   if (rows < 10_000) return false;
-  const [explained] = (await sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM record_links WHERE integration_id = ${integrationId}`) as unknown as [Record<string, unknown>];
-  const plan = Object.values(explained)[0];
-  const links = Number((typeof plan === 'string' ? JSON.parse(plan) : plan)[0].Plan['Plan Rows']);
-  return rows * 8 >= links;
+  const [explained] = (await sql`EXPLAIN (FORMAT JSON) SELECT 1 FROM record_links WHERE integration_id = ${integrationId}`) as unknown as [
+    { 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] },
+  ];
+  return rows * 8 >= explained['QUERY PLAN'][0].Plan['Plan Rows'];
 }
 
 export async function buildPlan(tx: Tx, ctx: PlanContext): Promise<Plan> {
