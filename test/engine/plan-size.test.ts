@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLargeDataSet } from '../../src/engine/plan.js';
+import { connect } from '../../src/store/db.js';
 import { createTestDatabase } from '../helpers/db.js';
 
 /** Whether a full data set is planned as large (hash joins over the links read whole) or as a delta (probes by key). */
@@ -28,5 +29,20 @@ describe('a data set large next to its links', () => {
     expect(await isLargeDataSet(db.sql, 'hr', 5_000)).toBe(false);
     // An integration with no links yet: any full data set of its own is large.
     expect(await isLargeDataSet(db.sql, 'new', 10_000)).toBe(true);
+  });
+
+  it('is judged on the integration asked, on a connection that plans its prepared statements generically', async () => {
+    // A statement prepared on a connection may be planned without its parameters' values: after its fifth
+    // run, or always on a server set so. A worker asks on the same few connections run after run.
+    const one = connect(db.url, { max: 1 });
+    try {
+      await one`SET plan_cache_mode = force_generic_plan`;
+      for (let i = 0; i < 8; i++) {
+        expect(await isLargeDataSet(one, 'hr', 12_000)).toBe(true);
+        expect(await isLargeDataSet(one, 'big', 12_000)).toBe(false);
+      }
+    } finally {
+      await one.end();
+    }
   });
 });
