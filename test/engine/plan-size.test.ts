@@ -8,17 +8,16 @@ import { createTestDatabase } from '../helpers/db.js';
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
   db = await createTestDatabase();
+  // One store, two companies: 'big' holds 200,000 links, 'hr' 10,000.
+  await db.sql`
+    INSERT INTO record_links (integration_id, entity, external_id, record_id)
+    SELECT CASE WHEN g <= 200000 THEN 'big' ELSE 'hr' END, 'employees', 'E' || g, g FROM generate_series(1, 210000) g`;
+  await db.sql`ANALYZE record_links`;
 });
 afterAll(async () => db?.drop());
 
 describe('a data set large next to its links', () => {
   it("is judged against its own integration's links, not every integration's in the store", async () => {
-    // One store, two companies: 'big' holds 200,000 links, 'hr' 10,000.
-    await db.sql`
-      INSERT INTO record_links (integration_id, entity, external_id, record_id)
-      SELECT CASE WHEN g <= 200000 THEN 'big' ELSE 'hr' END, 'employees', 'E' || g, g FROM generate_series(1, 210000) g`;
-    await db.sql`ANALYZE record_links`;
-
     // hr's full data set of 12,000 rows is larger than its 10,000 links: one hash join, not 12,000 probes.
     // Counted against the whole table (210,000 links) it was not, and each row probed the key.
     expect(await isLargeDataSet(db.sql, 'hr', 12_000)).toBe(true);
