@@ -87,8 +87,6 @@ export async function openRuntime(options: {
     ADMIN_API_TOKEN: BENCH_TOKEN,
     LOG_LEVEL: 'silent',
     DATA_DIR: dir,
-    // The known lines' budget is the operator's to set (README, Memory); a bench run measures it as set.
-    ...(process.env.KNOWN_LINES_MAX_MB ? { KNOWN_LINES_MAX_MB: process.env.KNOWN_LINES_MAX_MB } : {}),
     ...options.env,
   });
   const rt = await createRuntime({

@@ -21,15 +21,15 @@ import { providers } from '../providers/index.js';
  * `env` in tests. The result is deeply frozen.
  */
 
-const intFrom = (name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER, whole = true) =>
+const intFrom = (name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .optional()
     .transform((v, ctx) => {
       if (v === undefined || v.trim() === '') return def;
       const n = Number(v);
-      if (!(whole ? Number.isInteger(n) : Number.isFinite(n)) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a ${whole ? 'whole ' : ''}number between ${min} and ${max} (got "${v}")` });
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a whole number between ${min} and ${max} (got "${v}")` });
         return z.NEVER;
       }
       return n;
@@ -57,7 +57,6 @@ const EnvSchema = z.object({
   RUN_STALE_AFTER_SECONDS: intFrom('RUN_STALE_AFTER_SECONDS', 120, 5, 86400),
   RUN_RETENTION_DAYS: intFrom('RUN_RETENTION_DAYS', 90, 1, 3650),
   IMPORT_MAX_BYTES: intFrom('IMPORT_MAX_BYTES', 50 * 1024 * 1024, 1024),
-  KNOWN_LINES_MAX_MB: intFrom('KNOWN_LINES_MAX_MB', 128, 0.001, 65536, false),
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional()),
   METRICS_PORT: optionalString.pipe(
     z
@@ -151,8 +150,6 @@ export interface Config {
   runStaleAfterSeconds: number;
   runRetentionDays: number;
   importMaxBytes: number;
-  /** What a sync's known lines may hold in memory (KNOWN_LINES_MAX_MB), in bytes. */
-  knownLinesMaxBytes: number;
   /**
    * `GET /metrics`: the bearer token it asks for (none: open), and a port of its own
    * (the only listener of a worker, which serves no HTTP otherwise).
@@ -495,7 +492,6 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
     runStaleAfterSeconds: e.RUN_STALE_AFTER_SECONDS,
     runRetentionDays: e.RUN_RETENTION_DAYS,
     importMaxBytes: e.IMPORT_MAX_BYTES,
-    knownLinesMaxBytes: Math.round(e.KNOWN_LINES_MAX_MB * 1024 * 1024),
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT },
     publicUrl: e.PUBLIC_URL,
     slack: {

@@ -72,7 +72,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     fetchesUser: (it) => sources.fetchesUser(it),
     fetchesChanges: (it) => sources.fetchesChanges(it),
     heartbeatSeconds: config.runHeartbeatSeconds,
-    knownLinesMaxBytes: config.knownLinesMaxBytes,
     now: options.now,
     onFinished: async (run) => {
       for (const listener of onRunFinished) await listener(run);

@@ -62,11 +62,6 @@ describe('config', () => {
       /PORT must be a whole number between 0 and 65535 \(got "eighty"\)/,
     );
     expect(() => loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token', DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
-    expect(() => loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token', KNOWN_LINES_MAX_MB: '0' })).toThrow(
-      /KNOWN_LINES_MAX_MB must be a number between 0.001 and 65536 \(got "0"\)/,
-    );
-    expect(loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token', KNOWN_LINES_MAX_MB: '0.5' }).knownLinesMaxBytes).toBe(524_288);
-    expect(loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token' }).knownLinesMaxBytes).toBe(128 * 1024 * 1024);
   });
 
   it('refuses a stale limit below three heartbeats, naming both variables', () => {

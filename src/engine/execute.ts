@@ -52,8 +52,6 @@ export interface EngineDeps {
    */
   fetchesChanges?: (integration: IntegrationConfig) => boolean | undefined;
   heartbeatSeconds: number;
-  /** The most a sync's known lines may hold in memory (`KNOWN_LINES_MAX_MB`); default 128 MiB. */
-  knownLinesMaxBytes?: number;
   /** The clock effective dates are taken on (tests move it); default the system's. */
   now?: () => Date;
   /** Called after a run reaches a final state (alerts, live messages). */
@@ -219,16 +217,9 @@ export function createEngine(deps: EngineDeps) {
             whole: run.mode === 'full',
             patch: run.mode !== 'full',
             scope: integration.scope,
-            knownLinesMaxBytes: deps.knownLinesMaxBytes,
           });
           await snapshots.complete(snap.id, staged.rows, staged.hasCursor ? { value: staged.cursor } : null, staged.duplicateIds, staged.mappingKey);
           rlog.info('snapshot staged', { rows: staged.rows });
-          if (staged.knownLines && staged.knownLines.held < staged.knownLines.links) {
-            rlog.warn('known lines held in part: the lines of the other links were parsed (raise KNOWN_LINES_MAX_MB to recognise them all)', {
-              held: staged.knownLines.held,
-              links: staged.knownLines.links,
-            });
-          }
           // Planning joins the snapshot to the store; without statistics on rows staged a moment ago the planner
           // takes them for one row and sorts them wide, several times. Outside the plan transaction: no lock held.
           if (staged.rows >= 10_000) await snapshots.analyzeRows();

@@ -10,8 +10,6 @@ import { entityCodeSql } from '../domain/records.js';
  *   About 35 bytes a link (an open-addressing table of the hashes, sized once,
  *   and chunks of ids), where a Map of strings took about 180 and the text it was
  *   read from 80 more. Read from the database a range of blocks at a time.
- *   Bounded by a budget (`KNOWN_LINES_MAX_MB`): past it, the links of a share
- *   of the hash space are held, and the other lines are parsed.
  *   Looking each page's lines up in the database instead cost about 7 µs a line
  *   (an index probe and its heap fetch): 1.4 s of a 6-second steady-state sync at
  *   100,000 people, where this costs a hash and a probe in memory.
@@ -29,10 +27,7 @@ import { entityCodeSql } from '../domain/records.js';
  * external id escaped for COPY, `code + id`.
  */
 export interface KnownLines {
-  /** Links held: all of the integration's with a hash, or those of a share of the hash space (see `maxBytes`). */
   readonly size: number;
-  /** The integration's links with a hash, held or not. */
-  readonly links: number;
   /** Where the line is: a slot (≥ 0) to read with `idAt`, -1 when no link knows it, -2 when two links share its hash. */
   find(fp: string): number;
   /** The link (`code + id`) of a slot `find` returned. */
@@ -47,7 +42,7 @@ export interface KnownLines {
   markedMayBeIn(ids: IdFilter): boolean;
 }
 
-const EMPTY: KnownLines = { size: 0, links: 0, find: () => -1, idAt: () => '', mark: () => true, markedMayBeIn: () => false };
+const EMPTY: KnownLines = { size: 0, find: () => -1, idAt: () => '', mark: () => true, markedMayBeIn: () => false };
 
 /** The value of a lower-case hex digit's character code. */
 const nibble = (u: number): number => (u <= 57 ? u - 48 : u - 87);
@@ -73,15 +68,6 @@ const KEYSET_PAGE = 50_000;
 /** The most a table is filled, and the size of a chunk of ids. */
 const LOAD = 0.7;
 const CHUNK = 1 << 20;
-/**
- * What a held link costs besides its id: its slot's 96 bits of hash and its value (16 bytes, 1 bit
- * marked), at most 70 % of slots used; and what the budget allows for an id, so that a budget of
- * `maxBytes` holds about `maxBytes / LINK_BYTES` links.
- */
-const SLOT_BYTES = 16.125 / LOAD;
-const LINK_BYTES = 40;
-/** The default budget: 3,355,443 links, about 1,650,000 people with their employments. */
-export const KNOWN_LINES_MAX_BYTES = 128 * 1024 * 1024;
 /** A row as the server sent it: each column's bytes, or null. */
 type RawRow = (Buffer | null)[];
 
@@ -89,21 +75,12 @@ type RawRow = (Buffer | null)[];
  * The known lines of an integration. Ids are stored escaped for COPY
  * (backslash, newline, CR, tab), as a staged row takes them.
  */
-export async function loadKnownLines(sql: Sql, integrationId: string, maxBytes = KNOWN_LINES_MAX_BYTES): Promise<KnownLines> {
+export async function loadKnownLines(sql: Sql, integrationId: string): Promise<KnownLines> {
   const [{ links }] = (await sql`
     SELECT count(*)::int AS links FROM record_links WHERE integration_id = ${integrationId} AND fp IS NOT NULL`) as unknown as [{ links: number }];
   if (links === 0) return EMPTY;
-  // More links than the budget holds: those whose hash starts below a bound, a share of the hash space
-  // (hashes are uniform, so about the share of the links). A line outside it is not found, and is parsed:
-  // the sync costs more, its results are the same, and what it holds does not grow with the store.
-  const most = Math.max(1, Math.floor(maxBytes / LINK_BYTES));
-  const below = links > most ? Math.floor((most / links) * 2 ** 32) : null;
-  const share = below === null ? '' : `AND fp < '${below.toString(16).padStart(8, '0')}-0000-0000-0000-000000000000'::uuid`;
-  // Sized once, at most 70 % full: no growing (which held two tables at once), and probes stay short. A
-  // share is sized for 2 % more links than it should hold; links past the table's room are parsed.
-  const cap = below === null ? Math.ceil(links / LOAD) + 1 : Math.ceil((most * 1.02) / LOAD) + 1;
-  /** What the ids may take: the budget less the table (at least one chunk). */
-  const idBytes = below === null ? Infinity : Math.max(CHUNK, maxBytes - cap * SLOT_BYTES * LOAD);
+  // Sized once, at most 70 % full: no growing (which held two tables at once), and probes stay short.
+  const cap = Math.ceil(links / LOAD) + 1;
   /**
    * The first 96 bits of each slot's hash. A line taken for another link's by them (about once in 10^16
    * syncs of a million lines) fails alone: planning finds the full hash differs and parsing it finds
@@ -151,12 +128,6 @@ export async function loadKnownLines(sql: Sql, integrationId: string, maxBytes =
       return;
     }
     if (used + 1 + length > chunk.length) {
-      // Past the ids' budget a link is left out (its slot emptied): its line is parsed.
-      if ((chunks.length + 1) * CHUNK > idBytes) {
-        keys[i * 3] = keys[i * 3 + 1] = keys[i * 3 + 2] = 0;
-        size--;
-        return;
-      }
       chunk = Buffer.allocUnsafe(CHUNK);
       chunks.push(chunk);
       used = 0;
@@ -199,7 +170,7 @@ export async function loadKnownLines(sql: Sql, integrationId: string, maxBytes =
         .unsafe(
           `SELECT string_agg(${LINE}, E'\n') AS lines FROM record_links
            WHERE ctid >= format('(%s,0)', $2::int)::tid ${last ? '' : `AND ctid < format('(%s,0)', $3::int)::tid`}
-             AND integration_id = $1 AND fp IS NOT NULL ${share}`,
+             AND integration_id = $1 AND fp IS NOT NULL`,
           last ? [integrationId, from] : [integrationId, from, from + BLOCKS],
         )
         .raw() as unknown as Promise<RawRow[]>;
@@ -227,7 +198,7 @@ export async function loadKnownLines(sql: Sql, integrationId: string, maxBytes =
           `WITH page AS (SELECT entity, external_id, fp FROM record_links
                          WHERE integration_id = $1 AND (entity, external_id) > ($2, $3)
                          ORDER BY entity, external_id LIMIT ${KEYSET_PAGE})
-           SELECT (SELECT string_agg(${LINE}, E'\n') FROM page WHERE fp IS NOT NULL ${share}) AS lines,
+           SELECT (SELECT string_agg(${LINE}, E'\n') FROM page WHERE fp IS NOT NULL) AS lines,
                   l.entity, l.external_id, (SELECT count(*) FROM page)::int AS n
            FROM (SELECT 1) one LEFT JOIN (SELECT entity, external_id FROM page ORDER BY entity DESC, external_id DESC LIMIT 1) l ON true`,
           [integrationId, after[0], after[1]],
@@ -254,7 +225,6 @@ export async function loadKnownLines(sql: Sql, integrationId: string, maxBytes =
   const marked = new Uint32Array(Math.ceil(cap / 32));
   return {
     size,
-    links,
     find,
     idAt,
     mark(slot: number): boolean {

@@ -312,8 +312,6 @@ export interface StageOptions {
   patch?: boolean;
   /** The integration's scope: employees outside it are staged with the reason. */
   scope?: Scope | null;
-  /** The most the known lines may hold (`KNOWN_LINES_MAX_MB`); past it a share of the links is held, the rest parsed. */
-  knownLinesMaxBytes?: number;
 }
 
 /**
@@ -336,8 +334,6 @@ export interface StageResult {
   unparsed: number;
   /** The mapping those rows were recognised under (see `mappingKey`); null when there are none. */
   mappingKey: string | null;
-  /** The links whose lines could be recognised, of those with a hash; null when none were loaded. */
-  knownLines: { held: number; links: number } | null;
 }
 
 /**
@@ -364,7 +360,6 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     duplicateIds: false,
     unparsed: 0,
     mappingKey: null,
-    knownLines: null,
   };
   // Ids seen, as a fixed-size filter: a repeat it cannot rule out is looked for among the staged rows.
   const ids = createIdFilter();
@@ -386,8 +381,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
       links ??= Number((await sql`SELECT count(*) AS n FROM record_links WHERE integration_id = ${options.integrationId} AND fp IS NOT NULL`)[0]!.n);
       if (linesSeen * KNOWN_LINES_SHARE < links) return;
     }
-    known = await loadKnownLines(sql, options.integrationId, options.knownLinesMaxBytes);
-    if (known.links > 0) result.knownLines = { held: known.size, links: known.links };
+    known = await loadKnownLines(sql, options.integrationId);
   }
 
   /**

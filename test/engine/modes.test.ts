@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { parseStagedRows, stageSnapshot } from '../../src/engine/stage.js';
 import { chunksOf, readNdjson } from '../../src/formats/records-stream.js';
-import { createLogger } from '../../src/log.js';
 
 /** Snapshot helpers: JSON exports read by the file provider. */
 type Person = Record<string, unknown>;
@@ -523,31 +522,6 @@ describe('NDJSON lines recognised without parsing', () => {
     expect((await stageLines(t, text, { employees: { job_title: '{{job_title}} (HR)' } })).staged.unparsed).toBe(0);
     // A small delta is parsed: looking its lines up would cost more than parsing them.
     expect((await stageLines(t, text, {}, false)).staged.unparsed).toBe(0);
-  });
-
-  it('past KNOWN_LINES_MAX_MB a share of the lines is recognised and the rest parsed, with the same results, and the run says so', async () => {
-    const logged: string[] = [];
-    const n = 300; // 301 links, past the 131 that 0.005 MiB holds
-    t = await createTestRuntime({
-      integrations: yaml().replaceAll('export.json', 'export.ndjson'),
-      files: { 'export.ndjson': lines(Array.from({ length: n }, (_, k) => person(k + 1))) },
-      env: { KNOWN_LINES_MAX_MB: '0.005' },
-      log: createLogger({ level: 'warn', write: (line) => logged.push(line) }),
-    });
-    const first = await t.sync({ integration: 'hr', mode: 'full' });
-    expect(first.counts.employees).toMatchObject({ created: n });
-    const [before] = await t.rt.sql`SELECT md5(string_agg(xmin::text, ',' ORDER BY id)) AS v FROM employees`;
-    const again = await t.sync({ integration: 'hr', mode: 'full' });
-    expect(again.status).toBe('completed');
-    expect(again.counts.employees).toMatchObject({ unchanged: n });
-    expect(again.counts.org_units).toMatchObject({ unchanged: 1 });
-    // About 131 of 301 lines recognised (a share of the hash space); the others parsed, compared and found unchanged.
-    const recognised = (await t.rt.sql`SELECT count(*)::int AS n FROM snapshot_rows WHERE snapshot_id = ${again.snapshot_id} AND unparsed`)[0]!.n;
-    expect(recognised).toBeGreaterThan(90);
-    expect(recognised).toBeLessThan(175);
-    expect((await t.rt.sql`SELECT md5(string_agg(xmin::text, ',' ORDER BY id)) AS v FROM employees`)[0]!.v).toBe(before!.v);
-    const warned = logged.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).startsWith('known lines held in part'));
-    expect(warned).toMatchObject({ held: recognised, links: n + 1 });
   });
 
   it('parsing staged lines later gives exactly the rows parsing them at once gives', async () => {
