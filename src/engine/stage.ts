@@ -14,6 +14,7 @@ import {
 type Keep = (rec: Record<string, unknown> | null, ext: string | null) => boolean;
 import type { ProviderPage } from '../../providers/types.js';
 import { parseNdjsonLine, sourceTextOf, type UnparsedLines } from '../formats/records-stream.js';
+import { BinaryCopyWriter, unescapeCopy, type CopyType } from './copy-binary.js';
 import { createIdFilter, loadKnownLines, type KnownLines } from './known-lines.js';
 
 /**
@@ -36,6 +37,13 @@ const COLUMNS = [
   'employee_ref', 'title', 'fte', 'is_primary', 'name', 'parent_ref', 'fp', 'unparsed', 'absent', 'out_of_scope',
 ] as const;
 type Column = (typeof COLUMNS)[number];
+/** The columns' types in `snapshot_rows`, for the binary COPY staging writes. */
+const COLUMN_TYPES: { readonly [C in Column]: CopyType } = {
+  snapshot_id: 'int8', entity: 'text', seq: 'int4', external_id: 'text', removed: 'bool', errors: 'jsonb', payload: 'text',
+  email: 'text', first_name: 'text', last_name: 'text', display_name: 'text', job_title: 'text', department: 'text', org_unit_ref: 'text', manager_ref: 'text',
+  location: 'text', employee_number: 'text', status: 'text', start_date: 'date', end_date: 'date', attributes: 'text',
+  employee_ref: 'text', title: 'text', fte: 'numeric', is_primary: 'bool', name: 'text', parent_ref: 'text', fp: 'uuid', unparsed: 'bool', absent: 'text[]', out_of_scope: 'text',
+};
 /** Each column's position in a COPY line, by name. */
 const COL = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as { readonly [C in Column]: number };
 /** The canonical fields and references, `email` to `parent_ref`: what a row's fingerprint covers. */
@@ -300,6 +308,18 @@ function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false
   return { base, record, rowOf, lineFp };
 }
 
+/** A known line's row, as staging hands it to the writer. */
+interface KnownRow {
+  entity: Entity;
+  seq: number;
+  /** Escaped for COPY, as the known lines hold it. */
+  id: string;
+  text: string;
+  fp: string;
+}
+/** A row to write: its COPY text columns, a known line, or nothing (a record user mode left out, an unreadable line). */
+type Staged = string[] | KnownRow | null;
+
 export interface StageOptions {
   snapshotId: number;
   integrationId: string;
@@ -397,18 +417,42 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     return ++seq[entity];
   };
 
-  /** The row's COPY line, numbered within its entity. */
+  /** The row's columns (COPY text), numbered within its entity. */
   const line = (cols: string[]) => {
     cols[COL.snapshot_id] = sid;
     cols[COL.seq] = String(count(cols[COL.entity] as Entity, cols[COL.external_id]!));
-    return cols.join('\t') + '\n';
+    return cols;
   };
 
-  /** The COPY line of a known line (`id`: escaped): written out directly, it is most of a steady-state sync. */
-  const KNOWN_CANONICAL = '\t\\N'.repeat(CANONICAL_TO - CANONICAL_FROM);
-  const knownLine = (entity: Entity, id: string, text: string, fp: string) => {
+  /**
+   * A known line's row (`id`: escaped), written out directly: it is most of a steady-state sync. One object,
+   * filled for each such line: the rows are taken one at a time, each written before the next is made.
+   */
+  const known1: KnownRow = { entity: 'employees', seq: 0, id: '', text: '', fp: '' };
+  const knownLine = (entity: Entity, id: string, text: string, fp: string): KnownRow => {
     result.unparsed++;
-    return `${sid}\t${entity}\t${count(entity, id, true)}\t${id}\tf\t\\N\t${esc(text)}${KNOWN_CANONICAL}\t${fp}\tt\t\\N\t\\N\n`;
+    known1.entity = entity;
+    known1.seq = count(entity, id, true);
+    known1.id = id;
+    known1.text = text;
+    known1.fp = fp;
+    return known1;
+  };
+  const sidBig = BigInt(options.snapshotId);
+  const writeKnown = (w: BinaryCopyWriter, k: KnownRow) => {
+    w.start(WIDTH);
+    w.int8(sidBig);
+    w.text(k.entity);
+    w.int4(k.seq);
+    w.text(unescapeCopy(k.id));
+    w.bool(false);
+    w.null();
+    w.text(k.text);
+    for (let c = CANONICAL_FROM; c < CANONICAL_TO; c++) w.null();
+    w.uuid(k.fp, 'fp');
+    w.bool(true);
+    w.null();
+    w.null();
   };
 
   const keep = userKey
@@ -418,15 +462,15 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
       }
     : undefined;
 
-  /** The record's COPY line, numbered in order (a promise when its mapping has expressions; see `rowOf`). */
-  function rowFor(entity: Entity, raw: unknown): string | null | Promise<string | null> {
+  /** The record's row, numbered in order (a promise when its mapping has expressions; see `rowOf`). */
+  function rowFor(entity: Entity, raw: unknown): string[] | null | Promise<string[] | null> {
     const cols = rows.rowOf(entity, raw, keep);
     if (cols instanceof Promise) return cols.then((c) => (c ? line(c) : null));
     return cols ? line(cols) : null;
   }
 
   /** An NDJSON line: staged as it is when a link knows it, else parsed. */
-  function lineFor(text: string, lineNo: number, lines: UnparsedLines, unreadable: NonNullable<ProviderPage['unreadable']>): string | null | Promise<string | null> {
+  function lineFor(text: string, lineNo: number, lines: UnparsedLines, unreadable: NonNullable<ProviderPage['unreadable']>): Staged | Promise<string[] | null> {
     if (known && !needsJsonFix(text)) {
       const fp = rows.lineFp(text);
       const slot = known.find(fp);
@@ -451,8 +495,8 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   const unreadableRow = (u: NonNullable<ProviderPage['unreadable']>[number]) =>
     line(rows.base(u.entity, null, false, [{ field: '(row)', message: u.error }], json(u.text === undefined ? { line: u.line } : { line: u.line, text: u.text })));
 
-  /** A page's COPY lines (null: a record user mode left out), in the order staging numbers them. */
-  function* pageRows(page: ProviderPage): Generator<string | null | Promise<string | null>> {
+  /** A page's rows (null: a record user mode left out), in the order staging numbers them. */
+  function* pageRows(page: ProviderPage): Generator<Staged | Promise<string[] | null>> {
     for (const entity of ENTITIES) for (const raw of page[entity] ?? []) yield rowFor(entity, raw);
     // Unreadable lines go after the page's records, as a reader that parses puts them.
     const unreadable = [...(page.unreadable ?? [])];
@@ -467,28 +511,28 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     }
   }
 
-  async function* chunks(): AsyncGenerator<string> {
+  const writer = new BinaryCopyWriter(COLUMNS, COLUMNS.map((c) => COLUMN_TYPES[c]));
+  async function* chunks(): AsyncGenerator<Buffer> {
     for await (const page of pages) {
       if (page.lines) await lookForKnownLines(page.lines.texts.length);
-      let chunk = '';
       let n = 0;
       for (const row of pageRows(page)) {
         const l = row instanceof Promise ? await row : row;
-        if (l) chunk += l;
-        if (++n % CHUNK_ROWS === 0 && chunk) {
-          yield chunk;
-          chunk = '';
-        }
+        if (Array.isArray(l)) writer.row(l);
+        else if (l) writeKnown(writer, l);
+        if (++n % CHUNK_ROWS === 0 && writer.length > 0) yield writer.take()!;
       }
       if (page.cursor !== undefined) {
         result.cursor = page.cursor;
         result.hasCursor = true;
       }
-      if (chunk) yield chunk;
+      if (writer.length > 0) yield writer.take()!;
     }
+    yield writer.end();
   }
 
-  const writable = await sql`COPY snapshot_rows (${sql(COLUMNS as unknown as string[])}) FROM STDIN`.writable();
+  // Binary: the server stores each value as it comes instead of parsing text for it (see copy-binary.ts).
+  const writable = await sql`COPY snapshot_rows (${sql(COLUMNS as unknown as string[])}) FROM STDIN WITH (FORMAT binary)`.writable();
   // One chunk in hand at a time: the database sets the pace, and memory stays flat however large the delivery.
   await pipeline(Readable.from(chunks(), { objectMode: true, highWaterMark: 1 }), writable);
   if (result.unparsed > 0) result.mappingKey = mappingKey(options.mapping, options.scope ?? null);
