@@ -61,8 +61,12 @@ const LINE_FP_VERSION = 'L1';
 const PATCH_FP_MARK = 'P';
 
 const WIDTH = COLUMNS.length;
-/** Rows per COPY chunk (about half a megabyte). */
-const CHUNK_ROWS = 1000;
+const COPY_TYPES = COLUMNS.map((c) => COLUMN_TYPES[c]);
+/** Staged rows in COPY's binary format, in chunks of about 400 KB (see copy-binary.ts). */
+const rowWriter = () => new BinaryCopyWriter(COLUMNS, COPY_TYPES);
+/** A binary COPY of staged rows into `table` (snapshot_rows, or a table like it). */
+const copyRowsInto = (sql: Pick<Sql, 'unsafe'>, table: string) =>
+  sql.unsafe(`COPY ${table} (${COLUMNS.map((c) => `"${c}"`).join(', ')}) FROM STDIN WITH (FORMAT binary)`).writable();
 
 const COPY_SPECIAL = /[\\\n\r\t\0]/;
 const COPY_SPECIAL_ALL = /[\\\n\r\t\0]/g;
@@ -511,16 +515,15 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
     }
   }
 
-  const writer = new BinaryCopyWriter(COLUMNS, COLUMNS.map((c) => COLUMN_TYPES[c]));
+  const writer = rowWriter();
   async function* chunks(): AsyncGenerator<Buffer> {
     for await (const page of pages) {
       if (page.lines) await lookForKnownLines(page.lines.texts.length);
-      let n = 0;
       for (const row of pageRows(page)) {
         const l = row instanceof Promise ? await row : row;
         if (Array.isArray(l)) writer.row(l);
         else if (l) writeKnown(writer, l);
-        if (++n % CHUNK_ROWS === 0 && writer.length > 0) yield writer.take()!;
+        if (writer.full) yield writer.take()!;
       }
       if (page.cursor !== undefined) {
         result.cursor = page.cursor;
@@ -532,7 +535,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
   }
 
   // Binary: the server stores each value as it comes instead of parsing text for it (see copy-binary.ts).
-  const writable = await sql`COPY snapshot_rows (${sql(COLUMNS as unknown as string[])}) FROM STDIN WITH (FORMAT binary)`.writable();
+  const writable = await copyRowsInto(sql, 'snapshot_rows');
   // One chunk in hand at a time: the database sets the pace, and memory stays flat however large the delivery.
   await pipeline(Readable.from(chunks(), { objectMode: true, highWaterMark: 1 }), writable);
   if (result.unparsed > 0) result.mappingKey = mappingKey(options.mapping, options.scope ?? null);
@@ -570,7 +573,8 @@ export async function parseStagedRows(
       WHERE snapshot_id = ${snapshotId} AND unparsed
         ${which === 'all' ? tx`` : tx`AND (entity, seq) IN (SELECT * FROM unnest(${which.map((w) => w.entity)}::text[], ${which.map((w) => w.seq)}::int[]))`}`;
     if (staged.length === 0) return 0;
-    let text = '';
+    const writer = rowWriter();
+    const chunks: Buffer[] = [];
     for (const r of staged) {
       const parsed = parseNdjsonLine(r.payload, r.seq, r.entity);
       let cols: string[] | null =
@@ -582,11 +586,12 @@ export async function parseStagedRows(
       }
       cols[COL.snapshot_id] = String(snapshotId);
       cols[COL.seq] = String(r.seq);
-      text += cols.join('\t') + '\n';
+      writer.row(cols);
+      if (writer.full) chunks.push(writer.take()!);
     }
+    chunks.push(writer.end());
     await tx`CREATE TEMP TABLE parsed_rows (LIKE snapshot_rows) ON COMMIT DROP`;
-    const writable = await tx`COPY parsed_rows (${tx(COLUMNS as unknown as string[])}) FROM STDIN`.writable();
-    await pipeline(Readable.from([text]), writable);
+    await pipeline(Readable.from(chunks), await copyRowsInto(tx, 'parsed_rows'));
     const set = COLUMNS.filter((c) => !['snapshot_id', 'entity', 'seq', 'payload'].includes(c));
     await tx.unsafe(
       `UPDATE snapshot_rows s SET ${set.map((c) => `${c} = p.${c}`).join(', ')}
