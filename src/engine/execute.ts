@@ -268,7 +268,7 @@ export function createEngine(deps: EngineDeps) {
           // A plan that terminates, creates or changes no one has nothing to guard (and the active count is not taken).
           const guard: GuardInfo | null = guardOf(integration, plan);
           const tripped = guard !== null && (guard.tripped?.length ?? 0) > 0 && approved === null;
-          if (!run.dry_run && !tripped) await applyPlan(tx, integration.id, run.id);
+          if (!run.dry_run && !tripped) await applyPlan(tx, integration.id, run.id, totalsByStatus(plan.counts).created);
           await recordPlan(tx, run.id);
           // A preview is applied only while it is current: a plan that differs from it writes nothing.
           if (run.source_run_id !== null || approved) {
