@@ -979,15 +979,30 @@ export async function applyPlan(tx: Tx, integrationId: string, runId: number, cr
        .map((t) => `SELECT '${t}' AS plan, target_id FROM ${t}_base
                     WHERE target_id IN (SELECT target_id FROM ${t} WHERE NOT coalesce(fast, false)) GROUP BY target_id HAVING count(*) > 1`)
        .join(' UNION ALL ')};
-     ANALYZE plan_shared${
-       // Many new links (an initial load): the plan tables are analyzed on the columns the link insert selects by.
-       // Estimated at a row each, it hashed the wide plan rows instead of the narrow tables of new ids at every
-       // join (2.2 of its 7.2 s for 405,000 links). A smaller plan keeps the plans it has (a delta paid for them).
-       created >= MANY_CREATED
-         ? ';\n' + (['plan_org', 'plan_emp', 'plan_emt'] as const).map((t) => `ANALYZE ${t} (seq, external_id, linked_id, dup_rank, action, target_id)`).join('; ')
-         : ''
-     }`,
+     ANALYZE plan_shared`,
   );
+  // Existing links: remember what the rows compared in full left (steady state: none, they were all fast).
+  // Found by their key, as planning found them a moment ago (those index pages are in the cache); the
+  // record id is checked, not searched by (`+ 0`): a delta reads that index only for the references it
+  // changes, so at 1,000,000 people probing it here read a page from outside the cache for nearly every row.
+  for (const [t, entity, table] of [['plan_org', 'org_units', 'org_units'], ['plan_emp', 'employees', 'employees'], ['plan_emt', 'employments', 'employments']] as const) {
+    await exec(tx, 
+      `UPDATE record_links l SET fp = p.fp, synced_xmin = x.xmin
+       FROM ${t} p JOIN ${table} x ON x.id = p.target_id ${sharedJoin(t)}
+       WHERE l.integration_id = :integration AND l.entity = '${entity}' AND l.external_id = p.external_id AND l.record_id + 0 = p.target_id
+         AND p.linked_id IS NOT NULL AND NOT p.fast AND ${fingerprinted(t)}
+         AND (l.fp, l.synced_xmin) IS DISTINCT FROM (p.fp, x.xmin)`,
+      { integration: I },
+    );
+  }
+  // Many new links (an initial load): the plan tables are analyzed on the columns the link insert selects by.
+  // Estimated at a row each, it hashed the wide plan rows instead of the narrow tables of new ids at every join
+  // (2.2 of its 7.2 s for 405,000 links). Analyzed only now, after the existing links' update: analyzed before
+  // it, that update ran for over ten minutes in an initial load of 100,000 people read from a JSON export (it
+  // planned around the statistics of links and employees not yet analyzed). A smaller plan keeps its plans.
+  if (created >= MANY_CREATED) {
+    await tx.unsafe((['plan_org', 'plan_emp', 'plan_emt'] as const).map((t) => `ANALYZE ${t} (seq, external_id, linked_id, dup_rank, action, target_id)`).join('; '));
+  }
   // New links, with the fingerprint of the row and the version of the record it left: a record created
   // here carries this transaction's id (no lookup for each of them); one matched by email or number is read.
   const links = (t: keyof typeof NEW_IDS, entity: Entity, table: string) =>
@@ -1011,20 +1026,6 @@ export async function applyPlan(tx: Tx, integrationId: string, runId: number, cr
       { integration: I },
     ),
   );
-  // Existing links: remember what the rows compared in full left (steady state: none, they were all fast).
-  // Found by their key, as planning found them a moment ago (those index pages are in the cache); the
-  // record id is checked, not searched by (`+ 0`): a delta reads that index only for the references it
-  // changes, so at 1,000,000 people probing it here read a page from outside the cache for nearly every row.
-  for (const [t, entity, table] of [['plan_org', 'org_units', 'org_units'], ['plan_emp', 'employees', 'employees'], ['plan_emt', 'employments', 'employments']] as const) {
-    await exec(tx, 
-      `UPDATE record_links l SET fp = p.fp, synced_xmin = x.xmin
-       FROM ${t} p JOIN ${table} x ON x.id = p.target_id ${sharedJoin(t)}
-       WHERE l.integration_id = :integration AND l.entity = '${entity}' AND l.external_id = p.external_id AND l.record_id + 0 = p.target_id
-         AND p.linked_id IS NOT NULL AND NOT p.fast AND ${fingerprinted(t)}
-         AND (l.fp, l.synced_xmin) IS DISTINCT FROM (p.fp, x.xmin)`,
-      { integration: I },
-    );
-  }
 }
 
 /**
