@@ -900,7 +900,7 @@ export const MANY_CREATED = 5_000;
  * records the run that wrote it (`created_run_id`, `provenance`), in the same statements. `created`: how
  * many records the plan creates (its counts).
  */
-export async function applyPlan(tx: Tx, integrationId: string, runId: number, created = 0): Promise<void> {
+export async function applyPlan(tx: Tx, integrationId: string, runId: number, created: number): Promise<void> {
   const I = integrationId;
   const R = { run: runId };
   for (const [t, table] of [['plan_org', 'org_units'], ['plan_emp', 'employees'], ['plan_emt', 'employments']] as const) {
