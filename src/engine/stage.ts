@@ -475,7 +475,8 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
 
   /** An NDJSON line: staged as it is when a link knows it, else parsed. */
   function lineFor(text: string, lineNo: number, lines: UnparsedLines, unreadable: NonNullable<ProviderPage['unreadable']>): Staged | Promise<string[] | null> {
-    if (known && !needsJsonFix(text)) {
+    // No link has a fingerprint (an initial load): nothing to recognise, and the line is hashed once, when its row is made.
+    if (known && known.size > 0 && !needsJsonFix(text)) {
       const fp = rows.lineFp(text);
       const slot = known.find(fp);
       if (slot >= 0) {
