@@ -188,7 +188,17 @@ export const mappingKey = (mapping: Partial<Record<Entity, Mapping>>, scope: Sco
 function createRowMaker(mapping: Partial<Record<Entity, Mapping>>, patch = false, scope: Scope | null = null) {
   const mkey = mappingKey(mapping, scope);
   const lineVersion = patch ? LINE_FP_VERSION + PATCH_FP_MARK : LINE_FP_VERSION;
-  const lineFp = (text: string) => hash('md5', `${lineVersion}\t${mkey}\n${text}`, 'hex');
+  // The last line's hash is kept: staging hashes a line to look it up among the known lines, and a line no link
+  // knows (every line of an initial load) is hashed again for its row a moment later.
+  let lastText: string | null = null;
+  let lastFp = '';
+  const lineFp = (text: string) => {
+    if (text !== lastText) {
+      lastFp = hash('md5', `${lineVersion}\t${mkey}\n${text}`, 'hex');
+      lastText = text;
+    }
+    return lastFp;
+  };
 
   const base = (entity: Entity, externalId: string | null, removed: boolean, errors: unknown, payload: string) => {
     const cols = new Array<string>(WIDTH).fill('\\N');
@@ -475,8 +485,7 @@ export async function stageSnapshot(sql: Sql, pages: AsyncIterable<ProviderPage>
 
   /** An NDJSON line: staged as it is when a link knows it, else parsed. */
   function lineFor(text: string, lineNo: number, lines: UnparsedLines, unreadable: NonNullable<ProviderPage['unreadable']>): Staged | Promise<string[] | null> {
-    // No link has a fingerprint (an initial load): nothing to recognise, and the line is hashed once, when its row is made.
-    if (known && known.size > 0 && !needsJsonFix(text)) {
+    if (known && !needsJsonFix(text)) {
       const fp = rows.lineFp(text);
       const slot = known.find(fp);
       if (slot >= 0) {
