@@ -57,6 +57,7 @@ const EnvSchema = z.object({
   RUN_STALE_AFTER_SECONDS: intFrom('RUN_STALE_AFTER_SECONDS', 120, 5, 86400),
   RUN_RETENTION_DAYS: intFrom('RUN_RETENTION_DAYS', 90, 1, 3650),
   IMPORT_MAX_BYTES: intFrom('IMPORT_MAX_BYTES', 50 * 1024 * 1024, 1024),
+  HEAP_GROWTH_PERCENT: intFrom('HEAP_GROWTH_PERCENT', 50, 0, 300),
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional()),
   METRICS_PORT: optionalString.pipe(
     z
@@ -150,6 +151,8 @@ export interface Config {
   runStaleAfterSeconds: number;
   runRetentionDays: number;
   importMaxBytes: number;
+  /** How far the process's heap may grow past what the last full collection kept, in percent (0: V8's own; see heap.ts). */
+  heapGrowthPercent: number;
   /**
    * `GET /metrics`: the bearer token it asks for (none: open), and a port of its own
    * (the only listener of a worker, which serves no HTTP otherwise).
@@ -492,6 +495,7 @@ export function loadConfig(env: Env = process.env, overrides: { role?: Config['r
     runStaleAfterSeconds: e.RUN_STALE_AFTER_SECONDS,
     runRetentionDays: e.RUN_RETENTION_DAYS,
     importMaxBytes: e.IMPORT_MAX_BYTES,
+    heapGrowthPercent: e.HEAP_GROWTH_PERCENT,
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT },
     publicUrl: e.PUBLIC_URL,
     slack: {

@@ -13,6 +13,7 @@ import type { CommandDeps } from '../commands/types.js';
 import type { Surface, SurfaceContext } from './surface.js';
 import { planFor } from './roles.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
+import { boundHeapGrowth } from './heap.js';
 
 /**
  * Everything but the process: store, engine, jobs and the HTTP app, wired
@@ -55,6 +56,8 @@ export interface RuntimeOptions {
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, log } = options;
+  // Every role stages or receives data sets (a worker syncs them, a web process takes pushes in).
+  boundHeapGrowth(config.heapGrowthPercent);
   const sql = connect(options.databaseUrl, { max: Math.max(10, config.workerConcurrency * 3) });
   await migrate(sql, log);
   const store = createStore(sql);

@@ -47,6 +47,7 @@ describe('config', () => {
     const c = loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token' });
     expect(c.port).toBe(3000);
     expect(c.importMaxBytes).toBe(50 * 1024 * 1024);
+    expect(c.heapGrowthPercent).toBe(50);
     const [hr, push] = c.integrations;
     expect(hr).toMatchObject({ id: 'hr', name: 'hr', match_key: 'external_id', write: 'create_update', max_terminations: { kind: 'count', value: 25 } });
     expect(hr!.mapping).toEqual({ employees: { first_name: '{{givenName}}' } });
@@ -62,6 +63,10 @@ describe('config', () => {
       /PORT must be a whole number between 0 and 65535 \(got "eighty"\)/,
     );
     expect(() => loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token', DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
+    expect(() => loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token', HEAP_GROWTH_PERCENT: '-5' })).toThrow(
+      /HEAP_GROWTH_PERCENT must be a whole number between 0 and 300 \(got "-5"\)/,
+    );
+    expect(loadConfig({ INTEGRATIONS_FILE: withFile(ok), PUSH_TOKEN: 'a-very-long-push-token', HEAP_GROWTH_PERCENT: '0' }).heapGrowthPercent).toBe(0);
   });
 
   it('refuses a stale limit below three heartbeats, naming both variables', () => {
