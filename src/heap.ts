@@ -1,5 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
 
+/** What the flag was last set to: V8 has no way to read it back. */
+let current: number | null = null;
+
 /**
  * How far V8 lets its old generation grow past what the last full collection
  * kept, before it collects again. V8 picks the factor itself, up to 4× when
@@ -15,8 +18,6 @@ import { setFlagsFromString } from 'node:v8';
  * The setting is the process's (every runtime in it shares the heap), read by V8
  * at each full collection. `percent` 0 gives the factor back to V8.
  */
-let current: number | null = null;
-
 export function boundHeapGrowth(percent: number): void {
   if (!Number.isInteger(percent) || percent < 0) throw new RangeError(`heap growth must be a whole number of percent, 0 or more (got ${percent})`);
   if (percent === current) return;
